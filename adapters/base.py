@@ -1,0 +1,48 @@
+"""What every adapter implements and declares, so a new platform plugs in without touching the core.
+
+An adapter has two halves:
+- receiving: it turns platform updates into ``bot.chat.Incoming`` and hands them to
+  ``core.receive`` (or writes a batch with ``bot.storage.inbox.accept`` together with the platform's
+  cursor) *before* confirming them to the platform;
+- delivering: the core's outbox worker calls ``send``, ``create_room`` and ``invite`` and records the
+  result. An adapter answers with ``Delivered``, ``RetryLater`` (rate limit, network) or
+  ``Undeliverable`` (blocked, room gone) instead of raising, so the outbox can do the right thing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from bot.chat import Capabilities, InviteResult, Outgoing, RoomSpec, SendResult
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+
+class Adapter(ABC):
+    platform: str
+    capabilities: Capabilities
+    # True when resending the same idempotency key cannot show a message twice (Matrix txn ids):
+    # then items interrupted mid-send are resent after a crash instead of being given up.
+    idempotent_sends: bool = False
+
+    @abstractmethod
+    async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult: ...
+
+    async def create_room(self, spec: RoomSpec) -> str:
+        raise NotImplementedError(f"{self.platform} cannot create rooms")
+
+    @abstractmethod
+    async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult: ...
+
+    def ready_in(self, chat_id: str) -> float:
+        """Seconds before this chat may receive another message (per-chat pacing); 0 when it may now."""
+        return 0.0
+
+    async def run(self, core: Core) -> None:
+        """Receive from the platform until cancelled. Adapters that only deliver need not override."""
+        return None
+
+    async def close(self) -> None:
+        return None

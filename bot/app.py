@@ -1,0 +1,483 @@
+"""The core: takes events from the inbox, routes them, and delivers what they caused from the outbox.
+
+Adapters never call handlers directly. They put events into the durable inbox (``receive``) and give
+the core a ``Transport`` to deliver through. That one path — inbox, handler inside a transaction,
+outbox, delivery worker — is what makes "nothing is lost on a crash or restart" true for every
+feature at once, instead of each feature having to remember it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from bot import features
+from bot.chat import (
+    Choice,
+    ChoiceIn,
+    CommandIn,
+    Delivered,
+    Incoming,
+    InviteResult,
+    JoinedIn,
+    LeftIn,
+    Outgoing,
+    RetryLater,
+    RoomSpec,
+    SendResult,
+    TextIn,
+    Transport,
+    Undeliverable,
+)
+from bot.clock import Clock, SystemClock
+from bot.config import CONTENT_DIR, Config
+from bot.i18n import Catalogues, Localized, Translator
+from bot.interests import TopicList
+from bot.places import PlaceIndex, load_places
+from bot.router import Context, Router, as_choice, parse_flow_payload
+from bot.storage import circles as circle_store
+from bot.storage import conversations, inbox, outbox, people
+from bot.storage.database import Database
+from bot.storage.people import Person
+
+log = logging.getLogger(__name__)
+
+ChoiceList = Sequence[tuple[str, str]]
+# Called for every event in a circle room: (core, event, sender or None, circle id, now).
+GroupHook = Callable[["Core", Incoming, "Person | None", int, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Content:
+    """What a deployment can swap without code: texts, places, interests, kinds of help."""
+
+    catalogues: Catalogues
+    places: PlaceIndex
+    interests: TopicList
+    help_kinds: TopicList
+
+    @classmethod
+    def load(cls, config: Config, content_dir: Path = CONTENT_DIR) -> Content:
+        return cls(
+            catalogues=Catalogues(content_dir / "locales"),
+            places=load_places(config.places.neighbourhood_paths(), config.places.national_path()),
+            interests=TopicList.load(content_dir / "interests.toml", "interest"),
+            help_kinds=TopicList.load(content_dir / "help.toml", "help"),
+        )
+
+
+class Core:
+    def __init__(self, config: Config, db: Database, content: Content, clock: Clock | None = None) -> None:
+        self.config = config
+        self.db = db
+        self.content = content
+        self.clock: Clock = clock or SystemClock()
+        self.router = Router()
+        self.transports: dict[str, Transport] = {}
+        self._seen: dict[int, datetime] = {}
+        self._dispatching = asyncio.Lock()
+        self._inbox_ready = asyncio.Event()
+        self._outbox_ready: dict[str, asyncio.Event] = {}
+        self.group_hooks: list[GroupHook] = []
+        for feature in features.ALL:
+            feature.install(self)
+
+    # ---- wiring -------------------------------------------------------------------------------
+
+    def attach(self, transport: Transport) -> None:
+        """An adapter offers its platform; deliveries for that platform go through it."""
+        self.transports[transport.platform] = transport
+        self._outbox_ready.setdefault(transport.platform, asyncio.Event())
+
+    def translator(self, lang: str | None) -> Translator:
+        return self.content.catalogues.translator(lang)
+
+    @property
+    def t_default(self) -> Translator:
+        """The deployment's language: used for what a whole circle room reads."""
+        return self.translator(self.config.deployment.language)
+
+    def is_admin(self, platform: str, user_id: str) -> bool:
+        return f"{platform}:{user_id}" in self.config.deployment.admins
+
+    # ---- inbox --------------------------------------------------------------------------------
+
+    async def receive(self, event: Incoming, cursor: str | None = None) -> None:
+        """Store an event durably; handling happens in ``process_pending``."""
+        if not event.external_id:
+            raise ValueError("an incoming event needs its platform id (external_id) for deduplication")
+        await inbox.accept(self.db, event.address.platform, [event], cursor, self.clock.now())
+        self._inbox_ready.set()
+
+    def inbox_ready(self) -> None:
+        """Adapters that write to the inbox themselves call this to wake the dispatcher."""
+        self._inbox_ready.set()
+
+    async def process_pending(self, batch: int = 500) -> int:
+        """Handle every event waiting in the inbox; returns how many were handled."""
+        handled = 0
+        async with self._dispatching:
+            while True:
+                pending = await inbox.pending(self.db, batch)
+                if not pending:
+                    return handled
+                await self._handle_batch(pending)
+                handled += len(pending)
+
+    async def _handle_batch(self, pending: list[tuple[int, Incoming]]) -> None:
+        """Group commit: the whole batch in one transaction. If any event fails, the batch is rolled
+        back and replayed one event per transaction, so one bad event cannot block the others."""
+        try:
+            async with self.db.transaction():
+                for _, event in pending:
+                    await self._handle(event)
+                await self._flush_activity()
+                await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending])
+        except Exception:
+            self._seen.clear()
+            for inbox_id, event in pending:
+                await self._handle_alone(inbox_id, event)
+        self._wake_outbox()
+
+    async def _handle_alone(self, inbox_id: int, event: Incoming) -> None:
+        try:
+            async with self.db.transaction():
+                await self._handle(event)
+                await self._flush_activity()
+                await inbox.finish(self.db, [inbox_id])
+        except Exception as exc:
+            self._seen.clear()
+            log.exception("event %s failed", inbox_id)
+            async with self.db.transaction():
+                await inbox.fail(self.db, inbox_id, f"{type(exc).__name__}: {exc}")
+                if event.address.private:
+                    person = await people.by_identity(self.db, event.address.platform, event.address.user_id)
+                    t = self.translator(person.language if person else event.sender.language)
+                    await self.queue_message(
+                        self.db, event.address.platform, event.address.chat_id, t("error-internal"), (), self.clock.now()
+                    )
+
+    async def _flush_activity(self) -> None:
+        if self._seen:
+            await people.touch_many(self.db, self._seen)
+            self._seen.clear()
+
+    def record_activity(self, person_id: int, now: datetime) -> None:
+        """Last activity is kept in memory for the batch and written with it, not one UPDATE per message."""
+        self._seen[person_id] = now
+
+    # ---- routing ------------------------------------------------------------------------------
+
+    async def _handle(self, event: Incoming) -> None:
+        now = self.clock.now()
+        address = event.address
+        person = await people.by_identity(self.db, address.platform, address.user_id)
+        if person is not None:
+            self.record_activity(person.id, now)
+        if not address.private:
+            await self._handle_group(event, person, now)
+            return
+        if person is None:
+            person = await self._first_contact(event, now)
+        body = event.body
+        if isinstance(body, TextIn):
+            offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
+            body = as_choice(body.text, offered) or body
+        ctx = Context(self, self.db, event, person, self.translator(person.language), now)
+        await self._route_private(ctx, body)
+
+    async def _first_contact(self, event: Incoming, now: datetime) -> Person:
+        """Someone writes for the first time: a person row holds their conversation from here on.
+        If they decline consent it is deleted again."""
+        lang = event.sender.language if event.sender.language in ("fr", "en") else self.config.deployment.language
+        return await people.create(
+            self.db,
+            event.address.platform,
+            event.address.user_id,
+            event.address.chat_id,
+            event.sender.first_name[:64],
+            lang,
+            now,
+        )
+
+    async def _route_private(self, ctx: Context, body: object) -> None:
+        assert ctx.person is not None
+        conv = await conversations.get(self.db, ctx.person.id)
+        if isinstance(body, CommandIn):
+            await self._route_command(ctx, body)
+        elif isinstance(body, ChoiceIn):
+            await self._route_choice(ctx, body, conv)
+        elif conv is not None:
+            await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
+        elif not ctx.person.onboarded:
+            await self.router.commands["start"].handler(ctx)
+        else:
+            await ctx.reply(ctx.t("private-chat-hint"))
+
+    async def _route_command(self, ctx: Context, body: CommandIn) -> None:
+        assert ctx.person is not None
+        command = self.router.find(body.name)
+        if command is None:
+            await self._did_you_mean(ctx, body.name)
+        elif command.needs_member and not ctx.person.onboarded:
+            await ctx.reply(ctx.t("command-needs-onboarding", command=body.name), [(ctx.t("button-start"), "go:start")])
+        else:
+            await command.handler(ctx)
+
+    async def _did_you_mean(self, ctx: Context, name: str) -> None:
+        guess = self.router.suggest(name)
+        if guess:
+            shown = self.router.commands[guess].shown_name(ctx.t.lang) if len(guess) < 3 else guess
+            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=shown), [(f"/{shown}", f"go:{shown}")])
+        else:
+            await ctx.reply(ctx.t("command-unknown", typed=name[:40]))
+
+    async def _route_choice(self, ctx: Context, body: ChoiceIn, conv: conversations.Conversation | None) -> None:
+        prefix = body.payload.partition(":")[0]
+        if prefix in self.router.actions:
+            await self.router.actions[prefix](ctx)
+            return
+        parsed = parse_flow_payload(body.payload)
+        if conv is not None and parsed and parsed[0] == conv.flow and parsed[1] == conv.step:
+            await self.router.flows[conv.flow].handle(ctx, conv, body)
+        elif conv is not None:
+            await ctx.reply(ctx.t("choice-expired"))
+            await self.router.flows[conv.flow].handle(ctx, conv, TextIn(""))
+        else:
+            await ctx.reply(ctx.t("choice-expired"))
+
+    async def _handle_group(self, event: Incoming, person: Person | None, now: datetime) -> None:
+        """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring
+        the message to the circle's rooms on other platforms, and for commands allowed in groups."""
+        room = await circle_store.room_by_chat(self.db, event.address.platform, event.address.chat_id)
+        body = event.body
+        if isinstance(body, CommandIn):
+            command = self.router.find(body.name)
+            if command is not None and command.in_groups:
+                lang = person.language if person else self.config.deployment.language
+                await command.handler(Context(self, self.db, event, person, self.translator(lang), now))
+            return
+        if room is None:
+            return
+        for hook in self.group_hooks:
+            await hook(self, event, person, room.circle_id, now)
+
+    # ---- outbox -------------------------------------------------------------------------------
+
+    async def queue_message(
+        self,
+        db: Database,
+        platform: str,
+        chat_id: str,
+        text: Localized,
+        choices: ChoiceList,
+        now: datetime,
+        dedupe_key: str | None = None,
+        kind: str = "notice",
+    ) -> bool:
+        message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
+        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key)
+        if kind == "notice":
+            if choices:
+                await conversations.offer_choices(db, platform, chat_id, list(choices))
+            else:
+                await conversations.forget_choices(db, platform, chat_id)
+        return queued
+
+    async def queue_file(self, db: Database, message: Outgoing, now: datetime) -> None:
+        await outbox.add(db, message.platform, "message", message.chat_id, message.to_json(), now)
+
+    async def tell(
+        self,
+        db: Database,
+        person_id: int,
+        text: Callable[[Translator], Localized],
+        choices: Callable[[Translator], list[tuple[str, str]]] | None,
+        now: datetime,
+        dedupe_key: str | None = None,
+    ) -> bool:
+        """Write privately to a person on the first of their platforms that can reach them."""
+        person = await people.get(db, person_id)
+        if person is None:
+            return False
+        t = self.translator(person.language)
+        for identity in await people.identities(db, person_id):
+            if identity.unreachable_at:
+                continue
+            await self.queue_message(
+                db, identity.platform, identity.private_chat_id, text(t), choices(t) if choices else (), now,
+                dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None,
+            )
+            return True
+        return False
+
+    async def post_to_circle(
+        self,
+        db: Database,
+        circle_id: int,
+        text: Localized,
+        now: datetime,
+        *,
+        skip_chat: tuple[str, str] | None = None,
+        kind: str = "notice",
+        dedupe_key: str | None = None,
+    ) -> int:
+        """Write in every room of a circle (except ``skip_chat``, where the words came from)."""
+        sent = 0
+        for room in await circle_store.rooms(db, circle_id):
+            if skip_chat == (room.platform, room.chat_id):
+                continue
+            key = f"{dedupe_key}:{room.platform}" if dedupe_key else None
+            sent += await self.queue_message(db, room.platform, room.chat_id, text, (), now, key, kind=kind)
+        return sent
+
+    async def queue_invite(self, db: Database, circle_id: int, person_id: int, now: datetime) -> None:
+        """Invite a person into their circle's room on each platform they use."""
+        for identity in await people.identities(db, person_id):
+            payload = json.dumps({"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id})
+            await outbox.add(
+                db, identity.platform, "invite", identity.private_chat_id, payload, now,
+                dedupe_key=f"invite:{circle_id}:{person_id}:{identity.platform}",
+            )
+
+    def _wake_outbox(self) -> None:
+        for event in self._outbox_ready.values():
+            event.set()
+
+    async def deliver_due(self, platform: str) -> int:
+        """Send what is due on one platform; returns how many items were attempted."""
+        transport = self.transports[platform]
+        items = await outbox.due(self.db, platform, self.clock.now())
+        for item in items:
+            wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
+            if wait > 0:
+                async with self.db.transaction():
+                    await outbox.retry(self.db, item.id, _after(self.clock.now(), wait), "paced")
+                continue
+            async with self.db.transaction():
+                await outbox.claim(self.db, item.id)
+            result = await self._deliver(transport, item)
+            await self._record(item, result)
+        return len(items)
+
+    async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
+        key = f"voisinage-{item.id}"
+        try:
+            if item.kind == "message":
+                return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            return await self._deliver_invite(transport, item, key)
+        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
+            log.exception("delivery of outbox item %s failed", item.id)
+            return RetryLater(60, f"{type(exc).__name__}: {exc}")
+
+    async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.db, data["circle_id"], transport.platform)
+        if room is None:
+            if not transport.capabilities.create_rooms:
+                return RetryLater(600, "waiting for a group for this circle")
+            spec = await self.room_spec(data["circle_id"])
+            room_id = await transport.create_room(spec)
+            async with self.db.transaction():
+                await circle_store.set_room(self.db, data["circle_id"], transport.platform, room_id)
+            room = circle_store.Room(data["circle_id"], transport.platform, room_id)
+        return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
+
+    async def room_spec(self, circle_id: int) -> RoomSpec:
+        circle = await circle_store.get(self.db, circle_id)
+        assert circle is not None
+        place = self.content.places.get(circle.place_id)
+        name = place.name if place else circle.place_id
+        t = self.t_default
+        return RoomSpec(circle_id, t("circle-room-name", place=name, number=circle.number), t("circle-room-topic", place=name))
+
+    async def _record(self, item: outbox.Item, result: SendResult | InviteResult) -> None:
+        now = self.clock.now()
+        link = result.link if isinstance(result, InviteResult) else ""
+        outcome = result.outcome if isinstance(result, InviteResult) else result
+        async with self.db.transaction():
+            if isinstance(outcome, Delivered):
+                await outbox.sent(self.db, item.id, now)
+                if link:
+                    await self._send_invite_link(item, link, now)
+            elif isinstance(outcome, RetryLater):
+                await outbox.retry(self.db, item.id, max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts)), outcome.reason)
+            elif isinstance(outcome, Undeliverable):
+                await outbox.failed(self.db, item.id, outcome.reason)
+                await self._unreachable(item, outcome, now)
+
+    async def _send_invite_link(self, item: outbox.Item, link: str, now: datetime) -> None:
+        data = json.loads(item.payload)
+        person = await people.get(self.db, data["person_id"])
+        if person is None:
+            return
+        t = self.translator(person.language)
+        await self.queue_message(self.db, item.platform, item.chat_id, t("circle-invite-link", link=link), (), now)
+
+    async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
+        """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
+        room = await circle_store.room_by_chat(self.db, item.platform, item.chat_id)
+        if room is None:
+            await people.mark_unreachable(self.db, item.platform, item.chat_id, now)
+            await outbox.drop_for_chat(self.db, item.platform, item.chat_id)
+
+    async def settle(self, rounds: int = 20) -> None:
+        """Handle the inbox and deliver everything due, until quiet. Used by the console and tests."""
+        for _ in range(rounds):
+            handled = await self.process_pending()
+            attempted = 0
+            for platform in list(self.transports):
+                attempted += await self.deliver_due(platform)
+            if not handled and not attempted:
+                return
+
+    # ---- running ------------------------------------------------------------------------------
+
+    async def run_dispatcher(self) -> None:
+        while True:
+            await self._inbox_ready.wait()
+            self._inbox_ready.clear()
+            await self.process_pending()
+
+    async def run_delivery(self, platform: str) -> None:
+        """Deliver for one platform forever: woken when something is queued, else when the next
+        delayed item comes due."""
+        idempotent = getattr(self.transports[platform], "idempotent_sends", False)
+        async with self.db.transaction():
+            await outbox.recover(self.db, platform, self.clock.now(), idempotent)
+        ready = self._outbox_ready[platform]
+        while True:
+            ready.clear()
+            attempted = await self.deliver_due(platform)
+            if attempted:
+                continue
+            try:
+                await asyncio.wait_for(ready.wait(), timeout=await self._idle_wait(platform))
+            except TimeoutError:
+                pass
+
+    async def _idle_wait(self, platform: str) -> float:
+        next_at = await outbox.next_due_at(self.db, platform)
+        if next_at is None:
+            return 30.0
+        delta = (datetime.fromisoformat(next_at) - self.clock.now()).total_seconds()
+        return min(30.0, max(0.05, delta))
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
+
+
+def _choices(choices: ChoiceList) -> list[Choice]:
+    return [Choice(str(label), payload) for label, payload in choices]
+
+
+async def open_core(config: Config, clock: Clock | None = None, database: str | Path | None = None) -> Core:
+    """Open the database (migrating it) and load the content: everything a run or a test starts with."""
+    db = await Database.open(database or config.deployment.database)
+    return Core(config, db, Content.load(config), clock)

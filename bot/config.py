@@ -1,0 +1,211 @@
+"""Configuration: ``content/default.toml`` overlaid with the deployment's own TOML file.
+
+Volunteers set this up, not developers, so a mistake is refused at start with the key, what is wrong
+and an example — never a traceback. Secrets stay in environment variables; the file only names them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rapidfuzz import process
+
+from bot.i18n import LANGUAGES
+
+CONTENT_DIR = Path(__file__).resolve().parents[1] / "content"
+DEFAULTS_FILE = CONTENT_DIR / "default.toml"
+
+
+class ConfigError(Exception):
+    """A bad setting, said the way a volunteer can fix it."""
+
+    def __init__(self, key: str, problem: str, example: str) -> None:
+        super().__init__(f"{key}: {problem}. Example: {example}")
+        self.key, self.problem, self.example = key, problem, example
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    language: str
+    timezone: str
+    database: str
+    admins: list[str]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Places:
+    neighbourhoods: list[str]
+    national: str
+
+    def neighbourhood_paths(self) -> list[Path]:
+        return [_content_path(p) for p in self.neighbourhoods]
+
+    def national_path(self) -> Path | None:
+        return _content_path(self.national) if self.national else None
+
+
+@dataclass(frozen=True)
+class Circles:
+    target_min: int
+    target_max: int
+    hard_max: int
+    merge_below: int
+
+
+@dataclass(frozen=True)
+class Checkins:
+    threshold_days: int
+    escalation_hours: int
+    pass_time: str
+    quiet_start: str
+    quiet_end: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_answer: int
+
+
+@dataclass(frozen=True)
+class Telegram:
+    token_env: str
+    mode: str
+    webhook_url: str
+    webhook_port: int
+    webhook_secret_env: str
+
+    @property
+    def token(self) -> str:
+        return os.environ.get(self.token_env, "")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    homeserver: str
+    user_id: str
+    access_token_env: str
+    password_env: str
+
+    @property
+    def access_token(self) -> str:
+        return os.environ.get(self.access_token_env, "")
+
+    @property
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "")
+
+
+@dataclass(frozen=True)
+class Config:
+    deployment: Deployment
+    places: Places
+    circles: Circles
+    checkins: Checkins
+    limits: Limits
+    telegram: Telegram
+    matrix: Matrix
+
+
+def _content_path(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else CONTENT_DIR / p
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found", "voisinage init --config voisinage.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML ({exc})", 'language = "fr"') from None
+
+
+def _check_known(section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
+    for key in given:
+        if key not in known:
+            guess = process.extractOne(key, list(known), score_cutoff=60)
+            hint = f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(known)}"
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(where, f"unknown setting ({hint})", f"{guess[0] if guess else next(iter(known))} = …")
+
+
+def _merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    _check_known("", given, defaults)
+    merged: dict[str, Any] = {}
+    for section, values in defaults.items():
+        mine = given.get(section, {})
+        if not isinstance(mine, dict):
+            raise ConfigError(section, "must be a [section] table", f"[{section}]")
+        _check_known(section, mine, values)
+        merged[section] = {**values, **mine}
+    return merged
+
+
+def _typed(section: str, key: str, value: Any, default: Any) -> Any:
+    expected = type(default)
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{section}.{key}", f"must be {expected.__name__}, not {type(value).__name__}", f"{key} = {default!r}"
+        )
+    return value
+
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _validate(cfg: Config) -> None:
+    """The checks that a type alone cannot express."""
+    if cfg.deployment.language not in LANGUAGES:
+        raise ConfigError("deployment.language", f"must be one of {', '.join(LANGUAGES)}", 'language = "fr"')
+    try:
+        ZoneInfo(cfg.deployment.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("deployment.timezone", "unknown time zone", 'timezone = "Europe/Paris"') from None
+    for key in ("pass_time", "quiet_start", "quiet_end"):
+        if not _TIME.match(getattr(cfg.checkins, key)):
+            raise ConfigError(f"checkins.{key}", "must be a time HH:MM", f'{key} = "09:00"')
+    c = cfg.circles
+    if not 1 <= c.merge_below <= c.target_min <= c.target_max <= c.hard_max:
+        raise ConfigError(
+            "circles", "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
+            "target_min = 6, target_max = 8, hard_max = 12, merge_below = 3",
+        )
+    for key in ("threshold_days", "escalation_hours"):
+        if getattr(cfg.checkins, key) <= 0:
+            raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")
+    if cfg.telegram.mode not in ("polling", "webhook"):
+        raise ConfigError("telegram.mode", 'must be "polling" or "webhook"', 'mode = "polling"')
+    for path in cfg.places.neighbourhood_paths():
+        if not path.exists():
+            raise ConfigError("places.neighbourhoods", f"file not found: {path}", '["places/paris-20e.toml"]')
+
+
+_SECTIONS = {f.name: f.type for f in fields(Config)}
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Defaults, then the deployment's file if given; raises ``ConfigError`` on the first problem."""
+    defaults = _read_toml(DEFAULTS_FILE)
+    given = _read_toml(path) if path else {}
+    merged = _merge(defaults, given)
+    sections = {}
+    classes = {f.name: globals()[f.type] if isinstance(f.type, str) else f.type for f in fields(Config)}
+    for name, cls in classes.items():
+        values = {k: _typed(name, k, v, defaults[name][k]) for k, v in merged[name].items()}
+        sections[name] = cls(**values)
+    cfg = Config(**sections)
+    _validate(cfg)
+    return cfg

@@ -1,0 +1,55 @@
+"""A small base for guided conversations: one ``ask_<step>`` and one ``on_<step>`` method per step.
+
+The step is stored before the question goes out, so whatever happens next (a restart, an answer a
+day later) the answer lands on the question that was asked.
+"""
+
+from __future__ import annotations
+
+from bot.chat import Body, ChoiceIn, TextIn
+from bot.router import Context, flow_payload, parse_flow_payload
+from bot.storage import conversations
+from bot.storage.conversations import Conversation
+
+
+class StepFlow:
+    name = ""
+
+    async def begin(self, ctx: Context, step: str, **data: object) -> None:
+        assert ctx.person is not None
+        await self.goto(ctx, Conversation(self.name, step, dict(data)), step)
+
+    async def goto(self, ctx: Context, conv: Conversation, step: str) -> None:
+        assert ctx.person is not None
+        conv.step = step
+        await conversations.put(ctx.db, ctx.person.id, conv, ctx.now)
+        await getattr(self, f"ask_{step}")(ctx, conv)
+
+    async def save(self, ctx: Context, conv: Conversation) -> None:
+        assert ctx.person is not None
+        await conversations.put(ctx.db, ctx.person.id, conv, ctx.now)
+
+    async def end(self, ctx: Context) -> None:
+        assert ctx.person is not None
+        await conversations.clear(ctx.db, ctx.person.id)
+
+    async def handle(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        if isinstance(body, TextIn) and not body.text.strip():
+            await getattr(self, f"ask_{conv.step}")(ctx, conv)  # asked again (e.g. after a stale button)
+            return
+        await getattr(self, f"on_{conv.step}")(ctx, conv, body)
+
+    def button(self, step: str, value: str, label: str) -> tuple[str, str]:
+        return (label, flow_payload(self.name, step, value))
+
+
+def picked(body: Body) -> str | None:
+    """The value of a pressed flow button, or None if the answer was not a button."""
+    if isinstance(body, ChoiceIn):
+        parsed = parse_flow_payload(body.payload)
+        return parsed[2] if parsed else None
+    return None
+
+
+def typed(body: Body) -> str | None:
+    return body.text.strip() if isinstance(body, TextIn) else None

@@ -1,0 +1,72 @@
+"""The durable inbox: nothing a platform delivered is lost, nothing is handled twice.
+
+An adapter calls ``accept`` with the events it fetched and the platform cursor that confirms them, in
+one transaction; only then does it confirm to the platform (Telegram's next offset, Matrix's since).
+The dispatcher takes ``pending`` rows, handles them, and ``finish``es them in the transaction that
+stored their effects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.chat import Incoming
+from bot.clock import to_iso
+from bot.storage.database import Database
+
+
+async def accept(db: Database, platform: str, events: Sequence[Incoming], cursor: str | None, now: datetime) -> int:
+    """Store new events (duplicates by external id are ignored) and the cursor; returns how many were new."""
+    new = 0
+    async with db.transaction():
+        for event in events:
+            new += await db.execute(
+                "INSERT INTO inbox (platform, external_id, event, received_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (platform, external_id) DO NOTHING",
+                (platform, event.external_id, event.to_json(), to_iso(now)),
+            )
+        if cursor is not None:
+            await set_cursor(db, platform, cursor)
+    return new
+
+
+async def reject(db: Database, platform: str, external_id: str, raw: str, error: str, now: datetime) -> None:
+    """Keep an update the adapter could not understand, marked failed, so it is seen and not refetched."""
+    await db.execute(
+        "INSERT INTO inbox (platform, external_id, event, status, error, received_at) "
+        "VALUES (?, ?, ?, 'failed', ?, ?) ON CONFLICT (platform, external_id) DO NOTHING",
+        (platform, external_id, raw[:10_000], error[:1000], to_iso(now)),
+    )
+
+
+async def pending(db: Database, limit: int = 500) -> list[tuple[int, Incoming]]:
+    rows = await db.fetchall("SELECT id, event FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
+    return [(row["id"], Incoming.from_json(row["event"])) for row in rows]
+
+
+async def finish(db: Database, inbox_ids: Sequence[int]) -> None:
+    """Mark handled and blank the content: message texts are not kept once handled."""
+    await db.executemany("UPDATE inbox SET status = 'done', event = '' WHERE id = ?", [(i,) for i in inbox_ids])
+
+
+async def fail(db: Database, inbox_id: int, error: str) -> None:
+    await db.execute(
+        "UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", (error[:1000], inbox_id)
+    )
+
+
+async def get_cursor(db: Database, platform: str) -> str | None:
+    return await db.scalar("SELECT value FROM cursors WHERE platform = ?", (platform,))
+
+
+async def set_cursor(db: Database, platform: str, value: str) -> None:
+    await db.execute(
+        "INSERT INTO cursors (platform, value) VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET value = excluded.value",
+        (platform, value),
+    )
+
+
+async def counts(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT status, COUNT(*) FROM inbox GROUP BY status")
+    return {r[0]: r[1] for r in rows}

@@ -1,0 +1,106 @@
+"""The durable outbox: what must arrive is written here first, in the transaction that decided it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.clock import to_iso
+from bot.storage.database import Database
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    platform: str
+    kind: str
+    chat_id: str
+    payload: str
+    attempts: int
+
+
+async def add(
+    db: Database, platform: str, kind: str, chat_id: str, payload: str, now: datetime, dedupe_key: str | None = None
+) -> bool:
+    """Queue one delivery; a second one with the same ``dedupe_key`` is ignored. Returns whether queued."""
+    changed = await db.execute(
+        "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+        (platform, kind, chat_id, payload, dedupe_key, to_iso(now), to_iso(now)),
+    )
+    return changed > 0
+
+
+async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> list[Item]:
+    rows = await db.fetchall(
+        "SELECT id, platform, kind, chat_id, payload, attempts FROM outbox "
+        "WHERE platform = ? AND status = 'pending' AND not_before <= ? ORDER BY id LIMIT ?",
+        (platform, to_iso(now), limit),
+    )
+    return [Item(**dict(r)) for r in rows]
+
+
+async def next_due_at(db: Database, platform: str) -> str | None:
+    return await db.scalar(
+        "SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,)
+    )
+
+
+async def claim(db: Database, item_id: int) -> None:
+    """Marked before the send: after a crash an item found 'sending' may have gone out, so it is not
+    resent blindly (at most once); ``recover`` decides what to do with those."""
+    await db.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (item_id,))
+
+
+async def sent(db: Database, item_id: int, now: datetime) -> None:
+    """Delivered: the content is blanked, only the fact and the dedupe key stay."""
+    await db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, payload = '', error = NULL WHERE id = ?",
+        (to_iso(now), item_id),
+    )
+
+
+async def retry(db: Database, item_id: int, at: datetime, error: str) -> None:
+    await db.execute(
+        "UPDATE outbox SET status = 'pending', not_before = ?, error = ? WHERE id = ?",
+        (to_iso(at), error[:500], item_id),
+    )
+
+
+async def failed(db: Database, item_id: int, error: str) -> None:
+    await db.execute(
+        "UPDATE outbox SET status = 'failed', payload = '', error = ? WHERE id = ?", (error[:500], item_id)
+    )
+
+
+async def recover(db: Database, platform: str, now: datetime, idempotent: bool) -> int:
+    """After a crash: items left 'sending' are sent again when the platform deduplicates by key (Matrix
+    transaction ids, the console), else marked failed as 'unknown' rather than risk a duplicate."""
+    if idempotent:
+        return await db.execute(
+            "UPDATE outbox SET status = 'pending', not_before = ? WHERE platform = ? AND status = 'sending'",
+            (to_iso(now), platform),
+        )
+    return await db.execute(
+        "UPDATE outbox SET status = 'failed', error = 'interrupted mid-send; may have arrived' "
+        "WHERE platform = ? AND status = 'sending'",
+        (platform,),
+    )
+
+
+async def drop_for_chat(db: Database, platform: str, chat_id: str) -> None:
+    """Forget what was still waiting for someone who asked to be forgotten or cannot be reached."""
+    await db.execute(
+        "DELETE FROM outbox WHERE platform = ? AND chat_id = ? AND status IN ('pending', 'sending')",
+        (platform, chat_id),
+    )
+
+
+async def counts(db: Database) -> dict[str, int]:
+    rows = await db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+    return {r[0]: r[1] for r in rows}
+
+
+def backoff(attempts: int) -> timedelta:
+    """1 s, 2 s, 4 s … capped at 10 minutes: transient failures are retried, never hammered."""
+    return timedelta(seconds=min(600, 2 ** max(0, attempts - 1)))

@@ -1,0 +1,132 @@
+"""People and their platform identities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import to_iso
+from bot.storage.database import Database, Row
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    first_name: str
+    language: str
+    consent_at: str | None
+    place_id: str | None
+    interests: tuple[str, ...]
+    offers: tuple[str, ...]
+    wants: tuple[str, ...]
+    checkins: bool
+    contact_person_id: int | None
+    contact_confirmed_at: str | None
+    onboarded_at: str | None
+    last_active_at: str | None
+    created_at: str
+
+    @property
+    def onboarded(self) -> bool:
+        return self.onboarded_at is not None
+
+
+@dataclass(frozen=True)
+class Identity:
+    platform: str
+    user_id: str
+    person_id: int
+    private_chat_id: str
+    unreachable_at: str | None
+
+
+def _split(text: str) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
+
+
+def _person(row: Row) -> Person:
+    return Person(
+        id=row["id"],
+        first_name=row["first_name"],
+        language=row["language"],
+        consent_at=row["consent_at"],
+        place_id=row["place_id"],
+        interests=_split(row["interests"]),
+        offers=_split(row["offers"]),
+        wants=_split(row["wants"]),
+        checkins=bool(row["checkins"]),
+        contact_person_id=row["contact_person_id"],
+        contact_confirmed_at=row["contact_confirmed_at"],
+        onboarded_at=row["onboarded_at"],
+        last_active_at=row["last_active_at"],
+        created_at=row["created_at"],
+    )
+
+
+async def get(db: Database, person_id: int) -> Person | None:
+    row = await db.fetchone("SELECT * FROM people WHERE id = ?", (person_id,))
+    return _person(row) if row else None
+
+
+async def by_identity(db: Database, platform: str, user_id: str) -> Person | None:
+    row = await db.fetchone(
+        "SELECT p.* FROM people p JOIN identities i ON i.person_id = p.id WHERE i.platform = ? AND i.user_id = ?",
+        (platform, user_id),
+    )
+    return _person(row) if row else None
+
+
+async def create(
+    db: Database, platform: str, user_id: str, private_chat_id: str, first_name: str, language: str, now: datetime
+) -> Person:
+    person_id = await db.insert(
+        "INSERT INTO people (first_name, language, created_at, last_active_at) VALUES (?, ?, ?, ?)",
+        (first_name, language, to_iso(now), to_iso(now)),
+    )
+    await db.execute(
+        "INSERT INTO identities (platform, user_id, person_id, private_chat_id) VALUES (?, ?, ?, ?)",
+        (platform, user_id, person_id, private_chat_id),
+    )
+    person = await get(db, person_id)
+    assert person is not None
+    return person
+
+
+_EDITABLE = {"first_name", "language", "consent_at", "place_id", "checkins", "contact_person_id",
+            "contact_confirmed_at", "onboarded_at"}
+_LISTS = {"interests", "offers", "wants"}
+
+
+async def update(db: Database, person_id: int, **changes: object) -> None:
+    """Change some fields. Column names come from the fixed sets above, never from input."""
+    for column, value in changes.items():
+        if column in _LISTS:
+            value = " ".join(value)  # type: ignore[arg-type]
+        elif column not in _EDITABLE:
+            raise ValueError(f"not an editable field: {column}")
+        await db.execute(f"UPDATE people SET {column} = ? WHERE id = ?", (value, person_id))
+
+
+async def identities(db: Database, person_id: int) -> list[Identity]:
+    rows = await db.fetchall("SELECT * FROM identities WHERE person_id = ? ORDER BY platform", (person_id,))
+    return [Identity(**dict(row)) for row in rows]
+
+
+async def mark_unreachable(db: Database, platform: str, private_chat_id: str, now: datetime) -> None:
+    await db.execute(
+        "UPDATE identities SET unreachable_at = ? WHERE platform = ? AND private_chat_id = ?",
+        (to_iso(now), platform, private_chat_id),
+    )
+
+
+async def touch_many(db: Database, seen: dict[int, datetime]) -> None:
+    """Record last activity for many people at once (flushed per batch of incoming events)."""
+    await db.executemany(
+        "UPDATE people SET last_active_at = ? WHERE id = ?",
+        [(to_iso(moment), person_id) for person_id, moment in seen.items()],
+    )
+
+
+async def delete(db: Database, person_id: int) -> None:
+    """Erase a person: cascades to identities, circle membership and stored conversations."""
+    await db.execute("DELETE FROM people WHERE id = ?", (person_id,))

@@ -1,0 +1,86 @@
+"""The core's flows through the in-memory platform: a fresh database per test, a clock tests move."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryPlatform
+from bot.app import Content, Core
+from bot.chat import ChoiceIn, CommandIn, Outgoing, TextIn
+from bot.clock import FakeClock
+from bot.config import Config, load_config
+from bot.storage.database import Database
+
+
+@pytest.fixture(scope="session")
+def config() -> Config:
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def content(config: Config) -> Content:
+    """Loading France's communes takes a moment: once per session."""
+    return Content.load(config)
+
+
+@dataclass
+class Neighbours:
+    """A test's view of the bot: speak as someone, read what they received."""
+
+    core: Core
+    platform: MemoryPlatform
+    clock: FakeClock
+
+    async def say(self, user: str, text: str, *, lang: str | None = None, name: str = "") -> list[Outgoing]:
+        """Type a line as ``user`` in their private chat; returns the messages they got back."""
+        if text.startswith("/"):
+            name_, _, args = text[1:].partition(" ")
+            body = CommandIn(name_.lower(), args)
+        else:
+            body = TextIn(text)
+        return await self.send(user, body, lang=lang, name=name)
+
+    async def press(self, user: str, label_or_payload: str) -> list[Outgoing]:
+        """Press a button of the last message ``user`` received, by its label (or a raw payload)."""
+        last = self.platform.last(f"dm:{user}")
+        for choice in last.choices:
+            if label_or_payload in (choice.label, choice.payload) or choice.label.endswith(label_or_payload):
+                return await self.send(user, ChoiceIn(choice.payload))
+        raise AssertionError(f"no button {label_or_payload!r} in {[c.label for c in last.choices]}")
+
+    async def send(self, user: str, body, *, lang: str | None = None, name: str = "", chat: str | None = None) -> list[Outgoing]:  # noqa: ANN001
+        before = len(self.platform.sent)
+        await self.core.receive(self.platform.event(user, body, lang=lang, name=name, chat=chat))
+        await self.core.settle()
+        return [m for m in self.platform.sent[before:] if m.chat_id == (chat or f"dm:{user}")]
+
+    async def join(self, user: str, place: str = "belleville", *, lang: str = "fr") -> None:
+        """The whole onboarding with the suggestions accepted."""
+        await self.say(user, "/start", lang=lang)
+        await self.press(user, "language:" + lang if False else ("Français" if lang == "fr" else "English"))
+        await self.press(user, "onboarding.consent:yes")
+        out = await self.say(user, place)
+        if out and out[-1].choices and out[-1].choices[0].payload.startswith("onboarding.place_pick"):
+            await self.press(user, "onboarding.place_pick:0")
+        await self.press(user, "onboarding.interests:done")
+        await self.press(user, "onboarding.offers:done")
+        await self.press(user, "onboarding.wants:done")
+        await self.press(user, "onboarding.checkins:host")
+
+    def texts(self, user: str) -> list[str]:
+        return [m.text for m in self.platform.to(f"dm:{user}")]
+
+
+@pytest.fixture
+async def hood(tmp_path: Path, config: Config, content: Content) -> AsyncIterator[Neighbours]:
+    db = await Database.open(tmp_path / "test.sqlite3")
+    clock = FakeClock()
+    core = Core(config, db, content, clock)
+    platform = MemoryPlatform()
+    core.attach(platform)
+    yield Neighbours(core, platform, clock)
+    await db.close()

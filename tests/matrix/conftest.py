@@ -1,0 +1,76 @@
+"""Fixtures for tests against a real Synapse homeserver on 127.0.0.1.
+
+- ``synapse``: one server (raised rate limits) for the whole session. It is a *sync* fixture so it
+  does not depend on an event loop: pytest-asyncio 1.x gives every test its own loop by default.
+- ``matrix_user``: an async factory, function-scoped; each call registers a fresh user and returns
+  a logged-in ``nio.AsyncClient`` that is closed at teardown (an open aiohttp session keeps the
+  process alive and warns about unclosed sessions).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from nio import AsyncClient, AsyncClientConfig
+
+from .synapse_server import SynapseServer
+
+if importlib.util.find_spec("synapse") is None:  # pragma: no cover - depends on the environment
+    # Deliberately not a skip: CI installs the ``test`` extra and must run these tests.
+    raise ImportError("tests/matrix needs matrix-synapse in this interpreter: pip install -e '.[test]'")
+
+MatrixUserFactory = Callable[..., Awaitable[AsyncClient]]
+
+_user_counter = itertools.count()
+
+
+def client_config() -> AsyncClientConfig:
+    """nio config that gives up instead of retrying forever on 429s and timeouts (nio's default)."""
+    return AsyncClientConfig(max_limit_exceeded=0, max_timeouts=2, request_timeout=30)
+
+
+def unique_localpart(prefix: str = "user") -> str:
+    """A localpart no other test (or earlier run on the same server) has used."""
+    return f"{prefix}{next(_user_counter)}_{uuid.uuid4().hex[:8]}"
+
+
+async def logged_in_client(server: SynapseServer, prefix: str = "user", admin: bool = False) -> AsyncClient:
+    """Register a user on ``server`` and return an ``AsyncClient`` restored from its token."""
+    user = await server.register_async(unique_localpart(prefix), admin=admin)
+    client = AsyncClient(server.base_url, user.user_id, device_id=user.device_id, config=client_config())
+    client.restore_login(user.user_id, user.device_id, user.access_token)
+    return client
+
+
+@pytest.fixture(scope="session")
+def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """One Synapse for the session, with raised rate limits so tests never stall."""
+    server = SynapseServer(Path(tmp_path_factory.mktemp("synapse")), raised_rate_limits=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest_asyncio.fixture
+async def matrix_user(synapse: SynapseServer) -> AsyncIterator[MatrixUserFactory]:
+    """Factory: ``await matrix_user("alice", admin=False)`` -> a logged-in, fresh ``AsyncClient``."""
+    clients: list[AsyncClient] = []
+
+    async def make(prefix: str = "user", admin: bool = False) -> AsyncClient:
+        client = await logged_in_client(synapse, prefix, admin)
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            await client.close()
