@@ -23,8 +23,8 @@ from bot.chat import (
     Outgoing,
     RetryLater,
     RoomSpec,
-    SendResult,
     Sender,
+    SendResult,
     Undeliverable,
 )
 from bot.i18n import Localized

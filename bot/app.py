@@ -24,8 +24,6 @@ from bot.chat import (
     Delivered,
     Incoming,
     InviteResult,
-    JoinedIn,
-    LeftIn,
     Outgoing,
     RetryLater,
     RoomSpec,
@@ -40,6 +38,7 @@ from bot.i18n import Catalogues, Localized, Translator
 from bot.interests import TopicList
 from bot.places import PlaceIndex, load_places
 from bot.router import Context, Router, as_choice, parse_flow_payload
+from bot.scheduler import Scheduler
 from bot.storage import circles as circle_store
 from bot.storage import conversations, inbox, outbox, people
 from bot.storage.database import Database
@@ -84,6 +83,7 @@ class Core:
         self._inbox_ready = asyncio.Event()
         self._outbox_ready: dict[str, asyncio.Event] = {}
         self.group_hooks: list[GroupHook] = []
+        self.scheduler = Scheduler(self)
         for feature in features.ALL:
             feature.install(self)
 

@@ -18,7 +18,7 @@ def _all() -> list[ModuleType]:
 class _Lazy:
     """Imported on first use: feature modules import the core's types, the core imports this list."""
 
-    def __iter__(self):  # noqa: ANN204
+    def __iter__(self):
         return iter(_all())
 
 

@@ -37,7 +37,7 @@ async def circle_views(db: Database, place_id: str) -> list[CircleView]:
     return list(views.values())
 
 
-async def place(core, db: Database, person: Person, now: datetime) -> int:  # noqa: ANN001 - Core, no cycle
+async def place(core, db: Database, person: Person, now: datetime) -> int:
     """Put a person in the best open circle of their neighbourhood (or a new one), invite them to its
     rooms, introduce them to the circle and welcome them. Returns the circle id."""
     assert person.place_id is not None
@@ -54,7 +54,7 @@ async def place(core, db: Database, person: Person, now: datetime) -> int:  # no
     return circle.id
 
 
-async def introduction(core, person: Person) -> Localized:  # noqa: ANN001
+async def introduction(core, person: Person) -> Localized:
     """What the circle reads about a newcomer: first name, what they like, what help they offer."""
     t = core.t_default
     interests = ", ".join(core.content.interests.labels(person.interests, t.lang))
@@ -68,7 +68,7 @@ async def introduction(core, person: Person) -> Localized:  # noqa: ANN001
     return Localized.join(parts, " ")
 
 
-async def welcome(core, db: Database, person: Person, circle_id: int, others: list[int], now: datetime) -> None:  # noqa: ANN001
+async def welcome(core, db: Database, person: Person, circle_id: int, others: list[int], now: datetime) -> None:
     t = core.translator(person.language)
     circle = await circle_store.get(db, circle_id)
     assert circle is not None
@@ -85,12 +85,12 @@ async def welcome(core, db: Database, person: Person, circle_id: int, others: li
     await core.tell(db, person.id, lambda _t: text, None, now)
 
 
-def place_label(core, place_id: str) -> str:  # noqa: ANN001
+def place_label(core, place_id: str) -> str:
     place = core.content.places.get(place_id)
     return place.name if place else place_id
 
 
-async def leave(core, db: Database, person: Person, now: datetime, *, announce: bool = True) -> int | None:  # noqa: ANN001
+async def leave(core, db: Database, person: Person, now: datetime, *, announce: bool = True) -> int | None:
     """Take a person out of their circle and tell the circle (without saying why)."""
     circle_id = await circle_store.remove_member(db, person.id)
     if circle_id is not None and announce:
@@ -99,7 +99,7 @@ async def leave(core, db: Database, person: Person, now: datetime, *, announce: 
     return circle_id
 
 
-async def on_circle_event(core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:  # noqa: ANN001
+async def on_circle_event(core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:
     """A circle room event: mirror words to the circle's other rooms, follow who leaves."""
     if person is None:
         return
@@ -115,7 +115,7 @@ async def on_circle_event(core, event: Incoming, person: Person | None, circle_i
         pass  # invited members joining is the expected case; activity is already recorded
 
 
-async def relay(core, event: Incoming, person: Person, circle_id: int, text: str, now: datetime) -> None:  # noqa: ANN001
+async def relay(core, event: Incoming, person: Person, circle_id: int, text: str, now: datetime) -> None:
     """One neighbourhood is one conversation whatever the app: copy words to the circle's other rooms."""
     t = core.t_default
     if len(text) > MAX_RELAY:
@@ -128,7 +128,7 @@ async def relay(core, event: Incoming, person: Person, circle_id: int, text: str
     )
 
 
-async def merge_small_circles(core, db: Database, now: datetime, active_days: int = 30) -> list[tuple[int, int]]:  # noqa: ANN001
+async def merge_small_circles(core, db: Database, now: datetime, active_days: int = 30) -> list[tuple[int, int]]:
     """The periodic pass: circles with too few active members join another of their neighbourhood."""
     since = to_iso(now - timedelta(days=active_days))
     rows = await db.fetchall(
@@ -150,7 +150,7 @@ async def merge_small_circles(core, db: Database, now: datetime, active_days: in
     return done
 
 
-async def merge(core, db: Database, source: int, target: int, now: datetime) -> None:  # noqa: ANN001
+async def merge(core, db: Database, source: int, target: int, now: datetime) -> None:
     """Members of ``source`` move into ``target`` and are invited to its rooms; both circles are told."""
     moved = await circle_store.member_ids(db, source)
     t = core.t_default

@@ -286,7 +286,7 @@ def _examples(ctx: Context) -> str:
     return ", ".join(ctx.core.content.places.examples(3))
 
 
-async def _find_neighbour(ctx: Context, name: str):  # noqa: ANN202
+async def _find_neighbour(ctx: Context, name: str):
     """A contact is someone of the same neighbourhood, found by the first name they use here."""
     if not name.strip():
         return None
@@ -337,7 +337,7 @@ async def go(ctx: Context) -> None:
         await command.handler(ctx)
 
 
-def install(core) -> None:  # noqa: ANN001
+def install(core) -> None:
     core.router.flow(Onboarding())
     core.router.command(Command("start", start, aliases=("demarrer", "commencer"), needs_member=False))
     core.router.action("contact", contact_answer)

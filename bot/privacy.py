@@ -46,7 +46,7 @@ async def export(db: Database, person_id: int) -> dict[str, Any]:
     return data
 
 
-async def erase(core, db: Database, person_id: int, now) -> None:  # noqa: ANN001
+async def erase(core, db: Database, person_id: int, now) -> None:
     """Delete a person and everything that points to them; their circle is told they left."""
     person = await people.get(db, person_id)
     if person is None:
@@ -80,7 +80,7 @@ async def mydata(ctx: Context) -> None:
     await ctx.core.queue_file(ctx.db, message, ctx.now)
 
 
-def _parse(text: str):  # noqa: ANN202
+def _parse(text: str):
     from bot.clock import from_iso
 
     return from_iso(text)
@@ -102,7 +102,7 @@ async def forget_answer(ctx: Context) -> None:
     await ctx.reply(goodbye)
 
 
-def install(core) -> None:  # noqa: ANN001
+def install(core) -> None:
     core.router.command(Command("mydata", mydata, aliases=("mesdonnees", "mes-donnees", "mes_donnees"),
                                 help_key="help-mydata", needs_member=False, french_name="mesdonnees"))
     core.router.command(Command("forget", forget, aliases=("oublier",), help_key="help-forget",

@@ -96,7 +96,7 @@ async def cancel(ctx: Context) -> None:
         await ctx.reply(ctx.t("cancel-done") if conv else ctx.t("cancel-nothing"))
 
 
-def install(core) -> None:  # noqa: ANN001
+def install(core) -> None:
     core.router.flow(ProfileMenu())
     core.router.command(Command("help", help_, aliases=("aide",), help_key="help-help", needs_member=False,
                                 in_groups=True, french_name="aide"))
