@@ -183,12 +183,22 @@ class Core:
             await self._handle_group(event, person, now)
             return
         if person is None:
+            command = self.router.find(event.body.name) if isinstance(event.body, CommandIn) else None
+            if command is not None and command.anonymous:
+                t = self.translator(event.sender.language or self.config.deployment.language)
+                await command.handler(Context(self, self.db, event, None, t, now))
+                return
             person = await self._first_contact(event, now)
         body = event.body
+        ctx = Context(self, self.db, event, person, self.translator(person.language), now)
         if isinstance(body, TextIn):
             offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
-            body = as_choice(body.text, offered) or body
-        ctx = Context(self, self.db, event, person, self.translator(person.language), now)
+            picked = as_choice(body.text, offered)
+            if isinstance(picked, int):
+                await ctx.reply(ctx.t("choice-number-range", max=picked), offered)
+                return
+            body = picked or body
+        ctx.body = body
         await self._route_private(ctx, body)
 
     async def _first_contact(self, event: Incoming, now: datetime) -> Person:
@@ -232,8 +242,7 @@ class Core:
     async def _did_you_mean(self, ctx: Context, name: str) -> None:
         guess = self.router.suggest(name)
         if guess:
-            shown = self.router.commands[guess].shown_name(ctx.t.lang) if len(guess) < 3 else guess
-            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=shown), [(f"/{shown}", f"go:{shown}")])
+            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=guess), [(f"/{guess}", f"go:{guess}")])
         else:
             await ctx.reply(ctx.t("command-unknown", typed=name[:40]))
 

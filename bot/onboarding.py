@@ -10,7 +10,7 @@ same steps to change one answer (``mode = "profile"``), and a restart resumes at
 from __future__ import annotations
 
 from bot import membership
-from bot.chat import Body, LocationIn
+from bot.chat import Body, CommandIn, LocationIn
 from bot.clock import to_iso
 from bot.flows import StepFlow, picked, typed
 from bot.i18n import LANGUAGES, Localized
@@ -308,13 +308,13 @@ async def start(ctx: Context) -> None:
         await ctx.reply(ctx.t("start-already-member"))
         return
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
-    code = ctx.event.body.args if hasattr(ctx.event.body, "args") else ""
+    code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
     await flow.begin(ctx, "language", start_code=code[:64], mode="join")
 
 
 async def contact_answer(ctx: Context) -> None:
     """The chosen neighbour says yes (or no) to being told if the person does not answer a check-in."""
-    _, answer, asker_id = ctx.event.body.payload.split(":", 2)
+    _, answer, asker_id = ctx.payload.split(":", 2)
     asker = await people.get(ctx.db, int(asker_id)) if asker_id.isdigit() else None
     if asker is None or asker.contact_person_id != ctx.person.id:
         await ctx.reply(ctx.t("choice-expired"))
@@ -331,7 +331,7 @@ async def contact_answer(ctx: Context) -> None:
 
 async def go(ctx: Context) -> None:
     """A button that stands for a command (from "did you mean" or "finish joining first")."""
-    name = ctx.event.body.payload.partition(":")[2]
+    name = ctx.payload.partition(":")[2]
     command = ctx.core.router.find(name)
     if command is not None and (ctx.person.onboarded or not command.needs_member):
         await command.handler(ctx)

@@ -63,6 +63,9 @@ async def erase(core, db: Database, person_id: int, now) -> None:
 
 
 async def mydata(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("mydata-nothing"))
+        return
     data = await export(ctx.db, ctx.person.id)
     circle = await circle_store.circle_of(ctx.db, ctx.person.id)
     lines = [ctx.t("mydata-header"), summary(ctx)]
@@ -87,6 +90,9 @@ def _parse(text: str):
 
 
 async def forget(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("mydata-nothing"))
+        return
     await ctx.reply(
         ctx.t("forget-confirm"),
         [(ctx.t("button-forget-yes"), "forget:yes"), (ctx.t("button-forget-no"), "forget:no")],
@@ -94,7 +100,7 @@ async def forget(ctx: Context) -> None:
 
 
 async def forget_answer(ctx: Context) -> None:
-    if ctx.event.body.payload != "forget:yes":
+    if ctx.payload != "forget:yes":
         await ctx.reply(ctx.t("forget-kept"))
         return
     goodbye = ctx.t("forget-done")
@@ -104,7 +110,7 @@ async def forget_answer(ctx: Context) -> None:
 
 def install(core) -> None:
     core.router.command(Command("mydata", mydata, aliases=("mesdonnees", "mes-donnees", "mes_donnees"),
-                                help_key="help-mydata", needs_member=False, french_name="mesdonnees"))
+                                help_key="help-mydata", needs_member=False, french_name="mesdonnees", anonymous=True))
     core.router.command(Command("forget", forget, aliases=("oublier",), help_key="help-forget",
-                                needs_member=False, french_name="oublier"))
+                                needs_member=False, french_name="oublier", anonymous=True))
     core.router.action("forget", forget_answer)

@@ -71,7 +71,7 @@ async def leave(ctx: Context) -> None:
 
 
 async def leave_answer(ctx: Context) -> None:
-    if ctx.event.body.payload != "leave:yes":
+    if ctx.payload != "leave:yes":
         await ctx.reply(ctx.t("leave-kept"))
         return
     if await membership.leave(ctx.core, ctx.db, ctx.person, ctx.now) is None:
@@ -88,6 +88,9 @@ async def help_(ctx: Context) -> None:
 
 
 async def cancel(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("cancel-nothing"))
+        return
     conv = await conversations.get(ctx.db, ctx.person.id)
     await conversations.clear(ctx.db, ctx.person.id)
     if not ctx.person.onboarded:
@@ -99,10 +102,10 @@ async def cancel(ctx: Context) -> None:
 def install(core) -> None:
     core.router.flow(ProfileMenu())
     core.router.command(Command("help", help_, aliases=("aide",), help_key="help-help", needs_member=False,
-                                in_groups=True, french_name="aide"))
+                                in_groups=True, french_name="aide", anonymous=True))
     core.router.command(Command("profile", profile, aliases=("profil",), help_key="help-profile",
                                 french_name="profil"))
     core.router.command(Command("leave", leave, aliases=("quitter",), help_key="help-leave", french_name="quitter"))
     core.router.command(Command("cancel", cancel, aliases=("annuler", "stop"), help_key="help-cancel",
-                                needs_member=False, french_name="annuler"))
+                                needs_member=False, french_name="annuler", anonymous=True))
     core.router.action("leave", leave_answer)

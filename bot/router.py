@@ -42,6 +42,16 @@ class Context:
     person: Person | None
     t: Translator
     now: datetime
+    body: Body | None = None  # what was meant: a typed "2" arrives as the ChoiceIn it stands for
+
+    def __post_init__(self) -> None:
+        if self.body is None:
+            self.body = self.event.body
+
+    @property
+    def payload(self) -> str:
+        """The pressed button's payload ("" when the event is not a button press)."""
+        return self.body.payload if isinstance(self.body, ChoiceIn) else ""
 
     @property
     def address(self) -> Address:
@@ -85,6 +95,7 @@ class Command:
     needs_member: bool = True  # only after onboarding
     in_groups: bool = False  # also answered in circle groups (otherwise private chats only)
     french_name: str | None = None  # what /help shows in French
+    anonymous: bool = False  # answered even to someone we hold no record of (creates none)
 
     def shown_name(self, lang: str) -> str:
         return self.french_name if lang == "fr" and self.french_name else self.name
@@ -126,14 +137,18 @@ class Router:
 _NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
 
 
-def as_choice(text: str, offered: list[tuple[str, str]]) -> ChoiceIn | None:
-    """On platforms without buttons choices are numbered lines: "2", "2." or the label itself picks."""
+def as_choice(text: str, offered: list[tuple[str, str]]) -> ChoiceIn | int | None:
+    """On platforms without buttons choices are numbered lines: "2", "2." or the label itself picks.
+
+    Returns the choice, or the number of choices when a number outside them was typed (so the answer
+    can say "between 1 and N"), or None when the text is not a pick at all.
+    """
     if not offered:
         return None
     number = _NUMBER.match(text)
     if number:
         index = int(number.group(1)) - 1
-        return ChoiceIn(offered[index][1]) if 0 <= index < len(offered) else None
+        return ChoiceIn(offered[index][1]) if 0 <= index < len(offered) else len(offered)
     wanted = _plain(text)
     for label, payload in offered:
         if wanted and _plain(label) == wanted:

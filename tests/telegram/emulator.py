@@ -47,6 +47,7 @@ the emulator (any pytest-asyncio test does).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import itertools
 import json
@@ -143,12 +144,9 @@ INLINE_BUTTON_ACTIONS = frozenset(
 IN_CHAT = frozenset({"creator", "administrator", "member", "restricted"})
 
 CONFLICT_WEBHOOK = (
-    "Conflict: can't use getUpdates method while webhook is active; "
-    "use deleteWebhook to delete the webhook first"
+    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
-CONFLICT_POLLER = (
-    "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
-)
+CONFLICT_POLLER = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
 NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup are "
     "exactly the same as a current content and reply markup of the message"
@@ -301,9 +299,7 @@ class _HtmlParser:
         self.pos = name_match.end()
         attrs = self._attributes(name, begin)
         if name == "span" and attrs.get("class") != "tg-spoiler":
-            raise EntityParseError(
-                f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset(begin)}'
-            )
+            raise EntityParseError(f'Tag "span" must have class "tg-spoiler" at byte offset {self._byte_offset(begin)}')
         self.stack.append((name, attrs, self.out16, begin))
 
     def _attributes(self, tag: str, begin: int) -> dict[str, str]:
@@ -363,8 +359,7 @@ class _HtmlParser:
         top = self.stack[-1][0]
         if name != top:
             raise EntityParseError(
-                f'Unmatched end tag at byte offset {self._byte_offset(begin)}, '
-                f'expected "</{top}>", found "</{name}>"'
+                f'Unmatched end tag at byte offset {self._byte_offset(begin)}, expected "</{top}>", found "</{name}>"'
             )
         self._close(*self.stack.pop()[:3])
 
@@ -550,9 +545,7 @@ class InviteLink:
             data["expire_date"] = self.expire_date
         if self.member_limit:
             data["member_limit"] = self.member_limit
-        data.update(
-            creates_join_request=self.creates_join_request, is_primary=False, is_revoked=self.is_revoked
-        )
+        data.update(creates_join_request=self.creates_join_request, is_primary=False, is_revoked=self.is_revoked)
         return data
 
 
@@ -936,10 +929,8 @@ class BotApiEmulator:
         raise ApiError(fault.status, fault.description, parameters)
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), seconds)
-        except TimeoutError:
-            pass
 
     # ---------------------------------------------------------------- updates queue
 
@@ -950,10 +941,8 @@ class BotApiEmulator:
 
     async def _wait_change(self, timeout: float) -> None:
         event = self._changed
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), max(timeout, 0))
-        except TimeoutError:
-            pass
 
     def _push_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any] | None:
         """Queue an update, or drop it as Telegram does when its type is not allowed."""
@@ -1078,7 +1067,7 @@ class BotApiEmulator:
 
     def _user_ref(self, value: Any) -> EmuUser:
         try:
-            user = self._users.get(int(value))
+            user = self.bot if int(value) == self.bot.id else self._users.get(int(value))
         except (TypeError, ValueError):
             user = None
         if user is None:
@@ -1154,7 +1143,7 @@ class BotApiEmulator:
     @staticmethod
     def _check_inline_keyboard(rows: Any) -> None:
         if not isinstance(rows, list) or not all(isinstance(row, list) for row in rows):
-            raise bad_request("field \"inline_keyboard\" of the InlineKeyboardMarkup must be an Array of Arrays")
+            raise bad_request('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
         buttons = [button for row in rows for button in row]
         if len(buttons) > 100:
             raise bad_request("reply markup is too long")
@@ -1808,9 +1797,7 @@ class BotApiEmulator:
             raise JoinRefused("INVITE_HASH_EXPIRED")
         if link.creates_join_request:
             raise EmulatorUsageError("join requests are not emulated")
-        in_chat_via_link = sum(
-            1 for m in chat.members.values() if m.status in IN_CHAT and m.invite_link == link.link
-        )
+        in_chat_via_link = sum(1 for m in chat.members.values() if m.status in IN_CHAT and m.invite_link == link.link)
         if link.member_limit and in_chat_via_link >= link.member_limit:
             raise JoinRefused("USERS_TOO_MUCH")
         return link
@@ -1847,9 +1834,7 @@ class BotApiEmulator:
             payload["invite_link"] = link.to_json()
         self._push_update("chat_member", payload)
 
-    def _member_update(
-        self, chat: EmuChat, actor: EmuUser, user: EmuUser, old: Member, new: Member
-    ) -> dict[str, Any]:
+    def _member_update(self, chat: EmuChat, actor: EmuUser, user: EmuUser, old: Member, new: Member) -> dict[str, Any]:
         return {
             "chat": chat.to_json(),
             "from": actor.to_json(),

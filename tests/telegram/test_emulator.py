@@ -66,10 +66,8 @@ async def bot(emu: BotApiEmulator) -> AsyncIterator[telegram.Bot]:
 
 
 def started_user(emu: BotApiEmulator, name: str = "Alice") -> EmuUser:
-    """A user who has opened the bot, so it may write to them; their /start is confirmed."""
-    user = emu.add_user(name, username=name.lower() + "_x")
-    user.started = True
-    return user
+    """A user who has opened the bot before the test, so it may write to them."""
+    return emu.add_user(name, username=name.lower() + "_x", started=True)
 
 
 def seconds(value: int | dtm.timedelta) -> float:
@@ -191,15 +189,12 @@ async def test_get_updates_conflicts_while_a_webhook_is_set(emu: BotApiEmulator,
     assert await bot.get_updates() == ()
 
 
-async def test_default_allowed_updates_drop_chat_member_and_reactions(
-    emu: BotApiEmulator, bot: telegram.Bot
-) -> None:
+async def test_default_allowed_updates_drop_chat_member_and_reactions(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice = emu.add_user("Alice")
     group = emu.add_group("Rue des Lilas")
     emu.join(group, alice)
     assert [u.message.new_chat_members[0].id for u in await bot.get_updates()] == [alice.id]
-    assert [next(iter(u)) for u in emu.dropped_updates] == ["update_id", "update_id"]
-    assert "chat_member" in emu.dropped_updates[0]
+    assert [kind for u in emu.dropped_updates for kind in u if kind != "update_id"] == ["chat_member"]
 
     await bot.get_updates(offset=-1, allowed_updates=Update.ALL_TYPES)
     emu.leave(group, alice)
@@ -249,9 +244,7 @@ async def test_every_injected_update_type_parses_with_ptb(emu: BotApiEmulator, b
     assert any(u.message.migrate_from_chat_id == group.id for u in by_kind["message"])
 
 
-async def test_privacy_mode_hides_group_chatter_from_a_non_admin_bot(
-    emu: BotApiEmulator, bot: telegram.Bot
-) -> None:
+async def test_privacy_mode_hides_group_chatter_from_a_non_admin_bot(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice = emu.add_user("Alice")
     group = emu.add_group("Rue des Lilas", members=[alice], bot_rights=None)
     emu.send_text(alice, "bonjour tout le monde", group)
@@ -283,16 +276,16 @@ async def test_send_message_with_inline_keyboard_and_callback(emu: BotApiEmulato
     query_id = emu.press(alice, record, "no")
     assert await bot.answer_callback_query(query_id, text="Noté")
     assert emu.callback_answers[query_id]["text"] == "Noté"
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await bot.answer_callback_query(query_id)
 
 
 async def test_too_long_text_is_refused_after_entity_parsing(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice = started_user(emu)
     await bot.send_message(alice.id, "<b>" + "a" * 4096 + "</b>", parse_mode="HTML")
-    with pytest.raises(BadRequest, match="(?i)message is too long"):
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
         await bot.send_message(alice.id, "a" * 4097)
-    with pytest.raises(BadRequest, match="(?i)message text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)message text is empty"):
         await bot.send_message(alice.id, "   ")
 
 
@@ -308,13 +301,15 @@ async def test_too_long_text_is_refused_after_entity_parsing(emu: BotApiEmulator
 )
 async def test_bad_html_is_refused(emu: BotApiEmulator, bot: telegram.Bot, markup: str, error: str) -> None:
     alice = started_user(emu)
-    with pytest.raises(BadRequest, match="(?i)can't parse entities") as caught:
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities") as caught:
         await bot.send_message(alice.id, markup, parse_mode="HTML")
     assert error.lower() in caught.value.message.lower()
 
 
-def test_html_parser_entities_use_utf16_offsets() -> None:
-    text, entities = parse_html('👋 <a href="https://t.me">lien</a> &lt;3 <pre><code class="language-py">x</code></pre>')
+async def test_html_parser_entities_use_utf16_offsets() -> None:
+    text, entities = parse_html(
+        '👋 <a href="https://t.me">lien</a> &lt;3 <pre><code class="language-py">x</code></pre>'
+    )
     assert text == "👋 lien <3 x"
     assert entities == [
         {"type": "text_link", "offset": 3, "length": 4, "url": "https://t.me"},
@@ -327,18 +322,18 @@ async def test_callback_data_over_64_bytes_is_refused(emu: BotApiEmulator, bot: 
     fits = InlineKeyboardMarkup([[InlineKeyboardButton("ok", callback_data="é" * 32)]])
     await bot.send_message(alice.id, "64 bytes", reply_markup=fits)
     too_big = InlineKeyboardMarkup([[InlineKeyboardButton("ko", callback_data="é" * 33)]])
-    with pytest.raises(BadRequest, match="(?i)button_data_invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
         await bot.send_message(alice.id, "66 bytes", reply_markup=too_big)
 
 
 async def test_blocked_and_never_started_users_are_forbidden(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice, newcomer = started_user(emu), emu.add_user("Nouveau")
     emu.block(alice)
-    with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
         await bot.send_message(alice.id, "Bonjour")
-    with pytest.raises(Forbidden, match="(?i)bot can't initiate conversation with a user"):
+    with pytest.raises(Forbidden, match=r"(?i)bot can't initiate conversation with a user"):
         await bot.send_message(newcomer.id, "Bonjour")
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(999, "Bonjour")
     emu.send_text(newcomer, "/start")
     await bot.send_message(newcomer.id, "Bienvenue")
@@ -350,23 +345,25 @@ async def test_edit_delete_and_not_modified(emu: BotApiEmulator, bot: telegram.B
     sent = await bot.send_message(alice.id, "Question", reply_markup=keyboard)
     edited = await bot.edit_message_text("Question (close)", alice.id, sent.message_id)
     assert edited.text == "Question (close)" and edited.reply_markup is None, "no reply_markup removes it"
-    with pytest.raises(BadRequest, match="(?i)message is not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)message is not modified"):
         await bot.edit_message_text("Question (close)", alice.id, sent.message_id)
     await bot.edit_message_reply_markup(alice.id, sent.message_id, reply_markup=keyboard)
     record = emu.sent(alice)[0]
     assert record.text == "Question (close)" and record.buttons() and len(record.history) == 2
     assert await bot.delete_message(alice.id, sent.message_id)
     assert record.deleted
-    with pytest.raises(BadRequest, match="(?i)message to delete not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to delete not found"):
         await bot.delete_message(alice.id, sent.message_id)
-    with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+    with pytest.raises(BadRequest, match=r"(?i)message to edit not found"):
         await bot.edit_message_text("x", alice.id, sent.message_id)
 
 
 async def test_send_document_upload_is_received(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice = started_user(emu)
     content = b"%PDF-1.4 agenda du quartier"
-    message = await bot.send_document(alice.id, content, filename="agenda.pdf", caption="<i>Agenda</i>", parse_mode="HTML")
+    message = await bot.send_document(
+        alice.id, content, filename="agenda.pdf", caption="<i>Agenda</i>", parse_mode="HTML"
+    )
     record = emu.sent(alice)[0]
     assert record.document is not None and record.document.content == content
     assert record.document.filename == "agenda.pdf" and record.caption == "Agenda"
@@ -402,11 +399,9 @@ async def test_private_chat_allows_one_message_per_second() -> None:
 async def test_burst_to_40_private_chats_is_cut_after_30() -> None:
     async with BotApiEmulator(token=TOKEN) as emu, make_bot(emu) as bot:
         users = [started_user(emu, f"Voisin{i}") for i in range(40)]
-        results = [
-            await asyncio.gather(bot.send_message(user.id, "Fête des voisins samedi"), return_exceptions=True)
-            for user in users
-        ]
-        outcomes = [result[0] for result in results]
+        outcomes = await asyncio.gather(
+            *(bot.send_message(user.id, "Fête des voisins samedi") for user in users), return_exceptions=True
+        )
         assert sum(isinstance(o, telegram.Message) for o in outcomes) == 30
         refused = [o for o in outcomes if isinstance(o, RetryAfter)]
         assert len(refused) == 10 and all(seconds(o.retry_after) == 1 for o in refused)
@@ -414,7 +409,7 @@ async def test_burst_to_40_private_chats_is_cut_after_30() -> None:
 
 
 async def test_group_limit_counts_sends_and_edits_in_its_window() -> None:
-    limits = Limits(group=3, group_window=2.0)
+    limits = Limits(group=3, group_window=1.0)
     async with BotApiEmulator(token=TOKEN, limits=limits) as emu, make_bot(emu) as bot:
         group = emu.add_group("Rue des Lilas")
         first = await bot.send_message(group.id, "un")
@@ -422,8 +417,8 @@ async def test_group_limit_counts_sends_and_edits_in_its_window() -> None:
         await bot.edit_message_text("un !", group.id, first.message_id)
         with pytest.raises(RetryAfter) as caught:
             await bot.send_message(group.id, "quatre")
-        assert seconds(caught.value.retry_after) == 2
-        await asyncio.sleep(2.05)
+        assert seconds(caught.value.retry_after) == 1
+        await asyncio.sleep(1.05)
         await bot.send_message(group.id, "quatre")
 
 
@@ -469,12 +464,12 @@ async def test_single_use_invite_link_admits_one_member_at_a_time(emu: BotApiEmu
 
 async def test_invite_link_rules(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     group = emu.add_group("Rue des Lilas")
-    with pytest.raises(BadRequest, match="(?i)member limit"):
+    with pytest.raises(BadRequest, match=r"(?i)member limit"):
         await bot.create_chat_invite_link(group.id, member_limit=1, creates_join_request=True)
     with pytest.raises(BadRequest):
         await bot.create_chat_invite_link(group.id, member_limit=100_000)
     plain = emu.add_group("Sans droits", bot_rights={"can_delete_messages": True})
-    with pytest.raises(BadRequest, match="(?i)not enough rights to manage chat invite link"):
+    with pytest.raises(BadRequest, match=r"(?i)not enough rights to manage chat invite link"):
         await bot.create_chat_invite_link(plain.id)
 
 
@@ -496,7 +491,7 @@ async def test_members_statuses_and_moderation(emu: BotApiEmulator, bot: telegra
         emu.join(group, bob)
     await bot.unban_chat_member(group.id, bob.id, only_if_banned=True)
     assert (await bot.get_chat_member(group.id, bob.id)).status == "left"
-    with pytest.raises(BadRequest, match="(?i)owner"):
+    with pytest.raises(BadRequest, match=r"(?i)owner"):
         await bot.ban_chat_member(group.id, alice.id)
     full = await bot.get_chat(group.id)
     assert full.title == "Rue des Lilas" and full.type == "supergroup"
@@ -516,7 +511,7 @@ async def test_migrated_group_answers_with_the_new_id(emu: BotApiEmulator, bot: 
 async def test_leave_chat_then_sending_is_forbidden(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     group = emu.add_group("Rue des Lilas", supergroup=True)
     assert await bot.leave_chat(group.id)
-    with pytest.raises(Forbidden, match="(?i)not a member of the supergroup chat"):
+    with pytest.raises(Forbidden, match=r"(?i)not a member of the supergroup chat"):
         await bot.send_message(group.id, "Bonjour")
 
 
