@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -107,6 +107,40 @@ class Matrix:
 
 
 @dataclass(frozen=True)
+class Moderation:
+    """Protection of circles and handling of reports (see ``[moderation]`` in default.toml)."""
+
+    warnings_before_removal: int = 3
+    report_retention_days: int = 90
+    flood_messages: int = 8
+    flood_seconds: int = 30
+    mute_minutes: int = 60
+    new_member_link_hours: int = 24
+    word_list: str = "moderation/words.txt"
+    local_questions: str = ""
+    max_announcement: int = 1000
+
+
+@dataclass(frozen=True)
+class Activities:
+    """Local activities: limits on what organizers type, the weekly cap, announcement timing, imports."""
+
+    weekly_cap: int
+    max_title: int
+    max_location: int
+    max_description: int
+    max_capacity: int
+    agenda_days: int
+    reminder_hours: int
+    digest_weekday: int
+    digest_time: str
+    feed_refresh_hours: int
+    import_max_bytes: int
+    import_chunk: int
+    import_allow_private: bool
+
+
+@dataclass(frozen=True)
 class Config:
     deployment: Deployment
     places: Places
@@ -115,6 +149,8 @@ class Config:
     limits: Limits
     telegram: Telegram
     matrix: Matrix
+    activities: Activities
+    moderation: Moderation = field(default_factory=Moderation)
 
 
 def _content_path(path: str) -> Path:
@@ -186,11 +222,27 @@ def _validate(cfg: Config) -> None:
     for key in ("threshold_days", "escalation_hours"):
         if getattr(cfg.checkins, key) <= 0:
             raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")
+    for key in ("warnings_before_removal", "report_retention_days", "flood_messages", "flood_seconds",
+                "mute_minutes", "max_announcement"):
+        if getattr(cfg.moderation, key) <= 0:
+            raise ConfigError(f"moderation.{key}", "must be above 0", f"{key} = {getattr(Moderation, key)}")
+    _validate_activities(cfg.activities)
     if cfg.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", 'must be "polling" or "webhook"', 'mode = "polling"')
     for path in cfg.places.neighbourhood_paths():
         if not path.exists():
             raise ConfigError("places.neighbourhoods", f"file not found: {path}", '["places/paris-20e.toml"]')
+
+
+def _validate_activities(a: Activities) -> None:
+    if not _TIME.match(a.digest_time):
+        raise ConfigError("activities.digest_time", "must be a time HH:MM", 'digest_time = "10:00"')
+    if not 0 <= a.digest_weekday <= 6:
+        raise ConfigError("activities.digest_weekday", "must be 0 (Monday) to 6 (Sunday)", "digest_weekday = 0")
+    for key in ("weekly_cap", "max_title", "max_location", "max_description", "max_capacity", "agenda_days",
+                "reminder_hours", "feed_refresh_hours", "import_max_bytes", "import_chunk"):
+        if getattr(a, key) <= 0:
+            raise ConfigError(f"activities.{key}", "must be above 0", f"{key} = 3")
 
 
 _SECTIONS = {f.name: f.type for f in fields(Config)}

@@ -129,7 +129,8 @@ _LIGATURES = str.maketrans({"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ø"
 # "Vie" (Saint-Gilles-Croix-de-Vie) or "VIE" typed in capitals stay words.
 _ROMAN_ORDINAL = re.compile(r"\b([IVX]{1,5})(?:e|è|ème|eme|er|ère|ere|re)\b")
 _ROMAN_VALUES = {"I": 1, "V": 5, "X": 10}
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
+_COMBINING = re.compile(r"[\u0300-\u036f]+")  # the accents NFKD splits off Latin letters
+_NON_ALNUM = re.compile(r"[^a-z0-9]+")  # after folding: punctuation, dashes, emoji, other scripts
 _ORDINAL = re.compile(r"^(\d{1,2})(?:e|eme|er|ere|re|nd|nde)$")
 _ORDINAL_SUFFIXES = frozenset({"e", "eme", "er", "ere", "re"})
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
@@ -167,9 +168,9 @@ def normalize(text: str) -> str:
     Latin alphabet and emoji are dropped: no place name here has them.
     """
     text = _ROMAN_ORDINAL.sub(_replace_roman, text.translate(_LIGATURES))
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).casefold()
     tokens: list[str] = []
-    for token in _NON_ALNUM.sub(" ", ascii_text.casefold()).split():
+    for token in _NON_ALNUM.sub(" ", text).split():
         if token in _DROPPED or (token in _ORDINAL_SUFFIXES and tokens and tokens[-1].isdigit()):
             continue
         ordinal = _ORDINAL.match(token)
@@ -470,8 +471,9 @@ class PlaceIndex:
         local = self._scored(self._local, best)
         national_exact = _by_population(self._national.exact_places(query))
         if national_exact:
-            strong = [place for score, place in local if score >= FOUND_SCORE]
-            return _choose_or_found([*national_exact, *strong], limit)
+            # Room is kept for the close neighbourhoods even when the commune has many homonyms.
+            strong = [place for score, place in local if score >= FOUND_SCORE][:limit - 1]
+            return _choose_or_found([*national_exact[:limit - len(strong)], *strong], limit)
         local_whole = self._scored(self._local, whole)
         if local_whole and local_whole[0][0] >= FOUND_SCORE:
             return _decide(local_whole, limit)

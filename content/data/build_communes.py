@@ -8,12 +8,11 @@ script (standard library only) is how it is remade when INSEE publishes a new ye
 
 Source: the npm package ``@etalab/decoupage-administratif`` (code MIT; data under the Licence
 Ouverte / Open Licence 2.0, from INSEE's Code officiel géographique and La Poste's postal codes).
-Fetch it without installing anything, then run this script::
+Fetch it without installing anything, then run this script from the repository root (or pass
+``--out``)::
 
-    cd "$(mktemp -d)" && npm pack @etalab/decoupage-administratif@6.0.0 && tar xzf etalab-*.tgz
-    python content/data/build_communes.py "$OLDPWD/package/data/communes.json"
-
-(run from the repository root, or pass ``--out``).
+    tmp="$(mktemp -d)" && (cd "$tmp" && npm pack @etalab/decoupage-administratif@6.0.0 && tar xzf etalab-*.tgz)
+    python content/data/build_communes.py "$tmp/package/data/communes.json"
 
 Output: a gzipped, tab-separated file with a header line and one row per place::
 

@@ -1,0 +1,184 @@
+"""Onboarding through the in-memory platform: the happy path, every wrong answer, and restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import Core
+from bot.chat import ChoiceIn, LocationIn
+from bot.storage import circles as circle_store
+from bot.storage import people
+from bot.storage.database import Database
+from tests.core.conftest import Neighbours
+
+
+async def person(hood: Neighbours, user: str) -> people.Person:
+    found = await people.by_identity(hood.core.db, "fake", user)
+    assert found is not None
+    return found
+
+
+async def test_six_taps_and_one_typed_answer_reach_a_circle(hood: Neighbours) -> None:
+    """The promise: accepting the suggestions, 6 taps and 1 typed answer from hello to a circle."""
+    await hood.say("alice", "bonjour")
+    taps = ["Français", "Oui, d'accord"]
+    for label in taps:
+        await hood.press("alice", label)
+    await hood.say("alice", "Belleville")
+    for label in ("Continuer ➜", "Continuer ➜", "Continuer ➜", "Oui, prévenir l'animateur du cercle"):
+        await hood.press("alice", label)
+        taps.append(label)
+    assert len(taps) == 6
+    alice = await person(hood, "alice")
+    assert alice.onboarded and alice.consent_at == "2026-11-25T10:00:00+00:00"
+    assert alice.place_id is not None and "belleville" in alice.place_id
+    assert alice.checkins
+    circle = await circle_store.circle_of(hood.core.db, alice.id)
+    assert circle is not None
+    assert hood.platform.room_of("alice") == f"room:{circle.id}"
+    assert "Bienvenue" in hood.texts("alice")[-1]
+
+
+async def test_english_onboarding_speaks_english(hood: Neighbours) -> None:
+    await hood.join("bob", lang="en")
+    texts = hood.texts("bob")
+    assert "Which neighbourhood" in texts[2]
+    assert texts[-1].startswith("Welcome!")
+
+
+async def test_answers_by_number_and_by_label(hood: Neighbours) -> None:
+    """Without buttons (Matrix, console) a typed number or the label itself stands for the button."""
+    await hood.say("carol", "/start")
+    out = await hood.say("carol", "9")
+    assert out[0].text == "Choisissez un numéro entre 1 et 2, s'il vous plaît."
+    assert [c.label for c in out[0].choices] == ["Français", "English"]  # asked again, nothing changed
+    await hood.say("carol", "2")  # English
+    assert (await person(hood, "carol")).language == "en"
+    await hood.say("carol", "yes, I agree")
+    assert (await person(hood, "carol")).consent_at is not None
+
+
+async def test_place_spellings_all_land(hood: Neighbours) -> None:
+    for i, spelling in enumerate(["belleville", "Belleville", "bellevile", "BELLEVILLE "]):
+        user = f"p{i}"
+        await hood.say(user, "/start")
+        await hood.press(user, "Français")
+        await hood.press(user, "Oui, d'accord")
+        out = await hood.say(user, spelling)
+        assert "Belleville" in out[0].text, spelling
+        assert (await person(hood, user)).place_id is not None
+
+
+async def test_postal_code_covering_several_quarters_asks_which(hood: Neighbours) -> None:
+    await hood.say("dan", "/start")
+    await hood.press("dan", "Français")
+    await hood.press("dan", "Oui, d'accord")
+    for typed in ("75020", "paris 20e"):
+        out = await hood.say("dan", typed)
+        labels = [c.label for c in out[-1].choices]
+        assert len(labels) >= 3 and labels[-1] == "Aucun de ceux-là", labels
+        assert (await person(hood, "dan")).place_id is None
+        await hood.press("dan", "Aucun de ceux-là")
+    await hood.say("dan", "75020")
+    await hood.press("dan", "onboarding.place_pick:1")
+    assert (await person(hood, "dan")).place_id is not None
+
+
+async def test_unknown_place_asks_again_with_examples_and_changes_nothing(hood: Neighbours) -> None:
+    await hood.say("eve", "/start")
+    await hood.press("eve", "Français")
+    await hood.press("eve", "Oui, d'accord")
+    out = await hood.say("eve", "xqzzwv")
+    assert "Je ne trouve pas « xqzzwv »" in out[0].text and "Belleville" in out[0].text
+    out = await hood.say("eve", "a" * 5000)
+    assert "trop long" in out[0].text
+    out = await hood.say("eve", "<b>Robert'); DROP TABLE people;--")
+    assert "&lt;b&gt;" in out[0].text  # what they typed is shown escaped, never as markup
+    assert (await person(hood, "eve")).place_id is None
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM people") == 1
+
+
+async def test_location_finds_the_nearest_neighbourhood(hood: Neighbours) -> None:
+    await hood.say("fay", "/start")
+    await hood.press("fay", "Français")
+    await hood.press("fay", "Oui, d'accord")
+    out = await hood.send("fay", LocationIn(48.8722, 2.3767))
+    assert "📍" in out[0].text
+    assert (await person(hood, "fay")).place_id is not None
+
+
+async def test_declining_consent_keeps_nothing(hood: Neighbours) -> None:
+    await hood.say("gil", "/start")
+    await hood.press("gil", "Français")
+    out = await hood.press("gil", "Non merci")
+    assert "je n'ai rien gardé" in out[0].text
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM people") == 0
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM conversations") == 0
+
+
+async def test_buttons_are_the_only_way_past_consent(hood: Neighbours) -> None:
+    await hood.say("hal", "/start")
+    await hood.press("hal", "Français")
+    out = await hood.say("hal", "peut-être")
+    assert "Répondez avec un des boutons" in out[0].text
+    assert (await person(hood, "hal")).consent_at is None
+
+
+async def test_interests_typed_as_words_with_typos(hood: Neighbours) -> None:
+    await hood.say("ida", "/start")
+    await hood.press("ida", "Français")
+    await hood.press("ida", "Oui, d'accord")
+    await hood.say("ida", "belleville")
+    out = await hood.say("ida", "jardinage, belotte et astrophysique")
+    assert "astrophysique" in out[0].text
+    checked = [c.label for c in out[-1].choices if c.label.startswith("✓")]
+    assert checked == ["✓ Jardinage", "✓ Jeux de société"]
+    await hood.press("ida", "✓ Jardinage")  # tapping again removes it
+    await hood.press("ida", "Continuer ➜")
+    assert (await person(hood, "ida")).interests == ("games",)
+
+
+async def test_stale_button_is_refused_and_question_asked_again(hood: Neighbours) -> None:
+    await hood.say("jon", "/start")
+    await hood.press("jon", "Français")
+    out = await hood.send("jon", ChoiceIn("onboarding.language:en"))
+    assert out[0].text == "Ce bouton n'est plus valable."
+    assert "Avant de commencer" in out[1].text
+    assert (await person(hood, "jon")).language == "fr"
+
+
+async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, tmp_path: Path) -> None:
+    await hood.say("kim", "/start")
+    await hood.press("kim", "English")
+    await hood.press("kim", "Yes, I agree")
+    await hood.core.db.close()
+    # A new process: new database connection, new core, same file.
+    db = await Database.open(tmp_path / "test.sqlite3")
+    hood.core = Core(hood.core.config, db, hood.core.content, hood.clock)
+    hood.core.attach(hood.platform)
+    out = await hood.say("kim", "charonne")
+    assert "Charonne" in out[0].text and "What do you enjoy" in out[0].text
+    await hood.press("kim", "Continue ➜")
+    await hood.press("kim", "Continue ➜")
+    await hood.press("kim", "Continue ➜")
+    await hood.press("kim", "No thanks")
+    assert (await person(hood, "kim")).onboarded
+
+
+async def test_contact_neighbour_must_accept(hood: Neighbours) -> None:
+    await hood.join("lea")
+    await hood.say("max", "/start")
+    await hood.press("max", "Français")
+    await hood.press("max", "Oui, d'accord")
+    await hood.say("max", "belleville")
+    for _ in range(3):
+        await hood.press("max", "Continuer ➜")
+    await hood.press("max", "Oui, prévenir un voisin que je choisis")
+    out = await hood.say("max", "Personne")
+    assert "Je ne trouve pas « Personne »" in out[0].text
+    await hood.say("max", "lea")
+    assert (await person(hood, "max")).contact_person_id == (await person(hood, "lea")).id
+    assert (await person(hood, "max")).contact_confirmed_at is None
+    await hood.press("lea", "Oui, d'accord")
+    assert (await person(hood, "max")).contact_confirmed_at is not None
+    assert "a accepté" in hood.texts("max")[-1]
