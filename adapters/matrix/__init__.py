@@ -1,0 +1,35 @@
+"""Matrix, through matrix-nio: see ``adapter.py``.
+
+Start and stop (what ``voisinage run`` does)::
+
+    adapter = await matrix.start(core, config)          # logs in, attaches to the core
+    tasks = [asyncio.create_task(adapter.run(core)),     # the sync loop -> durable inbox
+             asyncio.create_task(core.run_delivery(adapter.platform))]
+    ...
+    for task in tasks: task.cancel()
+    await adapter.close()                                # closes nio's aiohttp session
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from adapters.matrix.adapter import MatrixAdapter
+
+if TYPE_CHECKING:
+    from bot.app import Core
+    from bot.config import Config
+
+__all__ = ["MatrixAdapter", "start"]
+
+
+async def start(core: Core, config: Config) -> MatrixAdapter:
+    """Log the bot in from the configuration (token or password from the environment) and attach it."""
+    adapter = MatrixAdapter.from_config(config.matrix)
+    try:
+        await adapter.connect(core)
+    except BaseException:
+        await adapter.close()
+        raise
+    core.attach(adapter)
+    return adapter

@@ -74,3 +74,48 @@ async def matrix_user(synapse: SynapseServer) -> AsyncIterator[MatrixUserFactory
     finally:
         for client in clients:
             await client.close()
+
+
+# ----------------------------------------------------------------------------- the bot itself
+
+
+@pytest.fixture(scope="session")
+def bot_config():
+    from bot.config import load_config
+
+    return load_config()
+
+
+@pytest.fixture(scope="session")
+def bot_content(bot_config):
+    """Loading France's communes takes a moment: once per session."""
+    from bot.app import Content
+
+    return Content.load(bot_config)
+
+
+@pytest_asyncio.fixture
+async def bot(synapse: SynapseServer, bot_config, bot_content, tmp_path: Path):
+    """The real Core and MatrixAdapter on a fresh SQLite file, running as ``voisinage run`` does."""
+    from .harness import Bot
+
+    account = await synapse.register_async(unique_localpart("bot"))
+    running = Bot(synapse, account, bot_config, bot_content, tmp_path / "bot.sqlite3")
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest_asyncio.fixture
+async def resident(matrix_user: MatrixUserFactory):
+    """Factory: ``await resident("alice")`` -> a ``Resident`` (a real nio client) with a first sync done."""
+    from .harness import Resident
+
+    async def make(prefix: str = "resident") -> Resident:
+        person = Resident(await matrix_user(prefix))
+        await person.sync()
+        return person
+
+    return make

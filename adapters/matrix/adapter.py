@@ -1,0 +1,495 @@
+"""The Matrix adapter: matrix-nio's ``AsyncClient`` driven by our own sync loop.
+
+Receiving, with nothing lost and nothing handled twice: nio's ``sync_forever`` saves its token before
+the callbacks run, so it is not used. Each ``sync(since=stored token)`` is converted whole, and its
+events are written to the durable inbox together with its ``next_batch``, in one transaction; only
+then does the loop ask for more. A restart resumes from the stored token (its first sync asks for the
+full room state, so the rooms' members and encryption are known again). The very first start only
+stores a token: history from before the bot was there is not handled.
+
+Rooms: a room the bot is invited to is joined. A room that is not a circle room and has the bot and one
+person is that person's private chat; when the bot joins it, the person's onboarding starts (a
+``/start`` from them, keyed by the bot's join event). Events before the bot's own join are ignored.
+
+Encrypted rooms: this adapter has no end-to-end encryption. It never sends into an encrypted room,
+except once, a plain notice saying it cannot read the room and what to do instead (recorded in
+``matrix_rooms.encrypted_told_at``).
+
+Delivering: bot messages are ``m.notice`` with an HTML and a plain body (``render``); the outbox's
+idempotency key is the transaction id, so a resend after a crash cannot show a message twice.
+Errors become Delivered / RetryLater / Undeliverable (``errors``); a room that answered
+``M_LIMIT_EXCEEDED`` waits (``ready_in``) while the outbox goes on with other rooms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    JoinError,
+    LoginResponse,
+    RoomCreateResponse,
+    RoomGetStateEventResponse,
+    RoomPreset,
+    RoomVisibility,
+    SyncResponse,
+    UploadResponse,
+    WhoamiResponse,
+)
+
+from adapters.base import Adapter
+from adapters.matrix import render
+from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
+from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
+from bot.chat import (
+    Address,
+    Attachment,
+    Capabilities,
+    CommandIn,
+    Delivered,
+    Incoming,
+    InviteResult,
+    Outgoing,
+    RetryLater,
+    RoomSpec,
+    Sender,
+    SendResult,
+    Undeliverable,
+)
+from bot.clock import to_iso
+from bot.i18n import LANGUAGES, Localized
+from bot.storage import circles as circle_store
+from bot.storage import inbox
+
+if TYPE_CHECKING:
+    from bot.app import Core
+    from bot.config import Matrix as MatrixConfig
+    from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+# Circle rooms: residents talk; the bot (creator, unlimited power in room v12) and moderators and
+# hosts (50) manage. Encryption needs 100, so nobody but the bot can make a circle unreadable to it.
+CIRCLE_POWER_LEVELS: dict[str, Any] = {
+    "invite": 50,
+    "kick": 50,
+    "ban": 50,
+    "redact": 50,
+    "state_default": 50,
+    "events_default": 0,
+    "users_default": 0,
+    "events": {
+        "m.room.name": 50,
+        "m.room.topic": 50,
+        "m.room.avatar": 50,
+        "m.room.pinned_events": 50,
+        "m.room.canonical_alias": 50,
+        "m.room.power_levels": 100,
+        "m.room.history_visibility": 100,
+        "m.room.encryption": 100,
+        "m.room.tombstone": 100,
+        "m.room.server_acl": 100,
+    },
+}
+MODERATOR_LEVEL = 50
+# A rate-limited room whose refused message has not come back this long after its wait is released.
+RELEASE_AFTER_S = 120.0
+
+
+@dataclass
+class _Hold:
+    """A room that answered M_LIMIT_EXCEEDED: ``key`` must be delivered before any other message."""
+
+    key: str
+    until: float  # time.monotonic()
+    tries: int
+
+
+def departure_reason(event: dict[str, Any], bot_user_id: str) -> str:
+    """"kicked by @ana:hs", "banned by …" or "left": why the bot is no longer in a room."""
+    membership = (event.get("content") or {}).get("membership")
+    by = event.get("sender")
+    if membership == "ban":
+        return f"banned by {by}"
+    if membership == "leave" and by and by != bot_user_id:
+        return f"kicked by {by}"
+    return "left"
+
+
+class MatrixAdapter(Adapter):
+    idempotent_sends = True
+
+    def __init__(
+        self,
+        homeserver: str,
+        user_id: str,
+        *,
+        access_token: str = "",
+        password: str = "",
+        device_id: str = "",
+        platform: str = "matrix",
+        sync_timeout_ms: int = 30_000,
+        request_timeout: float = 30.0,
+        max_text: int = 16_000,
+    ) -> None:
+        if not (access_token or password):
+            raise ValueError("the Matrix bot needs an access token or a password")
+        self.platform = platform
+        self.capabilities = Capabilities(buttons=False, create_rooms=True, invite_links=False, max_text=max_text)
+        self.user_id = user_id
+        self.sync_timeout_ms = sync_timeout_ms
+        self._access_token = access_token
+        self._password = password
+        self._device_id = device_id
+        # max_limit_exceeded=0: a 429 comes back to us at once (nio would sleep and retry forever);
+        # max_timeouts: a dead connection ends in an exception we turn into RetryLater.
+        config = AsyncClientConfig(
+            max_limit_exceeded=0, max_timeouts=2, request_timeout=request_timeout, store_sync_tokens=False
+        )
+        self.client = AsyncClient(homeserver, user_id, device_id=device_id or None, config=config)
+        self.core: Core | None = None
+        self._synced = asyncio.Event()
+        self._gone: dict[str, str] = {}  # room id -> why the bot is no longer there
+        self._told: set[str] = set()  # encrypted rooms already told that the bot cannot read them
+        self._choices_event: dict[str, str] = {}  # room id -> the bot's latest message with choices
+        self._holds: dict[str, _Hold] = {}  # room id -> the refused message that must go first, and until when
+        self.rate_limited = 0  # how many M_LIMIT_EXCEEDED answers were waited out (for tests and benches)
+
+    @classmethod
+    def from_config(cls, matrix: MatrixConfig, **kwargs: Any) -> MatrixAdapter:
+        return cls(
+            matrix.homeserver, matrix.user_id, access_token=matrix.access_token, password=matrix.password, **kwargs
+        )
+
+    @property
+    def db(self) -> Database:
+        assert self.core is not None, "connect(core) first"
+        return self.core.db
+
+    # ---- starting and stopping ----------------------------------------------------------------
+
+    async def connect(self, core: Core) -> None:
+        """Log in (reusing the stored device) and load what the adapter remembers about rooms."""
+        self.core = core
+        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason FROM matrix_rooms")
+        self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
+        self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
+        stored_device = await self._state("device_id")
+        if self._access_token:
+            device = self._device_id or stored_device or ""
+            self.client.restore_login(self.user_id, device, self._access_token)
+            if not device:  # the token's own device, asked once and then stored
+                whoami = await self.client.whoami()
+                if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
+                    raise RuntimeError(f"Matrix: the access token was refused by the homeserver ({whoami})")
+                device = whoami.device_id
+                self.client.restore_login(self.user_id, device, self._access_token)
+        else:
+            resp = await self.client.login(self._password, device_name="Voisinage", device_id=stored_device or None)
+            if not isinstance(resp, LoginResponse):
+                raise RuntimeError(f"Matrix: login refused for {self.user_id} ({resp})")
+            device = resp.device_id
+        async with self.db.transaction():
+            await self._set_state("device_id", device)
+
+    async def close(self) -> None:
+        """An open aiohttp session keeps the process alive: always close."""
+        await self.client.close()
+
+    # ---- receiving ----------------------------------------------------------------------------
+
+    async def run(self, core: Core) -> None:
+        """Sync until cancelled. Every batch is in the inbox, with its token, before the next one."""
+        if self.core is None:
+            await self.connect(core)
+        token = await inbox.get_cursor(self.db, self.platform)
+        history = token is not None  # first start ever: keep the token, ignore what came before
+        full_state = True
+        pause = 1.0
+        while True:
+            try:
+                resp = await self.client.sync(
+                    timeout=0 if full_state else self.sync_timeout_ms, since=token, full_state=full_state or None
+                )
+            except NETWORK_ERRORS as exc:
+                log.warning("matrix sync failed (%s); retrying in %.0f s", exc, pause)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 60)
+                continue
+            if not isinstance(resp, SyncResponse):
+                wait = (resp.retry_after_ms or 0) / 1000 if isinstance(resp, ErrorResponse) else 0
+                log.warning("matrix sync refused (%s); retrying in %.0f s", resp, max(wait, pause))
+                await asyncio.sleep(max(wait, pause))
+                pause = min(pause * 2, 60)
+                continue
+            pause = 1.0
+            if await self._take(resp, history):
+                token, history, full_state = resp.next_batch, True, False
+                self._synced.set()
+
+    async def _take(self, resp: SyncResponse, history: bool) -> bool:
+        """Join invitations, store the batch's events and its token; False to sync the batch again."""
+        for room_id in resp.rooms.invite:
+            joined = await self.client.join(room_id)
+            if isinstance(joined, JoinError):
+                result = outcome(joined)
+                if isinstance(result, RetryLater):
+                    log.warning("joining %s must wait: %s", room_id, result.reason)
+                    await asyncio.sleep(result.seconds)
+                    return False  # the invite is in this batch: sync it again rather than lose it
+                log.warning("could not join %s: %s", room_id, result)
+        gone: dict[str, str] = {}
+        for room_id, info in resp.rooms.leave.items():
+            departures = [e.source for e in info.timeline.events if is_own_departure(e.source, self.user_id)]
+            gone[room_id] = departure_reason(departures[-1] if departures else {}, self.user_id)
+        events: list[Incoming] = []
+        back: set[str] = set()
+        for room_id, info in resp.rooms.join.items():
+            sources = [e.source for e in info.timeline.events]
+            joins = [i for i, e in enumerate(sources) if is_own_join(e, self.user_id)]
+            if joins:
+                sources = sources[joins[-1]:]  # nothing from before the bot came in
+                back.add(room_id)
+            if history:
+                events.extend(await self._convert_room(room_id, sources))
+        async with self.db.transaction():
+            now = to_iso(self.core.clock.now())
+            for room_id, reason in gone.items():
+                await self._mark_room(room_id, gone_at=now, gone_reason=reason)
+            for room_id in back & set(self._gone):
+                await self._mark_room(room_id, gone_at=None, gone_reason=None)
+            await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
+        for room_id in back:
+            self._gone.pop(room_id, None)
+        self._gone.update(gone)
+        if events:
+            self.core.inbox_ready()
+        await self._tell_encrypted_rooms()
+        return True
+
+    async def _convert_room(self, room_id: str, sources: list[dict[str, Any]]) -> list[Incoming]:
+        room = self.client.rooms.get(room_id)
+        view = await self._view(room_id)
+        encrypted = bool(room and room.encrypted)
+        found: list[Incoming] = []
+        for source in sources:
+            if is_own_join(source, self.user_id):
+                if view.private and not encrypted:
+                    found.append(self._start_from(view, source))
+                continue
+            if encrypted and view.private:
+                continue  # nothing can be answered there; the room was told once why
+            event = convert(source, view, self.user_id, self.platform)
+            if event is not None:
+                found.append(event)
+        return found
+
+    async def _view(self, room_id: str) -> RoomView:
+        """A room is someone's private chat when it is no circle room and holds the bot and one person."""
+        room = self.client.rooms.get(room_id)
+        others = (set(room.users) | set(room.invited_users)) - {self.user_id} if room else set()
+        circle = await circle_store.room_by_chat(self.db, self.platform, room_id)
+        return RoomView(
+            room_id,
+            private=circle is None and len(others) == 1,
+            choices_event=self._choices_event.get(room_id),
+            display_name=(room.user_name if room else (lambda _u: None)),
+        )
+
+    def _start_from(self, view: RoomView, join: dict[str, Any]) -> Incoming:
+        """The bot was invited into a private chat and joined it: the person's onboarding begins."""
+        room = self.client.rooms[view.room_id]
+        person = next(iter((set(room.users) | set(room.invited_users)) - {self.user_id}))
+        return Incoming(
+            Address(self.platform, view.room_id, person, private=True),
+            CommandIn("start"),
+            Sender(first_name=first_name(room.user_name(person), person)),
+            external_id=join["event_id"],
+        )
+
+    # ---- encrypted rooms ----------------------------------------------------------------------
+
+    async def _tell_encrypted_rooms(self) -> None:
+        for room_id, room in list(self.client.rooms.items()):
+            if not room.encrypted or room_id in self._told or room_id in self._gone:
+                continue
+            content = render.content(Outgoing(self.platform, room_id, self._encrypted_notice()))
+            # The one plaintext message ever sent into an encrypted room, by design: it says why the
+            # bot stays silent there. A fixed transaction id keeps it single across a crash.
+            tx_id = "voisinage-encrypted-" + hashlib.sha1(room_id.encode()).hexdigest()[:16]
+            try:
+                resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+            except NETWORK_ERRORS as exc:
+                log.warning("could not tell encrypted room %s yet: %s", room_id, exc)
+                continue
+            if isinstance(resp, ErrorResponse):
+                log.warning("could not tell encrypted room %s yet: %s", room_id, resp)
+                continue
+            async with self.db.transaction():
+                await self._mark_room(room_id, encrypted_told_at=to_iso(self.core.clock.now()))
+            self._told.add(room_id)
+
+    def _encrypted_notice(self) -> Localized:
+        """Both languages, the deployment's first: whoever invited the bot may not have chosen yet."""
+        first = self.core.config.deployment.language
+        langs = [first, *(lang for lang in LANGUAGES if lang != first)]
+        return Localized.join([self.core.translator(lang)("matrix-encrypted-room", bot=self.user_id) for lang in langs],
+                              "\n\n")
+
+    # ---- delivering ---------------------------------------------------------------------------
+
+    def ready_in(self, chat_id: str) -> float:
+        """While a room waits out M_LIMIT_EXCEEDED its messages are not even tried. At least a second,
+        because the outbox stores times to the second: a shorter wait would be due again at once."""
+        hold = self._holds.get(chat_id)
+        if hold is None:
+            return 0.0
+        left = hold.until - time.monotonic()
+        if left > 0:
+            return max(left, 1.0)
+        if -left > RELEASE_AFTER_S:  # the refused message never came back (dropped, forgotten)
+            del self._holds[chat_id]
+        return 0.0
+
+    async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
+        room_id = message.chat_id
+        refused = self._refuse(room_id, idempotency_key)
+        if refused is not None:
+            return refused
+        try:
+            if message.attachment is not None:
+                attached = await self._send_file(room_id, message.attachment, idempotency_key + "-file")
+                if not isinstance(attached, Delivered):
+                    return self._noted(room_id, idempotency_key, attached)
+            resp = await self.client.room_send(
+                room_id, "m.room.message", render.content(message), tx_id=idempotency_key
+            )
+        except NETWORK_ERRORS as exc:
+            return network(exc)
+        result = self._noted(room_id, idempotency_key, outcome(resp, getattr(resp, "event_id", "")))
+        if isinstance(result, Delivered) and message.choices:
+            self._choices_event[room_id] = result.external_id
+        return result
+
+    def _refuse(self, room_id: str, key: str) -> SendResult | None:
+        if room_id in self._gone:
+            return Undeliverable(f"the bot is no longer in this room ({self._gone[room_id]})")
+        if not self._synced.is_set():
+            return RetryLater(1.0, "waiting for the first sync")
+        room = self.client.rooms.get(room_id)
+        if room is not None and room.encrypted:
+            return Undeliverable("encrypted room: the bot cannot write there (it said so once)")
+        hold = self._holds.get(room_id)
+        if hold is not None and hold.key != key and time.monotonic() - hold.until < RELEASE_AFTER_S:
+            # Messages of a room arrive in order: none overtakes the one the homeserver refused.
+            return RetryLater(max(hold.until - time.monotonic(), 1.0), "after an earlier message of this room")
+        return None
+
+    def _noted(self, room_id: str, key: str, result: SendResult) -> SendResult:
+        """Remember a rate-limited room (and which message must go first); forget it once that one went."""
+        hold = self._holds.get(room_id)
+        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
+            self.rate_limited += 1
+            tries = hold.tries + 1 if hold is not None and hold.key == key else 1
+            # The outbox re-queues the refused message at max(retry_after, its backoff 2^(tries-1) s).
+            wait = max(result.seconds, 2.0 ** (tries - 1)) + 0.5
+            self._holds[room_id] = _Hold(key, time.monotonic() + wait, tries)
+        elif hold is not None and hold.key == key and not isinstance(result, RetryLater):
+            del self._holds[room_id]
+        return result
+
+    async def _send_file(self, room_id: str, attachment: Attachment, tx_id: str) -> SendResult:
+        uploaded, _ = await self.client.upload(
+            io.BytesIO(attachment.data), content_type=attachment.mime_type, filename=attachment.filename,
+            filesize=len(attachment.data),
+        )
+        if not isinstance(uploaded, UploadResponse):
+            return outcome(uploaded)
+        msgtype = "m.image" if attachment.mime_type.startswith("image/") else "m.file"
+        content = {
+            "msgtype": msgtype,
+            "body": attachment.filename,
+            "url": uploaded.content_uri,
+            "info": {"mimetype": attachment.mime_type, "size": len(attachment.data)},
+        }
+        resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+        return outcome(resp, getattr(resp, "event_id", ""))
+
+    async def create_room(self, spec: RoomSpec) -> str:
+        """A private, unencrypted room for a circle; the bot is its creator (never listed: room v12)."""
+        resp = await self.client.room_create(
+            visibility=RoomVisibility.private,
+            name=render.room_name(spec.name),
+            topic=render.room_name(spec.topic),
+            preset=RoomPreset.private_chat,
+            power_level_override=CIRCLE_POWER_LEVELS,
+            initial_state=[
+                # Newcomers read the circle from their invitation on, not its whole past.
+                {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}},
+                {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+            ],
+        )
+        if not isinstance(resp, RoomCreateResponse):
+            raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
+        return resp.room_id
+
+    async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
+        if room_id in self._gone:
+            return InviteResult(Undeliverable(f"the bot is no longer in this room ({self._gone[room_id]})"))
+        try:
+            resp = await self.client.room_invite(room_id, user_id)
+        except NETWORK_ERRORS as exc:
+            return InviteResult(network(exc))
+        if already_member(resp):
+            return InviteResult(Delivered())
+        result = outcome(resp)
+        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
+            self.rate_limited += 1
+        return InviteResult(result)
+
+    async def set_power_level(self, room_id: str, user_id: str, level: int = MODERATOR_LEVEL) -> SendResult:
+        """Give a moderator or circle host power in a circle room (0 takes it back)."""
+        try:
+            current = await self.client.room_get_state_event(room_id, "m.room.power_levels")
+            if not isinstance(current, RoomGetStateEventResponse):
+                return outcome(current)
+            content = dict(current.content)
+            users = dict(content.get("users") or {})
+            if level:
+                users[user_id] = level
+            else:
+                users.pop(user_id, None)
+            content["users"] = users
+            resp = await self.client.room_put_state(room_id, "m.room.power_levels", content)
+        except NETWORK_ERRORS as exc:
+            return network(exc)
+        return outcome(resp)
+
+    # ---- what the adapter remembers -----------------------------------------------------------
+
+    async def _state(self, key: str) -> str | None:
+        return await self.db.scalar("SELECT value FROM matrix_state WHERE key = ?", (f"{self.platform}:{key}",))
+
+    async def _set_state(self, key: str, value: str) -> None:
+        await self.db.execute(
+            "INSERT INTO matrix_state (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (f"{self.platform}:{key}", value),
+        )
+
+    async def _mark_room(self, room_id: str, **values: str | None) -> None:
+        await self.db.execute(
+            "INSERT INTO matrix_rooms (room_id) VALUES (?) ON CONFLICT (room_id) DO NOTHING", (room_id,)
+        )
+        for column, value in values.items():
+            assert column in ("encrypted_told_at", "gone_at", "gone_reason")
+            await self.db.execute(f"UPDATE matrix_rooms SET {column} = ? WHERE room_id = ?", (value, room_id))

@@ -1,0 +1,281 @@
+"""The Matrix adapter end to end: the real Core, the real matrix-nio, a real Synapse.
+
+Residents are nio clients doing what a person does in Element: open a private chat with the bot,
+answer its numbered questions, accept the circle's invitation, talk, leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.storage import circles as circle_store
+from bot.storage import people
+
+from .harness import Bot, Resident, eventually, onboard
+from .synapse_server import SynapseServer
+
+
+async def person_of(bot: Bot, resident: Resident) -> people.Person | None:
+    return await people.by_identity(bot.core.db, "matrix", resident.user_id)
+
+
+async def test_onboarding_in_a_private_chat_places_the_resident_in_a_circle_room(bot: Bot, resident) -> None:
+    alice: Resident = await resident("alice")
+    dm = await onboard(alice, bot)
+
+    person = await person_of(bot, alice)
+    assert person is not None and person.onboarded and person.place_id
+    assert person.language == "fr"
+    # Every bot message is a notice with a plain body and an HTML body; choices are numbered lines.
+    notices = alice.messages(dm, bot.user_id)
+    assert all(m["content"]["msgtype"] == "m.notice" for m in notices)
+    assert all(m["content"].get("format") == "org.matrix.custom.html" for m in notices)
+    assert "1. Français" in notices[0]["content"]["body"] and "<b>" not in notices[0]["content"]["body"]
+
+    # Placed: the bot created the circle's room and invited her; she joins.
+    circle_room = await alice.wait_invite()
+    room = await circle_store.room_on(bot.core.db, (await circle_store.circle_of(bot.core.db, person.id)).id, "matrix")
+    assert room is not None and room.chat_id == circle_room
+    await alice.join(circle_room)
+    await alice.sync()
+    state = {e["type"]: e for e in alice.seen[circle_room]}
+    assert state["m.room.name"]["content"]["name"].startswith("Voisins · Belleville · ")
+    assert "m.room.encryption" not in state
+    levels = state["m.room.power_levels"]["content"]
+    assert levels["invite"] == 50 and levels["events"]["m.room.encryption"] == 100
+    assert bot.user_id not in levels.get("users", {})  # room v12: the creator is never listed
+
+    # Inviting someone already there counts as delivered; a host gets power level 50.
+    from bot.chat import Delivered
+
+    again = await bot.adapter.invite(circle_room, alice.user_id, idempotency_key="again")
+    assert isinstance(again.outcome, Delivered), again
+    assert isinstance(await bot.adapter.set_power_level(circle_room, alice.user_id), Delivered)
+    levels = (await alice.client.room_get_state_event(circle_room, "m.room.power_levels")).content
+    assert levels["users"] == {alice.user_id: 50}
+
+    # Her join is recorded as a circle-room event, not as private talk.
+    assert await eventually(lambda: bot.scalar(
+        "SELECT COUNT(*) FROM inbox WHERE platform = 'matrix' AND status = 'done'"))
+
+
+async def test_chat_in_circle_room_is_recorded_and_leaving_leaves_the_circle(bot: Bot, resident) -> None:
+    alice: Resident = await resident("alice")
+    await onboard(alice, bot)
+    circle_room = await alice.wait_invite()
+    await alice.join(circle_room)
+    person = await person_of(bot, alice)
+    circle = await circle_store.circle_of(bot.core.db, person.id)
+
+    said = await alice.say(circle_room, "Bonjour les voisins !")
+
+    async def handled() -> bool:
+        return await bot.scalar("SELECT status FROM inbox WHERE external_id = ?", (said,)) == "done"
+
+    await eventually(handled, what="the circle message handled")
+    assert (await person_of(bot, alice)).last_active_at is not None
+
+    await alice.client.room_leave(circle_room)
+
+    async def left() -> bool:
+        return await circle_store.circle_of(bot.core.db, person.id) is None
+
+    await eventually(left, what="alice out of the circle")
+    assert await circle_store.member_ids(bot.core.db, circle.id) == []
+
+
+async def test_restart_handles_messages_sent_while_down_exactly_once(bot: Bot, resident) -> None:
+    alice: Resident = await resident("alice")
+    dm = await alice.open_chat_with(bot.user_id)
+    await alice.wait_messages(dm, bot.user_id, 1)  # the language question
+    await bot.stop()
+
+    # While the bot is down: "1" (Français) then "1" (yes to the consent question).
+    first = await alice.say(dm, "1")
+    second = await alice.say(dm, "1")
+    await bot.start()
+
+    got = await alice.wait_messages(dm, bot.user_id, 3)
+    await asyncio.sleep(0.5)  # anything handled twice would answer again by now
+    await alice.sync()
+    notices = alice.messages(dm, bot.user_id)
+    assert len(notices) == 3, [m["content"]["body"][:60] for m in notices]
+    assert "quartier" in got[-1]["content"]["body"].lower()  # now at the neighbourhood question
+    person = await person_of(bot, alice)
+    assert person.language == "fr" and person.consent_at is not None
+    rows = await bot.rows("SELECT external_id, status FROM inbox WHERE external_id IN (?, ?)", (first, second))
+    assert sorted(rows) == sorted([(first, "done"), (second, "done")])
+    assert await bot.scalar("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
+
+    # Another restart replays nothing.
+    await bot.stop()
+    await bot.start()
+    await asyncio.sleep(0.5)
+    await alice.sync()
+    assert len(alice.messages(dm, bot.user_id)) == 3
+
+
+async def test_first_start_ignores_history_from_before(synapse, bot_config, bot_content, tmp_path, resident) -> None:
+    """A bot started for the first time does not answer what was said before it ran."""
+    account = await synapse.register_async("firstrun" + tmp_path.name[-8:].replace("_", ""))
+    alice: Resident = await resident("alice")
+    dm = await alice.open_chat_with(account.user_id)
+    # The bot's account joins before the bot program ever ran, and the person talks there.
+    from nio import AsyncClient
+
+    early = AsyncClient(synapse.base_url, account.user_id)
+    early.restore_login(account.user_id, account.device_id, account.access_token)
+    try:
+        await early.join(dm)
+    finally:
+        await early.close()
+    old = await alice.say(dm, "bonjour, il y a quelqu'un ?")
+
+    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "first.sqlite3")
+    await bot.start()
+    try:
+        await asyncio.sleep(0.5)
+        assert await bot.scalar("SELECT COUNT(*) FROM inbox WHERE external_id = ?", (old,)) == 0
+        new = await alice.say(dm, "/start")
+        await alice.wait_messages(dm, bot.user_id, 1)
+        assert await bot.scalar("SELECT status FROM inbox WHERE external_id = ?", (new,)) == "done"
+    finally:
+        await bot.stop()
+
+
+async def test_encrypted_room_is_answered_once_and_clearly(bot: Bot, resident) -> None:
+    alice: Resident = await resident("alice")
+    dm = await alice.open_chat_with(bot.user_id, encrypted=True)
+    told = await alice.wait_messages(dm, bot.user_id, 1)
+    body = told[0]["content"]["body"]
+    assert "chiffré" in body and "encrypted" in body and bot.user_id in body
+
+    # She writes anyway (her client sends plaintext here; a real one would encrypt): no answer, no
+    # record of her, and the notice is not repeated — not even after a restart.
+    await alice.say(dm, "bonjour ?")
+    await asyncio.sleep(0.5)
+    await bot.stop()
+    await bot.start()
+    await alice.say(dm, "toujours là ?")
+    await asyncio.sleep(0.5)
+    await alice.sync()
+    assert len(alice.messages(dm, bot.user_id)) == 1
+    assert await person_of(bot, alice) is None
+    assert await bot.scalar("SELECT encrypted_told_at IS NOT NULL FROM matrix_rooms WHERE room_id = ?", (dm,))
+    # Anything the core would still queue for that room is refused, not sent in plaintext.
+    from bot.chat import Outgoing, Undeliverable
+    from bot.i18n import Localized
+
+    result = await bot.adapter.send(Outgoing("matrix", dm, Localized("secret")), idempotency_key="k1")
+    assert isinstance(result, Undeliverable)
+
+
+async def test_room_the_bot_was_removed_from_is_marked_not_retried(bot: Bot, resident) -> None:
+    from bot.chat import Outgoing, Undeliverable
+    from bot.i18n import Localized
+
+    alice: Resident = await resident("alice")
+    dm = await alice.open_chat_with(bot.user_id, trusted=False)
+    await alice.wait_messages(dm, bot.user_id, 1)
+    kicked = await alice.client.room_kick(dm, bot.user_id, "bye")
+    assert type(kicked).__name__ == "RoomKickResponse", kicked
+
+    async def marked() -> bool:
+        return bool(await bot.scalar("SELECT gone_at FROM matrix_rooms WHERE room_id = ?", (dm,)))
+
+    await eventually(marked, what="the room marked as gone")
+    result = await bot.adapter.send(Outgoing("matrix", dm, Localized("hello?")), idempotency_key="k-gone")
+    assert isinstance(result, Undeliverable) and "kick" in result.reason
+
+
+async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, bot_content, tmp_path) -> None:
+    """On a homeserver with Synapse's default limits, and the bot's own limit set low by its admin
+    (1 message/s, burst 3), a burst of notices is refused with M_LIMIT_EXCEEDED: each is sent later,
+    in order, once."""
+    from bot.i18n import Localized
+
+    from .conftest import logged_in_client
+    from .test_synapse_smoke import started
+
+    async with started(SynapseServer(tmp_path / "hs", raised_rate_limits=False)) as server:
+        account = await server.register_async("ratebot")
+        admin = await server.register_async("admin", admin=True)
+        await asyncio.to_thread(server.override_ratelimit, account.user_id, admin.access_token,
+                                messages_per_second=1, burst_count=3)
+        alice = Resident(await logged_in_client(server, "alice"))
+        bot = Bot(server, account, bot_config, bot_content, tmp_path / "rate.sqlite3")
+        await bot.start()
+        try:
+            dm = await alice.open_chat_with(bot.user_id)
+            await alice.wait_messages(dm, bot.user_id, 1)
+            async with bot.core.db.transaction():
+                for i in range(8):
+                    await bot.core.queue_message(bot.core.db, "matrix", dm, Localized(f"annonce {i}"), (),
+                                                 bot.core.clock.now())
+            bot.core._wake_outbox()
+            got = await alice.wait_messages(dm, bot.user_id, 9, timeout=40)
+            assert [m["content"]["body"] for m in got[1:]] == [f"annonce {i}" for i in range(8)]
+            assert bot.adapter.rate_limited >= 1
+            assert await bot.rows("SELECT status, COUNT(*) FROM outbox GROUP BY status") == [("sent", 9)]
+        finally:
+            await bot.stop()
+            await alice.client.close()
+
+
+async def test_circle_across_matrix_and_another_platform_mirrors_once(
+    synapse, bot_config, bot_content, tmp_path, resident
+) -> None:
+    """Alice on Matrix and Bob on another platform (the in-memory one) share a circle: each one's words
+    reach the other room once, with the author's name, and the bot's mirrored notice is not sent back."""
+    from adapters.memory import MemoryPlatform
+    from bot.chat import ChoiceIn, CommandIn, TextIn
+
+    memory = MemoryPlatform()
+    account = await synapse.register_async(f"xbot{tmp_path.name[-6:]}".replace("_", ""))
+    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "x.sqlite3", extra=[memory])
+    await bot.start()
+    try:
+        alice: Resident = await resident("alice")
+        await alice.client.set_displayname("Alice Martin")  # only the first name is kept
+        await onboard(alice, bot)
+        circle_room = await alice.wait_invite()
+        await alice.join(circle_room)
+
+        async def bob(body) -> None:
+            await bot.core.receive(memory.event("bob", body, name="Bob", lang="fr"))
+            await bot.quiet()
+
+        await bob(CommandIn("start"))
+        for payload in ("onboarding.language:fr", "onboarding.consent:yes"):
+            await bob(ChoiceIn(payload))
+        await bob(TextIn("belleville"))
+        if memory.last("dm:bob").choices[0].payload.startswith("onboarding.place_pick"):
+            await bob(ChoiceIn("onboarding.place_pick:0"))
+        for payload in ("interests:done", "offers:done", "wants:done", "checkins:host"):
+            await bob(ChoiceIn(f"onboarding.{payload}"))
+        bob_room = memory.room_of("bob")
+        assert bob_room is not None, "Bob was not placed in a room of Alice's circle"
+
+        await bot.core.receive(memory.event("bob", TextIn("Salut Alice !"), chat=bob_room, name="Bob"))
+        mirrored = await alice.wait_messages(circle_room, bot.user_id, 1)
+        await bot.quiet()
+        await alice.sync()
+        from_bob = [m for m in alice.messages(circle_room, bot.user_id) if "Salut Alice" in m["content"]["body"]]
+        assert len(from_bob) == 1 and from_bob[0]["content"]["body"].startswith("Bob")
+        assert "<b>Bob</b>" in from_bob[0]["content"]["formatted_body"]
+        assert mirrored
+
+        said = await alice.say(circle_room, "Bonjour Bob")
+
+        async def relayed() -> list:
+            return [m for m in memory.to(bob_room) if m.kind == "relay"]
+
+        await eventually(relayed, what="Alice's words in Bob's room")
+        await bot.quiet()
+        await asyncio.sleep(0.3)
+        relays = await relayed()
+        assert len(relays) == 1 and "Bonjour Bob" in relays[0].text and "<b>Alice</b>" in relays[0].text
+        assert not any("Salut Alice" in m.text for m in memory.to(bob_room))  # never mirrored back
+        assert await bot.scalar("SELECT status FROM inbox WHERE external_id = ?", (said,)) == "done"
+    finally:
+        await bot.stop()
