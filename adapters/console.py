@@ -203,8 +203,10 @@ class ConsoleAdapter(Adapter):
 async def run_console(core: Core, adapter: ConsoleAdapter, lines: TextIO = sys.stdin) -> None:
     """Read lines until end of input; each one is handled and answered before the next prompt."""
     interactive = lines.isatty()
-    adapter._say("Voisinage — console. /as NOM pour changer de voisin, /room pour écrire dans le cercle, "
-                 "/dm pour revenir au robot, /quit pour sortir. Écrivez /start pour commencer.")
+    adapter._say(
+        "Voisinage — console. /as NOM pour changer de voisin, /room pour écrire dans le cercle, "
+        "/dm pour revenir au robot, /quit pour sortir. Écrivez /start pour commencer."
+    )
     loop = asyncio.get_running_loop()
     while True:
         if interactive:

@@ -42,8 +42,9 @@ class RateLimits:
 @dataclass
 class MemoryPlatform(Adapter):
     platform: str = "fake"
-    capabilities: Capabilities = field(default_factory=lambda: Capabilities(buttons=True, create_rooms=True,
-                                                                             invite_links=False))
+    capabilities: Capabilities = field(
+        default_factory=lambda: Capabilities(buttons=True, create_rooms=True, invite_links=False)
+    )
     limits: RateLimits | None = None
     idempotent_sends: bool = True
     sent: list[Outgoing] = field(default_factory=list)
@@ -58,7 +59,9 @@ class MemoryPlatform(Adapter):
 
     # ---- what a test does as a user ---------------------------------------------------------
 
-    def event(self, user: str, body: Body, *, chat: str | None = None, name: str = "", lang: str | None = None) -> Incoming:
+    def event(
+        self, user: str, body: Body, *, chat: str | None = None, name: str = "", lang: str | None = None
+    ) -> Incoming:
         """An event from ``user`` in their private chat (``dm:<user>``) or in ``chat``."""
         chat_id = chat or f"dm:{user}"
         return Incoming(

@@ -9,6 +9,7 @@ feature at once, instead of each feature having to remember it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -36,6 +37,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import CONTENT_DIR, Config
 from bot.i18n import Catalogues, Localized, Translator
 from bot.interests import TopicList
+from bot.pacing import Pacer
 from bot.places import PlaceIndex, load_places
 from bot.router import Context, Router, as_choice, parse_flow_payload
 from bot.scheduler import Scheduler
@@ -47,8 +49,9 @@ from bot.storage.people import Person
 log = logging.getLogger(__name__)
 
 ChoiceList = Sequence[tuple[str, str]]
-# Called for every event in a circle room: (core, event, sender or None, circle id, now).
-GroupHook = Callable[["Core", Incoming, "Person | None", int, datetime], Awaitable[None]]
+# Called for every event in a circle room: (core, event, sender or None, circle id, now). A hook that
+# returns False holds the event back from the hooks after it (it is how moderation stops mirroring).
+GroupHook = Callable[["Core", Incoming, "Person | None", int, datetime], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)
@@ -82,17 +85,22 @@ class Core:
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self._outbox_ready: dict[str, asyncio.Event] = {}
+        self._pacers: dict[str, Pacer] = {}
         self.group_hooks: list[GroupHook] = []
+        self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
+        self._event_circle: int | None = None
         self.scheduler = Scheduler(self)
         for feature in features.ALL:
             feature.install(self)
 
     # ---- wiring -------------------------------------------------------------------------------
 
-    def attach(self, transport: Transport) -> None:
-        """An adapter offers its platform; deliveries for that platform go through it."""
+    def attach(self, transport: Transport, pacer: Pacer | None = None) -> None:
+        """An adapter offers its platform; deliveries for that platform go through it, paced to the
+        overall rate it declares (``pacer`` replaces that, e.g. with a scaled clock in a benchmark)."""
         self.transports[transport.platform] = transport
         self._outbox_ready.setdefault(transport.platform, asyncio.Event())
+        self._pacers[transport.platform] = pacer or Pacer(transport.capabilities.messages_per_second)
 
     def translator(self, lang: str | None) -> Translator:
         return self.content.catalogues.translator(lang)
@@ -159,7 +167,8 @@ class Core:
                     person = await people.by_identity(self.db, event.address.platform, event.address.user_id)
                     t = self.translator(person.language if person else event.sender.language)
                     await self.queue_message(
-                        self.db, event.address.platform, event.address.chat_id, t("error-internal"), (), self.clock.now()
+                        self.db, event.address.platform, event.address.chat_id, t("error-internal"), (),
+                        self.clock.now(),
                     )
 
     async def _flush_activity(self) -> None:
@@ -176,12 +185,12 @@ class Core:
     async def _handle(self, event: Incoming) -> None:
         now = self.clock.now()
         address = event.address
+        if not address.private:
+            await self._handle_group(event, now)
+            return
         person = await people.by_identity(self.db, address.platform, address.user_id)
         if person is not None:
             self.record_activity(person.id, now)
-        if not address.private:
-            await self._handle_group(event, person, now)
-            return
         if person is None:
             command = self.router.find(event.body.name) if isinstance(event.body, CommandIn) else None
             if command is not None and command.anonymous:
@@ -260,21 +269,32 @@ class Core:
         else:
             await ctx.reply(ctx.t("choice-expired"))
 
-    async def _handle_group(self, event: Incoming, person: Person | None, now: datetime) -> None:
+    async def _handle_group(self, event: Incoming, now: datetime) -> None:
         """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring
         the message to the circle's rooms on other platforms, and for commands allowed in groups."""
-        room = await circle_store.room_by_chat(self.db, event.address.platform, event.address.chat_id)
+        address = event.address
+        found = await people.in_room(self.db, address.platform, address.chat_id, address.user_id)
+        circle_id, self._event_rooms, person = found if found else (None, None, None)
+        self._event_circle = circle_id
+        if found is None:
+            person = await people.by_identity(self.db, address.platform, address.user_id)
+        if person is not None:
+            self.record_activity(person.id, now)
         body = event.body
-        if isinstance(body, CommandIn):
-            command = self.router.find(body.name)
-            if command is not None and command.in_groups:
-                lang = person.language if person else self.config.deployment.language
-                await command.handler(Context(self, self.db, event, person, self.translator(lang), now))
-            return
-        if room is None:
-            return
-        for hook in self.group_hooks:
-            await hook(self, event, person, room.circle_id, now)
+        try:
+            if isinstance(body, CommandIn):
+                command = self.router.find(body.name)
+                if command is not None and command.in_groups:
+                    lang = person.language if person else self.config.deployment.language
+                    await command.handler(Context(self, self.db, event, person, self.translator(lang), now))
+                return
+            if circle_id is None:
+                return
+            for hook in self.group_hooks:
+                if await hook(self, event, person, circle_id, now) is False:
+                    return  # held back (a muted or flooding member, a word-list hit): later hooks skip it
+        finally:
+            self._event_rooms = None
 
     # ---- outbox -------------------------------------------------------------------------------
 
@@ -338,7 +358,7 @@ class Core:
     ) -> int:
         """Write in every room of a circle (except ``skip_chat``, where the words came from)."""
         sent = 0
-        for room in await circle_store.rooms(db, circle_id):
+        for room in await self._rooms_of(db, circle_id):
             if skip_chat == (room.platform, room.chat_id):
                 continue
             key = f"{dedupe_key}:{room.platform}" if dedupe_key else None
@@ -354,6 +374,16 @@ class Core:
                 dedupe_key=f"invite:{circle_id}:{person_id}:{identity.platform}",
             )
 
+    def wake_outbox(self) -> None:
+        """Adapters that made outbox items due (outside the dispatcher) call this to wake delivery."""
+        self._wake_outbox()
+
+    async def _rooms_of(self, db: Database, circle_id: int) -> list[circle_store.Room]:
+        """A circle's rooms; for a message in a circle room they came with the event's own query."""
+        if self._event_rooms is not None and self._event_circle == circle_id:
+            return [circle_store.Room(circle_id, platform, chat_id) for platform, chat_id in self._event_rooms]
+        return await circle_store.rooms(db, circle_id)
+
     def _wake_outbox(self) -> None:
         for event in self._outbox_ready.values():
             event.set()
@@ -368,6 +398,9 @@ class Core:
                 async with self.db.transaction():
                     await outbox.retry(self.db, item.id, _after(self.clock.now(), wait), "paced")
                 continue
+            pacer = self._pacers.get(platform)
+            if pacer is not None:
+                await pacer.wait()
             async with self.db.transaction():
                 await outbox.claim(self.db, item.id)
             result = await self._deliver(transport, item)
@@ -403,7 +436,8 @@ class Core:
         place = self.content.places.get(circle.place_id)
         name = place.name if place else circle.place_id
         t = self.t_default
-        return RoomSpec(circle_id, t("circle-room-name", place=name, number=circle.number), t("circle-room-topic", place=name))
+        name_text = t("circle-room-name", place=name, number=circle.number)
+        return RoomSpec(circle_id, name_text, t("circle-room-topic", place=name))
 
     async def _record(self, item: outbox.Item, result: SendResult | InviteResult) -> None:
         now = self.clock.now()
@@ -415,7 +449,8 @@ class Core:
                 if link:
                     await self._send_invite_link(item, link, now)
             elif isinstance(outcome, RetryLater):
-                await outbox.retry(self.db, item.id, max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts)), outcome.reason)
+                at = max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts))
+                await outbox.retry(self.db, item.id, at, outcome.reason)
             elif isinstance(outcome, Undeliverable):
                 await outbox.failed(self.db, item.id, outcome.reason)
                 await self._unreachable(item, outcome, now)
@@ -465,10 +500,8 @@ class Core:
             attempted = await self.deliver_due(platform)
             if attempted:
                 continue
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), timeout=await self._idle_wait(platform))
-            except TimeoutError:
-                pass
 
     async def _idle_wait(self, platform: str) -> float:
         next_at = await outbox.next_due_at(self.db, platform)

@@ -50,6 +50,10 @@ class TextIn:
 class CommandIn:
     name: str  # without the slash, lower case, without "@botname"
     args: str = ""
+    # When the command answers a message (Telegram reply, Matrix m.in_reply_to): that message's author
+    # (platform user id) and text, so "/report" in reply flags that message. Empty when not a reply.
+    reply_to_user: str = ""
+    reply_to_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -187,9 +191,7 @@ class Outgoing:
             chat_id=data["chat_id"],
             text=Localized(data["text"]),
             choices=tuple(Choice(label, payload) for label, payload in data["choices"]),
-            attachment=Attachment(att["filename"], att["mime_type"], base64.b64decode(att["data"]))
-            if att
-            else None,
+            attachment=Attachment(att["filename"], att["mime_type"], base64.b64decode(att["data"])) if att else None,
             kind=data.get("kind", "notice"),
         )
 
@@ -202,6 +204,7 @@ class Capabilities:
     create_rooms: bool  # Matrix and the console can; a Telegram bot cannot create groups
     invite_links: bool  # Telegram hands out links; Matrix invites the user directly
     max_text: int = 4096
+    messages_per_second: float = 0.0  # overall sending rate the platform allows (Telegram ~30); 0: no limit
 
 
 @dataclass(frozen=True)

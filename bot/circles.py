@@ -84,9 +84,7 @@ def plan_merges(active_sizes: dict[int, int], total_sizes: dict[int, int], rules
     for circle in small:
         if circle in gone:
             continue
-        targets = [
-            c for c in sizes if c != circle and c not in gone and sizes[c] + sizes[circle] <= rules.hard_max
-        ]
+        targets = [c for c in sizes if c != circle and c not in gone and sizes[c] + sizes[circle] <= rules.hard_max]
         if not targets:
             continue
         into = min(targets, key=lambda c: (sizes[c], c))

@@ -50,9 +50,11 @@ def init(path: Path) -> int:
     if path.exists():
         print(f"{path} already exists; not overwritten.")
         return 1
-    lines = ["# Voisinage configuration. Every setting is shown with its default value, commented out:",
-             "# uncomment and change what your deployment needs. `voisinage check-config --config "
-             f"{path}` checks it.", ""]
+    lines = [
+        "# Voisinage configuration. Every setting is shown with its default value, commented out:",
+        f"# uncomment and change what your deployment needs. `voisinage check-config --config {path}` checks it.",
+        "",
+    ]
     for line in DEFAULTS_FILE.read_text(encoding="utf-8").splitlines()[4:]:
         lines.append(line if not line or line.startswith(("#", "[")) else f"# {line}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -72,23 +74,28 @@ def check_config(path: Path | None) -> int:
     config = _load(path)
     if config is None:
         return 2
-    platforms = [name for name, on in (("telegram", bool(config.telegram.token)),
-                                       ("matrix", bool(config.matrix.homeserver))) if on]
-    print(f"Configuration OK. Platforms: {', '.join(platforms) or 'none (console)'}. "
-          f"Database: {config.deployment.database}.")
+    platforms = [
+        name
+        for name, on in (("telegram", bool(config.telegram.token)), ("matrix", bool(config.matrix.homeserver)))
+        if on
+    ]
+    print(
+        f"Configuration OK. Platforms: {', '.join(platforms) or 'none (console)'}. "
+        f"Database: {config.deployment.database}."
+    )
     return 0
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     config = _load(args.config)
     if config is None:
         return 2
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 
@@ -107,7 +114,7 @@ async def _serve(config: Config, args: argparse.Namespace) -> None:
         await core.db.close()
 
 
-async def _platform_adapters(core, config: Config) -> list:  # noqa: ANN001
+async def _platform_adapters(core, config: Config) -> list:
     """Adapters for every platform with credentials. Each module's ``start`` attaches to the core."""
     adapters = []
     if config.telegram.token:
@@ -121,7 +128,7 @@ async def _platform_adapters(core, config: Config) -> list:  # noqa: ANN001
     return adapters
 
 
-async def _serve_platforms(core, adapters: list) -> None:  # noqa: ANN001
+async def _serve_platforms(core, adapters: list) -> None:
     tasks = [asyncio.create_task(core.run_dispatcher()), asyncio.create_task(core.scheduler.run_forever())]
     for adapter in adapters:
         tasks.append(asyncio.create_task(adapter.run(core)))
@@ -136,7 +143,7 @@ async def _serve_platforms(core, adapters: list) -> None:  # noqa: ANN001
                 await adapter.close()
 
 
-async def _serve_console(core, state_file: Path) -> None:  # noqa: ANN001
+async def _serve_console(core, state_file: Path) -> None:
     from adapters.console import ConsoleAdapter, ConsoleState, run_console
 
     adapter = ConsoleAdapter(ConsoleState.load(state_file))

@@ -84,6 +84,8 @@ class Telegram:
     webhook_url: str
     webhook_port: int
     webhook_secret_env: str
+    api_base_url: str
+    poll_timeout: int
 
     @property
     def token(self) -> str:
@@ -216,14 +218,21 @@ def _validate(cfg: Config) -> None:
     c = cfg.circles
     if not 1 <= c.merge_below <= c.target_min <= c.target_max <= c.hard_max:
         raise ConfigError(
-            "circles", "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
+            "circles",
+            "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
             "target_min = 6, target_max = 8, hard_max = 12, merge_below = 3",
         )
     for key in ("threshold_days", "escalation_hours"):
         if getattr(cfg.checkins, key) <= 0:
             raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")
-    for key in ("warnings_before_removal", "report_retention_days", "flood_messages", "flood_seconds",
-                "mute_minutes", "max_announcement"):
+    for key in (
+        "warnings_before_removal",
+        "report_retention_days",
+        "flood_messages",
+        "flood_seconds",
+        "mute_minutes",
+        "max_announcement",
+    ):
         if getattr(cfg.moderation, key) <= 0:
             raise ConfigError(f"moderation.{key}", "must be above 0", f"{key} = {getattr(Moderation, key)}")
     _validate_activities(cfg.activities)
@@ -239,8 +248,18 @@ def _validate_activities(a: Activities) -> None:
         raise ConfigError("activities.digest_time", "must be a time HH:MM", 'digest_time = "10:00"')
     if not 0 <= a.digest_weekday <= 6:
         raise ConfigError("activities.digest_weekday", "must be 0 (Monday) to 6 (Sunday)", "digest_weekday = 0")
-    for key in ("weekly_cap", "max_title", "max_location", "max_description", "max_capacity", "agenda_days",
-                "reminder_hours", "feed_refresh_hours", "import_max_bytes", "import_chunk"):
+    for key in (
+        "weekly_cap",
+        "max_title",
+        "max_location",
+        "max_description",
+        "max_capacity",
+        "agenda_days",
+        "reminder_hours",
+        "feed_refresh_hours",
+        "import_max_bytes",
+        "import_chunk",
+    ):
         if getattr(a, key) <= 0:
             raise ConfigError(f"activities.{key}", "must be above 0", f"{key} = 3")
 

@@ -10,9 +10,18 @@ from types import ModuleType
 
 
 def _all() -> list[ModuleType]:
-    from bot import conversation_hooks, onboarding, privacy, profile
+    import bot.checkin_rounds as checkin_rounds  # check-ins: daily pass, answers, /away, /helper, /quiet
+    from bot import activities, announcements, conversation_hooks, imports, onboarding, organizers, privacy, profile
 
-    return [onboarding, profile, privacy, conversation_hooks]
+    return [onboarding, profile, privacy, conversation_hooks, organizers, activities, announcements, imports,
+            checkin_rounds, *_moderation()]
+
+
+def _moderation() -> list[ModuleType]:
+    """Moderation and safety (issue 7): roles in use, reports, bans, circle protection, /stats."""
+    from bot import bans, moderation, protection, reports, stats
+
+    return [moderation, bans, reports, protection, stats]
 
 
 class _Lazy:

@@ -125,11 +125,11 @@ class Translator:
         return Localized(template.format(n=n, **escaped))
 
     def date(self, moment: datetime) -> str:
-        """"samedi 12 décembre" / "Saturday 12 December"."""
+        """ "samedi 12 décembre" / "Saturday 12 December"."""
         return format_date(moment, "EEEE d MMMM", locale=self.lang)
 
     def datetime(self, moment: datetime) -> str:
-        """"samedi 12 décembre à 15:00" / "Saturday 12 December at 15:00" in the moment's own zone."""
+        """ "samedi 12 décembre à 15:00" / "Saturday 12 December at 15:00" in the moment's own zone."""
         day = format_date(moment, "EEEE d MMMM", locale=self.lang)
         hour = format_time(moment, "HH:mm", locale=self.lang)
         return str(self(("date-at-time"), day=day, time=hour))

@@ -49,9 +49,7 @@ class TopicList:
     def load(cls, path: Path, table: str) -> TopicList:
         with path.open("rb") as fh:
             entries = tomllib.load(fh)[table]
-        topics = [
-            Topic(e["key"], {"fr": e["fr"], "en": e["en"]}, tuple(e.get("words", ()))) for e in entries
-        ]
+        topics = [Topic(e["key"], {"fr": e["fr"], "en": e["en"]}, tuple(e.get("words", ()))) for e in entries]
         return cls(topics)
 
     def get(self, key: str) -> Topic | None:

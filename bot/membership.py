@@ -101,10 +101,7 @@ async def leave(core, db: Database, person: Person, now: datetime, *, announce: 
 
 async def on_circle_event(core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:
     """A circle room event: mirror words to the circle's other rooms, follow who leaves."""
-    if person is None:
-        return
-    circle = await circle_store.circle_of(core.db, person.id)
-    if circle is None or circle.id != circle_id:
+    if person is None or person.circle_id != circle_id:
         return  # not a member of this circle: the platform adapter decides what to do with strangers
     body = event.body
     if isinstance(body, TextIn) and body.text.strip():
@@ -123,7 +120,12 @@ async def relay(core, event: Incoming, person: Person, circle_id: int, text: str
     line = t("relay-message", name=person.first_name or t("someone"), text=text)
     key = f"relay:{event.address.platform}:{event.external_id}"
     await core.post_to_circle(
-        core.db, circle_id, line, now, skip_chat=(event.address.platform, event.address.chat_id), kind="relay",
+        core.db,
+        circle_id,
+        line,
+        now,
+        skip_chat=(event.address.platform, event.address.chat_id),
+        kind="relay",
         dedupe_key=key,
     )
 

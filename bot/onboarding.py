@@ -9,6 +9,8 @@ same steps to change one answer (``mode = "profile"``), and a restart resumes at
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot import membership
 from bot.chat import Body, CommandIn, LocationIn
 from bot.clock import to_iso
@@ -24,6 +26,19 @@ from bot.storage.conversations import Conversation
 FLOW = "onboarding"
 ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
+
+# Features that may hold a newcomer back (a ban, a local-knowledge question) add a gate here. A gate is
+# called with the stage ("start" before onboarding begins, "place" before placement in a circle) and
+# returns False when it answered the person itself and onboarding must not go on now.
+Gate = Callable[[Context, str], Awaitable[bool]]
+GATES: list[Gate] = []
+
+
+async def gates_pass(ctx: Context, stage: str) -> bool:
+    for gate in GATES:
+        if not await gate(ctx, stage):
+            return False
+    return True
 
 
 class Onboarding(StepFlow):
@@ -52,8 +67,10 @@ class Onboarding(StepFlow):
     async def ask_consent(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(
             ctx.t("onboarding-consent", bot=ctx.core.config.deployment.name),
-            [self.button("consent", "yes", ctx.t("button-consent-yes")),
-             self.button("consent", "no", ctx.t("button-consent-no"))],
+            [
+                self.button("consent", "yes", ctx.t("button-consent-yes")),
+                self.button("consent", "no", ctx.t("button-consent-no")),
+            ],
         )
 
     async def on_consent(self, ctx: Context, conv: Conversation, body: Body) -> None:
@@ -72,6 +89,10 @@ class Onboarding(StepFlow):
     # ---- neighbourhood ----------------------------------------------------------------------
 
     async def ask_place(self, ctx: Context, conv: Conversation) -> None:
+        place = _place_from_code(ctx, conv.data.get("start_code", "") or "")
+        if place is not None and conv.data.get("mode") == "join":  # a deep link carried the neighbourhood
+            await self.settle_place(ctx, conv, place)
+            return
         await ctx.reply(ctx.t("onboarding-place", examples=_examples(ctx)))
 
     async def on_place(self, ctx: Context, conv: Conversation, body: Body) -> None:
@@ -207,9 +228,11 @@ class Onboarding(StepFlow):
     async def ask_checkins(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(
             ctx.t("onboarding-checkins", days=ctx.core.config.checkins.threshold_days),
-            [self.button("checkins", "host", ctx.t("button-checkins-host")),
-             self.button("checkins", "contact", ctx.t("button-checkins-contact")),
-             self.button("checkins", "no", ctx.t("button-checkins-no"))],
+            [
+                self.button("checkins", "host", ctx.t("button-checkins-host")),
+                self.button("checkins", "contact", ctx.t("button-checkins-contact")),
+                self.button("checkins", "no", ctx.t("button-checkins-no")),
+            ],
         )
 
     async def on_checkins(self, ctx: Context, conv: Conversation, body: Body) -> None:
@@ -243,8 +266,10 @@ class Onboarding(StepFlow):
         await ctx.tell(
             contact.id,
             lambda t: t("contact-request", name=asker),
-            lambda t: [(t("button-contact-accept"), f"contact:yes:{ctx.person.id}"),
-                       (t("button-contact-decline"), f"contact:no:{ctx.person.id}")],
+            lambda t: [
+                (t("button-contact-accept"), f"contact:yes:{ctx.person.id}"),
+                (t("button-contact-decline"), f"contact:no:{ctx.person.id}"),
+            ],
         )
         await ctx.reply(ctx.t("onboarding-contact-asked", name=contact.first_name))
         await self.next(ctx, conv, "checkins")
@@ -270,7 +295,7 @@ class Onboarding(StepFlow):
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
         ctx.person = person
-        if await circle_store.circle_of(ctx.db, person.id) is None:
+        if await circle_store.circle_of(ctx.db, person.id) is None and await gates_pass(ctx, "place"):
             await membership.place(ctx.core, ctx.db, person, ctx.now)
 
 
@@ -280,6 +305,13 @@ def _language_from_text(text: str) -> str | None:
         if word in words:
             return lang
     return None
+
+
+def _place_from_code(ctx: Context, code: str) -> Place | None:
+    """A start code "p-<place id>" (``:`` written ``__``, as deep links allow no colon) names a place."""
+    if not code.startswith("p-"):
+        return None
+    return ctx.core.content.places.get(code[2:].replace("__", ":"))
 
 
 def _examples(ctx: Context) -> str:
@@ -307,6 +339,8 @@ async def start(ctx: Context) -> None:
     if ctx.person.onboarded:
         await ctx.reply(ctx.t("start-already-member"))
         return
+    if not await gates_pass(ctx, "start"):
+        return
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
     code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
     await flow.begin(ctx, "language", start_code=code[:64], mode="join")
@@ -333,8 +367,12 @@ async def go(ctx: Context) -> None:
     """A button that stands for a command (from "did you mean" or "finish joining first")."""
     name = ctx.payload.partition(":")[2]
     command = ctx.core.router.find(name)
-    if command is not None and (ctx.person.onboarded or not command.needs_member):
+    if command is None:
+        await ctx.reply(ctx.t("choice-expired"))
+    elif ctx.person.onboarded or not command.needs_member:
         await command.handler(ctx)
+    else:  # e.g. a member's old button pressed after they were removed: say so rather than nothing
+        await ctx.reply(ctx.t("command-needs-onboarding", command=name[:40]), [(ctx.t("button-start"), "go:start")])
 
 
 def install(core) -> None:

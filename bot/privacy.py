@@ -32,14 +32,20 @@ async def export(db: Database, person_id: int) -> dict[str, Any]:
     """Everything stored about one person, as plain data."""
     person = await db.fetchone("SELECT * FROM people WHERE id = ?", (person_id,))
     data: dict[str, Any] = {"person": dict(person) if person else None}
-    data["identities"] = [dict(r) for r in await db.fetchall("SELECT * FROM identities WHERE person_id = ?", (person_id,))]
-    data["circle"] = [dict(r) for r in await db.fetchall("SELECT * FROM circle_members WHERE person_id = ?", (person_id,))]
+    data["identities"] = [
+        dict(r) for r in await db.fetchall("SELECT * FROM identities WHERE person_id = ?", (person_id,))
+    ]
+    data["circle"] = [
+        dict(r) for r in await db.fetchall("SELECT * FROM circle_members WHERE person_id = ?", (person_id,))
+    ]
     conv = await db.fetchone("SELECT flow, step, data FROM conversations WHERE person_id = ?", (person_id,))
     data["conversation"] = dict(conv) if conv else None
     chats = [(i["platform"], i["private_chat_id"]) for i in data["identities"]]
     data["waiting_messages"] = sum(
-        [await db.scalar("SELECT COUNT(*) FROM outbox WHERE platform = ? AND chat_id = ? AND status = 'pending'", c)
-         for c in chats]
+        [
+            await db.scalar("SELECT COUNT(*) FROM outbox WHERE platform = ? AND chat_id = ? AND status = 'pending'", c)
+            for c in chats
+        ]
     )
     for exporter in EXPORTERS:
         data.update(await exporter(db, person_id))
@@ -57,8 +63,10 @@ async def erase(core, db: Database, person_id: int, now) -> None:
     for identity in await people.identities(db, person_id):
         await outbox.drop_for_chat(db, identity.platform, identity.private_chat_id)
         await conversations.forget_choices(db, identity.platform, identity.private_chat_id)
-    await db.execute("UPDATE people SET contact_person_id = NULL, contact_confirmed_at = NULL "
-                     "WHERE contact_person_id = ?", (person_id,))
+    await db.execute(
+        "UPDATE people SET contact_person_id = NULL, contact_confirmed_at = NULL WHERE contact_person_id = ?",
+        (person_id,),
+    )
     await people.delete(db, person_id)
 
 
@@ -72,12 +80,16 @@ async def mydata(ctx: Context) -> None:
     if ctx.person.consent_at:
         lines.append(ctx.t("mydata-consent", date=ctx.t.short_date(_parse(ctx.person.consent_at))))
     if circle:
-        lines.append(ctx.t("mydata-circle", place=membership.place_label(ctx.core, circle.place_id), number=circle.number))
+        lines.append(
+            ctx.t("mydata-circle", place=membership.place_label(ctx.core, circle.place_id), number=circle.number)
+        )
     lines.append(ctx.t("mydata-not-kept"))
     await ctx.reply(Localized.join(lines))
     body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
     message = Outgoing(
-        ctx.address.platform, ctx.address.chat_id, ctx.t("mydata-file-caption"),
+        ctx.address.platform,
+        ctx.address.chat_id,
+        ctx.t("mydata-file-caption"),
         attachment=Attachment(f"voisinage-{ctx.person.id}.json", "application/json", body),
     )
     await ctx.core.queue_file(ctx.db, message, ctx.now)
@@ -109,8 +121,26 @@ async def forget_answer(ctx: Context) -> None:
 
 
 def install(core) -> None:
-    core.router.command(Command("mydata", mydata, aliases=("mesdonnees", "mes-donnees", "mes_donnees"),
-                                help_key="help-mydata", needs_member=False, french_name="mesdonnees", anonymous=True))
-    core.router.command(Command("forget", forget, aliases=("oublier",), help_key="help-forget",
-                                needs_member=False, french_name="oublier", anonymous=True))
+    core.router.command(
+        Command(
+            "mydata",
+            mydata,
+            aliases=("mesdonnees", "mes-donnees", "mes_donnees"),
+            help_key="help-mydata",
+            needs_member=False,
+            french_name="mesdonnees",
+            anonymous=True,
+        )
+    )
+    core.router.command(
+        Command(
+            "forget",
+            forget,
+            aliases=("oublier",),
+            help_key="help-forget",
+            needs_member=False,
+            french_name="oublier",
+            anonymous=True,
+        )
+    )
     core.router.action("forget", forget_answer)

@@ -101,11 +101,29 @@ async def cancel(ctx: Context) -> None:
 
 def install(core) -> None:
     core.router.flow(ProfileMenu())
-    core.router.command(Command("help", help_, aliases=("aide",), help_key="help-help", needs_member=False,
-                                in_groups=True, french_name="aide", anonymous=True))
-    core.router.command(Command("profile", profile, aliases=("profil",), help_key="help-profile",
-                                french_name="profil"))
+    core.router.command(
+        Command(
+            "help",
+            help_,
+            aliases=("aide",),
+            help_key="help-help",
+            needs_member=False,
+            in_groups=True,
+            french_name="aide",
+            anonymous=True,
+        )
+    )
+    core.router.command(Command("profile", profile, aliases=("profil",), help_key="help-profile", french_name="profil"))
     core.router.command(Command("leave", leave, aliases=("quitter",), help_key="help-leave", french_name="quitter"))
-    core.router.command(Command("cancel", cancel, aliases=("annuler", "stop"), help_key="help-cancel",
-                                needs_member=False, french_name="annuler", anonymous=True))
+    core.router.command(
+        Command(
+            "cancel",
+            cancel,
+            aliases=("annuler", "stop"),
+            help_key="help-cancel",
+            needs_member=False,
+            french_name="annuler",
+            anonymous=True,
+        )
+    )
     core.router.action("leave", leave_answer)

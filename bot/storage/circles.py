@@ -110,3 +110,8 @@ async def set_room(db: Database, circle_id: int, platform: str, chat_id: str) ->
         "ON CONFLICT (circle_id, platform) DO UPDATE SET chat_id = excluded.chat_id",
         (circle_id, platform, chat_id),
     )
+
+
+async def move_member(db: Database, person_id: int, to_circle: int) -> None:
+    """One member changes circle, keeping their role and joining date (a moderator's split or move)."""
+    await db.execute("UPDATE circle_members SET circle_id = ? WHERE person_id = ?", (to_circle, person_id))

@@ -54,3 +54,13 @@ async def offered_choices(db: Database, platform: str, chat_id: str) -> list[tup
 
 async def forget_choices(db: Database, platform: str, chat_id: str) -> None:
     await db.execute("DELETE FROM offered_choices WHERE platform = ? AND chat_id = ?", (platform, chat_id))
+
+
+async def offer_choices_many(db: Database, offers: list[tuple[str, str, list[tuple[str, str]]]]) -> None:
+    """``offer_choices`` for many chats in one statement (platform, chat id, choices): a daily pass that
+    asks thousands of people must not pay one round trip each."""
+    await db.executemany(
+        "INSERT INTO offered_choices (platform, chat_id, choices) VALUES (?, ?, ?) "
+        "ON CONFLICT (platform, chat_id) DO UPDATE SET choices = excluded.choices",
+        [(platform, chat_id, json.dumps(choices, ensure_ascii=False)) for platform, chat_id, choices in offers],
+    )

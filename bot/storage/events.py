@@ -99,6 +99,8 @@ async def update(db: Database, event_id: int, now: datetime, **changes: object) 
         elif isinstance(value, tuple | list):
             value = " ".join(value)
         await db.execute(f"UPDATE events SET {column} = ? WHERE id = ?", (value, event_id))
+    if "starts_at" in changes:  # a new date deserves a new reminder
+        await db.execute("UPDATE events SET reminded_at = NULL WHERE id = ?", (event_id,))
     await db.execute("UPDATE events SET sequence = sequence + 1, updated_at = ? WHERE id = ?", (to_iso(now), event_id))
 
 

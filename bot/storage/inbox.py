@@ -20,12 +20,11 @@ async def accept(db: Database, platform: str, events: Sequence[Incoming], cursor
     """Store new events (duplicates by external id are ignored) and the cursor; returns how many were new."""
     new = 0
     async with db.transaction():
-        for event in events:
-            new += await db.execute(
-                "INSERT INTO inbox (platform, external_id, event, received_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (platform, external_id) DO NOTHING",
-                (platform, event.external_id, event.to_json(), to_iso(now)),
-            )
+        new = await db.executemany(
+            "INSERT INTO inbox (platform, external_id, event, received_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (platform, external_id) DO NOTHING",
+            [(platform, event.external_id, event.to_json(), to_iso(now)) for event in events],
+        )
         if cursor is not None:
             await set_cursor(db, platform, cursor)
     return new
@@ -51,9 +50,7 @@ async def finish(db: Database, inbox_ids: Sequence[int]) -> None:
 
 
 async def fail(db: Database, inbox_id: int, error: str) -> None:
-    await db.execute(
-        "UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", (error[:1000], inbox_id)
-    )
+    await db.execute("UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", (error[:1000], inbox_id))
 
 
 async def get_cursor(db: Database, platform: str) -> str | None:
@@ -62,7 +59,8 @@ async def get_cursor(db: Database, platform: str) -> str | None:
 
 async def set_cursor(db: Database, platform: str, value: str) -> None:
     await db.execute(
-        "INSERT INTO cursors (platform, value) VALUES (?, ?) ON CONFLICT (platform) DO UPDATE SET value = excluded.value",
+        "INSERT INTO cursors (platform, value) VALUES (?, ?) "
+        "ON CONFLICT (platform) DO UPDATE SET value = excluded.value",
         (platform, value),
     )
 

@@ -41,9 +41,7 @@ async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> l
 
 
 async def next_due_at(db: Database, platform: str) -> str | None:
-    return await db.scalar(
-        "SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,)
-    )
+    return await db.scalar("SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,))
 
 
 async def claim(db: Database, item_id: int) -> None:
@@ -104,3 +102,14 @@ async def counts(db: Database) -> dict[str, int]:
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at 10 minutes: transient failures are retried, never hammered."""
     return timedelta(seconds=min(600, 2 ** max(0, attempts - 1)))
+
+
+async def add_many(db: Database, rows: list[tuple[str, str, str, str, str | None]], now: datetime) -> None:
+    """Queue many deliveries at once — (platform, kind, chat_id, payload, dedupe_key) — for a fan-out:
+    one statement instead of one per target; a target already queued under its key is skipped."""
+    stamp = to_iso(now)
+    await db.executemany(
+        "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
+        [(platform, kind, chat_id, payload, key, stamp, stamp) for platform, kind, chat_id, payload, key in rows],
+    )

@@ -25,6 +25,7 @@ class Person:
     onboarded_at: str | None
     last_active_at: str | None
     created_at: str
+    circle_id: int | None = None  # their circle, when the query that loaded them joined it
 
     @property
     def onboarded(self) -> bool:
@@ -44,7 +45,7 @@ def _split(text: str) -> tuple[str, ...]:
     return tuple(text.split()) if text else ()
 
 
-def _person(row: Row) -> Person:
+def from_row(row: Row) -> Person:
     return Person(
         id=row["id"],
         first_name=row["first_name"],
@@ -60,20 +61,22 @@ def _person(row: Row) -> Person:
         onboarded_at=row["onboarded_at"],
         last_active_at=row["last_active_at"],
         created_at=row["created_at"],
+        circle_id=row["circle_id"] if "circle_id" in row.keys() else None,  # noqa: SIM118 - sqlite3.Row
     )
 
 
 async def get(db: Database, person_id: int) -> Person | None:
     row = await db.fetchone("SELECT * FROM people WHERE id = ?", (person_id,))
-    return _person(row) if row else None
+    return from_row(row) if row else None
 
 
 async def by_identity(db: Database, platform: str, user_id: str) -> Person | None:
     row = await db.fetchone(
-        "SELECT p.* FROM people p JOIN identities i ON i.person_id = p.id WHERE i.platform = ? AND i.user_id = ?",
+        "SELECT p.*, m.circle_id AS circle_id FROM people p JOIN identities i ON i.person_id = p.id "
+        "LEFT JOIN circle_members m ON m.person_id = p.id WHERE i.platform = ? AND i.user_id = ?",
         (platform, user_id),
     )
-    return _person(row) if row else None
+    return from_row(row) if row else None
 
 
 async def create(
@@ -92,8 +95,16 @@ async def create(
     return person
 
 
-_EDITABLE = {"first_name", "language", "consent_at", "place_id", "checkins", "contact_person_id",
-            "contact_confirmed_at", "onboarded_at"}
+_EDITABLE = {
+    "first_name",
+    "language",
+    "consent_at",
+    "place_id",
+    "checkins",
+    "contact_person_id",
+    "contact_confirmed_at",
+    "onboarded_at",
+}
 _LISTS = {"interests", "offers", "wants"}
 
 
@@ -125,6 +136,27 @@ async def touch_many(db: Database, seen: dict[int, datetime]) -> None:
         "UPDATE people SET last_active_at = ? WHERE id = ?",
         [(to_iso(moment), person_id) for person_id, moment in seen.items()],
     )
+
+
+async def in_room(
+    db: Database, platform: str, chat_id: str, user_id: str
+) -> tuple[int, list[tuple[str, str]], Person | None] | None:
+    """For an event in a group: the circle whose room it is, that circle's rooms (platform, chat) and
+    the sender with their own circle — one query, because this runs for every message neighbours write.
+    None when the chat is not a circle room."""
+    row = await db.fetchone(
+        "SELECT r.circle_id AS room_circle, "
+        "(SELECT group_concat(r2.platform || char(31) || r2.chat_id, char(30)) FROM circle_rooms r2 "
+        " WHERE r2.circle_id = r.circle_id) AS room_list, p.*, m.circle_id AS circle_id "
+        "FROM circle_rooms r LEFT JOIN identities i ON i.platform = r.platform AND i.user_id = ? "
+        "LEFT JOIN people p ON p.id = i.person_id LEFT JOIN circle_members m ON m.person_id = p.id "
+        "WHERE r.platform = ? AND r.chat_id = ?",
+        (user_id, platform, chat_id),
+    )
+    if row is None:
+        return None
+    rooms = [tuple(item.split("\x1f", 1)) for item in (row["room_list"] or "").split("\x1e") if item]
+    return row["room_circle"], rooms, from_row(row) if row["id"] is not None else None  # type: ignore[misc]
 
 
 async def delete(db: Database, person_id: int) -> None:

@@ -52,7 +52,9 @@ class Neighbours:
                 return await self.send(user, ChoiceIn(choice.payload))
         raise AssertionError(f"no button {label_or_payload!r} in {[c.label for c in last.choices]}")
 
-    async def send(self, user: str, body, *, lang: str | None = None, name: str = "", chat: str | None = None) -> list[Outgoing]:
+    async def send(
+        self, user: str, body, *, lang: str | None = None, name: str = "", chat: str | None = None
+    ) -> list[Outgoing]:
         before = len(self.platform.sent)
         await self.core.receive(self.platform.event(user, body, lang=lang, name=name, chat=chat))
         await self.core.settle()

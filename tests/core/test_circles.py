@@ -42,8 +42,12 @@ async def test_a_full_circle_makes_a_new_one(hood: Neighbours) -> None:
     for i in range(target_max + 1):
         await hood.join(f"n{i}")
     first = await circle_id(hood, "n0")
-    sizes = [len(await circle_store.member_ids(hood.core.db, c.id))
-             for c in await circle_store.open_in_place(hood.core.db, (await people.by_identity(hood.core.db, "fake", "n0")).place_id)]
+    sizes = [
+        len(await circle_store.member_ids(hood.core.db, c.id))
+        for c in await circle_store.open_in_place(
+            hood.core.db, (await people.by_identity(hood.core.db, "fake", "n0")).place_id
+        )
+    ]
     assert sizes == [target_max, 1]
     assert await circle_id(hood, f"n{target_max}") != first
 

@@ -10,7 +10,7 @@ from tests.core.conftest import Neighbours
 
 async def dump(hood: Neighbours) -> dict[str, list[tuple]]:
     tables = await hood.core.db.tables()
-    return {t: [tuple(r) for r in await hood.core.db.fetchall(f"SELECT * FROM {t}")] for t in tables}  # noqa: S608
+    return {t: [tuple(r) for r in await hood.core.db.fetchall(f"SELECT * FROM {t}")] for t in tables}
 
 
 async def test_mydata_shows_and_exports_everything(hood: Neighbours) -> None:
@@ -28,8 +28,9 @@ async def test_mydata_shows_and_exports_everything(hood: Neighbours) -> None:
 async def test_forget_erases_every_trace(hood: Neighbours) -> None:
     await hood.join("alice")
     await hood.join("bob")
-    await hood.send("alice", __import__("bot.chat", fromlist=["TextIn"]).TextIn("coucou"),
-                    chat=hood.platform.room_of("alice"))
+    await hood.send(
+        "alice", __import__("bot.chat", fromlist=["TextIn"]).TextIn("coucou"), chat=hood.platform.room_of("alice")
+    )
     await hood.say("alice", "/oublier")
     out = await hood.press("alice", "Non, garder")
     assert out[0].text == "Rien n'a été effacé."
@@ -70,7 +71,9 @@ async def test_profile_new_neighbourhood_moves_to_a_circle_there(hood: Neighbour
     await hood.say("alice", "charonne")
     alice = await people.by_identity(hood.core.db, "fake", "alice")
     assert "charonne" in alice.place_id
-    assert hood.platform.room_of("bob") != [r for r, m in hood.platform.rooms.items() if "alice" in m and "bob" not in m][0]
+    assert hood.platform.room_of("bob") != next(
+        r for r, m in hood.platform.rooms.items() if "alice" in m and "bob" not in m
+    )
     assert "Alice a quitté le cercle." in [m.text for m in hood.platform.to(hood.platform.room_of("bob"))]
 
 

@@ -1,0 +1,208 @@
+"""Core figures: messages through the core, placing 100,000 members, memory with 100,000 members.
+
+    python bench/bench_core.py            # all three
+    python bench/bench_core.py messages   # one of: messages, placement, memory
+
+Prints its figures and whether each meets its target (DESIGN.md). Machines here are shared and
+noisy: run it twice and read the better figure; it is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from adapters.memory import MemoryPlatform  # noqa: E402
+from bot.app import Content, Core  # noqa: E402
+from bot.chat import Address, Incoming, Sender, TextIn  # noqa: E402
+from bot.circles import CircleView, Newcomer, choose_circle  # noqa: E402
+from bot.clock import FakeClock, to_iso  # noqa: E402
+from bot.config import load_config  # noqa: E402
+from bot.storage import inbox  # noqa: E402
+from bot.storage.database import Database  # noqa: E402
+
+INTERESTS = ["walks", "gardening", "cooking", "reading", "games", "music", "crafts", "culture", "coffee", "sport"]
+HELP = ["errands", "company", "digital", "lift", "diy", "paperwork", "pets"]
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def populate(db: Database, members: int, circle_size: int = 8) -> None:
+    """``members`` people in circles of ``circle_size``, each circle with a room on the fake platform."""
+    rng = random.Random(1)
+    now = to_iso(FakeClock().now())
+    places = [f"nb:place-{i}" for i in range(max(1, members // 2500))]
+    async with db.transaction():
+        await db.executemany(
+            "INSERT INTO people (id, first_name, language, consent_at, place_id, interests, offers, wants, checkins, "
+            "onboarded_at, last_active_at, created_at) VALUES (?, ?, 'fr', ?, ?, ?, ?, '', 1, ?, ?, ?)",
+            [
+                (
+                    i,
+                    f"P{i}",
+                    now,
+                    places[i % len(places)],
+                    " ".join(rng.sample(INTERESTS, 2)),
+                    rng.choice(HELP),
+                    now,
+                    now,
+                    now,
+                )
+                for i in range(1, members + 1)
+            ],
+        )
+        await db.executemany(
+            "INSERT INTO identities (platform, user_id, person_id, private_chat_id) VALUES ('fake', ?, ?, ?)",
+            [(f"u{i}", i, f"dm:u{i}") for i in range(1, members + 1)],
+        )
+        circles = (members + circle_size - 1) // circle_size
+        await db.executemany(
+            "INSERT INTO circles (id, place_id, number, created_at) VALUES (?, ?, ?, ?)",
+            [(c, places[c % len(places)], c, now) for c in range(1, circles + 1)],
+        )
+        await db.executemany(
+            "INSERT INTO circle_members (circle_id, person_id, joined_at) VALUES (?, ?, ?)",
+            [((i - 1) // circle_size + 1, i, now) for i in range(1, members + 1)],
+        )
+        await db.executemany(
+            "INSERT INTO circle_rooms (circle_id, platform, chat_id) VALUES (?, 'fake', ?)",
+            [(c, f"room:{c}") for c in range(1, circles + 1)],
+        )
+
+
+async def bench_messages(count: int = 20_000, members: int = 2_000, batch: int = 100) -> float:
+    """Chat messages in circle rooms, through inbox → route → activity → inbox done, on a file database.
+
+    Events arrive in batches as an adapter writes them (a Telegram getUpdates returns up to 100).
+    """
+    config = load_config()
+    content = Content.load(config)
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.open(Path(tmp) / "bench.sqlite3")
+        await populate(db, members)
+        core = Core(config, db, content, FakeClock())
+        core.attach(MemoryPlatform())
+        rng = random.Random(2)
+        events = []
+        for n in range(count):
+            person = rng.randint(1, members)
+            room = f"room:{(person - 1) // 8 + 1}"
+            events.append(
+                Incoming(
+                    Address("fake", room, f"u{person}", private=False),
+                    TextIn(f"bonjour {n}"),
+                    Sender(f"P{person}"),
+                    external_id=f"m{n}",
+                )
+            )
+        start = time.perf_counter()
+        for i in range(0, count, batch):
+            core.clock.advance(seconds=5)  # a busy evening: 20 messages a second over the whole deployment
+            await inbox.accept(db, "fake", events[i : i + batch], str(i), core.clock.now())
+            await core.process_pending()
+        elapsed = time.perf_counter() - start
+        handled = await db.scalar("SELECT COUNT(*) FROM inbox WHERE status = 'done'")
+        await db.close()
+    rate = count / elapsed
+    print(
+        f"messages: {count} chat messages from {members} members in batches of {batch}: "
+        f"{elapsed:.2f} s, {rate:,.0f}/s (handled {handled}); target >= 5,000/s: "
+        f"{'yes' if rate >= 5000 else 'NO'}"
+    )
+    return rate
+
+
+def bench_placement(members: int = 100_000, places: int = 40) -> float:
+    """Placement decisions for 100,000 newcomers over 40 neighbourhoods, circles kept as the core
+    sees them (only circles below target_max are candidates)."""
+    rules = load_config().circles
+    rng = random.Random(3)
+    people = [
+        (
+            rng.randrange(places),
+            Newcomer(
+                frozenset(rng.sample(INTERESTS, 2)), frozenset(rng.sample(HELP, 1)), frozenset(rng.sample(HELP, 1))
+            ),
+        )
+        for _ in range(members)
+    ]
+    open_circles: dict[int, list[CircleView]] = defaultdict(list)
+    next_id = 1
+    start = time.perf_counter()
+    for place, person in people:
+        candidates = open_circles[place]
+        chosen = choose_circle(person, candidates, rules)
+        if chosen is None:
+            chosen = CircleView(next_id, 0)
+            next_id += 1
+            candidates.append(chosen)
+        chosen.add(person)
+        if chosen.size >= rules.target_max:
+            candidates.remove(chosen)
+    elapsed = time.perf_counter() - start
+    print(
+        f"placement: {members:,} members into {next_id - 1:,} circles over {places} neighbourhoods: "
+        f"{elapsed:.2f} s; target < 2 s: {'yes' if elapsed < 2 else 'NO'}"
+    )
+    return elapsed
+
+
+async def bench_memory(members: int = 100_000) -> float:
+    """Resident memory of a running core (places index loaded) with 100,000 members in its database,
+    after handling a burst of their messages."""
+    config = load_config()
+    with tempfile.TemporaryDirectory() as tmp:
+        db = await Database.open(Path(tmp) / "mem.sqlite3")
+        await populate(db, members)
+        core = Core(config, db, Content.load(config), FakeClock())
+        core.attach(MemoryPlatform())
+        events = [
+            Incoming(
+                Address("fake", f"room:{(p - 1) // 8 + 1}", f"u{p}", private=False),
+                TextIn("salut"),
+                Sender(f"P{p}"),
+                external_id=f"x{p}",
+            )
+            for p in range(1, members + 1, 10)
+        ]
+        for i in range(0, len(events), 100):
+            await inbox.accept(db, "fake", events[i : i + 100], None, core.clock.now())
+            await core.process_pending()
+        await db.close()
+    peak = rss_mb()
+    print(
+        f"memory: {members:,} members, places index loaded, {len(events):,} messages handled: "
+        f"peak RSS {peak:.0f} MB; target < 150 MB: {'yes' if peak < 150 else 'NO'}"
+    )
+    return peak
+
+
+def main() -> None:
+    which = sys.argv[1:] or ["messages", "placement", "memory"]
+    if "memory" in which and len(which) > 1:
+        # Peak RSS is per process: measure memory in a process of its own.
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "memory"], check=True)
+        which = [w for w in which if w != "memory"]
+    if "messages" in which:
+        asyncio.run(bench_messages())
+    if "placement" in which:
+        bench_placement()
+    if which == ["memory"]:
+        asyncio.run(bench_memory())
+
+
+if __name__ == "__main__":
+    main()

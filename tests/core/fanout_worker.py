@@ -1,0 +1,96 @@
+"""A separate process for the crash test: one event fanned out through the real Core to N members.
+
+    python -m tests.core.fanout_worker setup|deliver DB LOG N idempotent|plain
+
+``setup`` creates the members, a trusted organizer and an event, publishes it (the whole fan-out is
+written to the outbox in that one transaction), then delivers; ``deliver`` only delivers what is left.
+The platform is a file: each delivery appends "key<TAB>chat" to LOG and is flushed before the send
+returns, then the adapter pauses a moment — the window in which the test's kill -9 usually lands,
+after the message went out but before the outbox recorded it. With ``idempotent`` the file platform
+remembers keys it has seen (like Matrix transaction ids), so a resend after a crash is recognised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from adapters.base import Adapter
+from bot import announcements
+from bot.app import Content, Core
+from bot.chat import Capabilities, Delivered, InviteResult, Outgoing, SendResult
+from bot.clock import SystemClock, to_iso
+from bot.config import load_config
+from bot.storage import circles, events, organizers, outbox, people
+from bot.storage.database import Database
+from bot.storage.events import Draft
+
+
+class FilePlatform(Adapter):
+    platform = "file"
+    capabilities = Capabilities(buttons=True, create_rooms=False, invite_links=False)
+
+    def __init__(self, log: Path, idempotent: bool) -> None:
+        self.log = log
+        self.idempotent_sends = idempotent
+        lines = log.read_text().splitlines() if log.exists() else []
+        self.seen = {line.split("\t")[0] for line in lines}
+        self.fh = log.open("a")
+
+    async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
+        if self.idempotent_sends and idempotency_key in self.seen:
+            return Delivered()
+        self.seen.add(idempotency_key)
+        self.fh.write(f"{idempotency_key}\t{message.chat_id}\n")
+        self.fh.flush()
+        await asyncio.sleep(0.002)
+        return Delivered()
+
+    async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
+        return InviteResult(Delivered())
+
+
+async def setup(core: Core, n: int) -> None:
+    db, now = core.db, core.clock.now()
+    async with db.transaction():
+        circle = None
+        for i in range(n):
+            person = await people.create(db, "file", f"u{i}", f"dm:u{i}", f"Voisin {i}", "fr", now)
+            await people.update(db, person.id, place_id="nb:belleville", onboarded_at=to_iso(now))
+            if i % 10 == 0:
+                circle = await circles.create(db, "nb:belleville", now)
+            await circles.add_member(db, circle.id, person.id, now)
+        owner = await people.create(db, "file", "shop", "dm:shop", "Shop", "fr", now)
+        organizer_id = await organizers.apply(db, owner.id, "Boulangerie", "shop", "", ["nb:belleville"], now)
+        await organizers.decide(db, organizer_id, "approved", True, owner.id)
+        draft = Draft("Atelier", now.replace(year=now.year + 1), "Salle", "Tricot", ("nb:belleville",))
+        event_id = await events.create(db, organizer_id, draft, "pending", now)
+        queued = await announcements.publish(core, db, event_id, now)
+    print("published", queued, flush=True)
+
+
+async def deliver(core: Core, platform: FilePlatform) -> None:
+    async with core.db.transaction():
+        await outbox.recover(core.db, "file", core.clock.now(), platform.idempotent_sends)
+    while await core.deliver_due("file"):
+        pass
+    print("done", await outbox.counts(core.db), flush=True)
+
+
+async def main(phase: str, db_path: str, log: str, n: int, idempotent: bool) -> None:
+    config = load_config()
+    config = replace(config, places=replace(config.places, national=""))  # the communes are not needed here
+    db = await Database.open(db_path)
+    core = Core(config, db, Content.load(config), SystemClock())
+    platform = FilePlatform(Path(log), idempotent)
+    core.attach(platform)
+    if phase == "setup":
+        await setup(core, n)
+    await deliver(core, platform)
+    await db.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "idempotent"))

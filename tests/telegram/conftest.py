@@ -1,0 +1,169 @@
+"""A Telegram world for end-to-end tests: the emulator, the real PTB adapter, the real core.
+
+Everything runs as in ``voisinage run``: the core's dispatcher and Telegram delivery worker and the
+adapter's polling loop are asyncio tasks; a test acts as Telegram users through the emulator and reads
+what the bot sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from adapters import telegram
+from adapters.telegram import Rates, Settings, TelegramAdapter
+from bot.app import Content, Core
+from bot.clock import SystemClock
+from bot.config import Config, load_config
+from bot.storage.database import Database
+from tests.telegram.emulator import BotApiEmulator, EmuChat, EmuUser, Limits, SentMessage
+
+TOKEN = "123:ABC"
+TOKEN_ENV = "VOISINAGE_TEST_TELEGRAM_TOKEN"
+# Conversations: 5 messages a second per private chat on both sides, so tests are not slowed by pacing.
+CHATTY = Limits(private=5, group=100)
+CHATTY_RATES = Rates(private=5, group=100)
+
+
+@pytest.fixture(scope="session")
+def tg_config() -> Config:
+    config = load_config()
+    return replace(config, telegram=replace(config.telegram, token_env=TOKEN_ENV))
+
+
+@pytest.fixture(scope="session")
+def tg_content(tg_config: Config) -> Content:
+    return Content.load(tg_config)
+
+
+@dataclass
+class World:
+    emu: BotApiEmulator
+    core: Core
+    adapter: TelegramAdapter
+    settings: Settings
+    tasks: dict[str, asyncio.Task] = field(default_factory=dict)
+
+    # ---- running ---------------------------------------------------------------------------------
+
+    def start_core(self) -> None:
+        self.tasks["dispatcher"] = asyncio.create_task(self.core.run_dispatcher())
+        self.tasks["delivery"] = asyncio.create_task(self.core.run_delivery("telegram"))
+
+    async def start_adapter(self) -> None:
+        """Run the polling loop and wait for its first getUpdates (which sets allowed_updates)."""
+        polls = len(self.emu.calls("getUpdates"))
+        self.tasks["adapter"] = asyncio.create_task(self.adapter.run(self.core))
+        for _ in range(200):
+            if len(self.emu.calls("getUpdates")) > polls:
+                return
+            await asyncio.sleep(0.01)
+        raise TimeoutError("the adapter did not poll")
+
+    async def stop(self, name: str) -> None:
+        task = self.tasks.pop(name)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def watch(self, name: str, task: asyncio.Task) -> None:
+        self.tasks[name] = task
+
+    # ---- acting as users -------------------------------------------------------------------------
+
+    def admin(self, name: str = "Modérateur") -> EmuUser:
+        """A user named as deployment admin in the configuration (so a moderator everywhere)."""
+        user = self.emu.add_user(name, started=True)
+        admins = [*self.core.config.deployment.admins, f"telegram:{user.id}"]
+        self.core.config = replace(self.core.config, deployment=replace(self.core.config.deployment, admins=admins))
+        return user
+
+    async def say(self, user: EmuUser, text: str, chat: EmuChat | None = None, *, replies: int = 1) -> SentMessage:
+        where = chat or user
+        before = len(self.emu.sent(where))
+        self.emu.send_text(user, text, chat)
+        return (await self.emu.wait_for_sent(where, before + replies, timeout=10))[-1]
+
+    async def press(self, user: EmuUser, wanted: str, *, replies: int = 1) -> SentMessage:
+        """Press a button of the last message with buttons ``user`` got, by payload or label end."""
+        message = next(m for m in reversed(self.emu.sent(user)) if m.buttons())
+        for button in message.buttons():
+            if wanted in (button["callback_data"], button["text"]) or button["text"].endswith(wanted):
+                before = len(self.emu.sent(user))
+                self.emu.press(user, message, button["callback_data"])
+                return (await self.emu.wait_for_sent(user, before + replies, timeout=10))[-1]
+        raise AssertionError(f"no button {wanted!r} in {[b['text'] for b in message.buttons()]}")
+
+    async def onboard(self, user: EmuUser, *, location: tuple[float, float] | None = None) -> SentMessage:
+        """The whole onboarding with buttons; returns the last message (the welcome)."""
+        await self.say(user, "/start")
+        await self.press(user, "onboarding.language:fr")
+        await self.press(user, "onboarding.consent:yes")
+        before = len(self.emu.sent(user))
+        if location:
+            self.emu.share_location(user, *location)
+        else:
+            self.emu.send_text(user, "belleville")
+        await self.emu.wait_for_sent(user, before + 1, timeout=10)
+        await self.press(user, "onboarding.interests:done")
+        await self.press(user, "onboarding.offers:done")
+        await self.press(user, "onboarding.wants:done")
+        return await self.press(user, "onboarding.checkins:host")
+
+    async def link_for(self, user: EmuUser, timeout: float = 10) -> str:
+        """Wait for the invite link message and return the link."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            for message in self.emu.sent(user):
+                if message.text and "https://t.me/+" in message.text:
+                    return "https://t.me/+" + message.text.split("https://t.me/+")[1].split()[0]
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no invite link for {user.first_name}: {[m.text for m in self.emu.sent(user)]}")
+
+    async def quiet(self, seconds: float = 0.3) -> None:
+        """Let the tasks finish what they are doing (used before asserting that nothing more happens)."""
+        await asyncio.sleep(seconds)
+        await self.emu.wait_until_consumed()
+        await asyncio.sleep(seconds)
+
+
+@contextlib.asynccontextmanager
+async def make_world(
+    tmp_path: Path,
+    config: Config,
+    content: Content,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    limits: Limits = CHATTY,
+    rates: Rates = CHATTY_RATES,
+    mode: str = "polling",
+    **settings: object,
+) -> AsyncIterator[World]:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+    async with BotApiEmulator(TOKEN, limits=limits) as emu:
+        db = await Database.open(tmp_path / "telegram.sqlite3")
+        core = Core(config, db, content, SystemClock())
+        options = Settings(mode=mode, poll_timeout=2, rates=rates, housekeeping_every=0.3, **settings)  # type: ignore[arg-type]
+        adapter = await telegram.start(core, config, base_url=emu.base_url, base_file_url=emu.base_file_url,
+                                       settings=options)
+        world = World(emu, core, adapter, options)
+        world.start_core()
+        try:
+            yield world
+        finally:
+            for name in list(world.tasks):
+                await world.stop(name)
+            await adapter.close()
+            await db.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path, tg_config: Config, tg_content: Content, monkeypatch: pytest.MonkeyPatch):
+    async with make_world(tmp_path, tg_config, tg_content, monkeypatch) as w:
+        await w.start_adapter()
+        yield w

@@ -1,0 +1,107 @@
+"""The adapter's pure parts: splitting HTML, keyboards, error outcomes, update conversion, pacing."""
+
+from __future__ import annotations
+
+import pytest
+from telegram import Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+
+from adapters.telegram import errors
+from adapters.telegram.adoption import missing_rights
+from adapters.telegram.convert import convert
+from adapters.telegram.limits import Pacer, Rates
+from adapters.telegram.render import keyboard, plain, split_html, units
+from bot.chat import Choice, CommandIn, JoinedIn, RetryLater, TextIn, Undeliverable
+from tests.telegram.emulator import parse_html
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+def test_split_keeps_every_part_valid_and_under_the_limit() -> None:
+    text = "<b>Agenda</b>\n\n" + "\n".join(f"<i>Atelier {i}</i> &amp; goûter 🎉 à la Maison" for i in range(400))
+    parts = split_html(text, 4096)
+    assert len(parts) > 1
+    for part in parts:
+        visible, _ = parse_html(part)  # Telegram's own parser accepts each part
+        assert units(visible) <= 4096
+    assert "".join(plain(p) for p in parts).replace("\n", "") == plain(text).replace("\n", "")
+
+
+def test_split_cuts_inside_a_tag_by_closing_and_reopening_it() -> None:
+    parts = split_html('<a href="https://x.org">' + "mot " * 2000 + "</a>", 4096)
+    assert all(p.startswith('<a href="https://x.org">') and p.endswith("</a>") for p in parts)
+
+
+def test_short_text_is_one_part_and_keyboard_has_one_button_a_row() -> None:
+    assert split_html("Bonjour <b>Alice</b>") == ["Bonjour <b>Alice</b>"]
+    markup = keyboard((Choice("Oui", "a:yes"), Choice("<b>Non</b>", "a:no")))
+    assert [[b.text for b in row] for row in markup.inline_keyboard] == [["Oui"], ["Non"]]
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (RetryAfter(3), RetryLater),
+        (Forbidden("Forbidden: bot was blocked by the user"), Undeliverable),
+        (BadRequest("Chat not found"), Undeliverable),
+        (TimedOut(), RetryLater),
+        (NetworkError("Bad Gateway"), RetryLater),
+    ],
+)
+def test_errors_become_outcomes(error: Exception, expected: type) -> None:
+    assert isinstance(errors.outcome(error), expected)
+
+
+def test_error_texts_are_matched_whatever_their_case() -> None:
+    assert errors.is_chat_gone(BadRequest("CHAT NOT FOUND"))
+    assert errors.is_markup_error(BadRequest("Can't parse entities: unsupported start tag \"x\""))
+    assert errors.outcome(RetryAfter(7)).seconds == 7
+
+
+def _update(data: dict) -> Update:
+    return Update.de_json(data, None)
+
+
+def test_commands_for_other_bots_in_groups_are_ignored() -> None:
+    user = {"id": 5, "is_bot": False, "first_name": "Ana", "language_code": "fr-FR"}
+    group = {"id": -42, "type": "group", "title": "Voisins"}
+    ours = convert(_update({"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": group, "from": user,
+                                                         "text": "/Adopt@Voisinage_bot Belleville"}}), "voisinage_bot")
+    assert ours.incoming.body == CommandIn("adopt", "Belleville") and not ours.incoming.address.private
+    assert ours.incoming.sender.language == "fr" and ours.incoming.external_id == "1"
+    other = convert(_update({"update_id": 2, "message": {"message_id": 2, "date": 0, "chat": group, "from": user,
+                                                          "text": "/help@otherbot"}}), "voisinage_bot")
+    assert other.incoming is None
+    text = convert(_update({"update_id": 3, "message": {"message_id": 3, "date": 0, "chat": group, "from": user,
+                                                         "text": "Bonjour"}}), "voisinage_bot")
+    assert text.incoming.body == TextIn("Bonjour")
+
+
+def test_chat_member_join_carries_the_invite_link() -> None:
+    user = {"id": 5, "is_bot": False, "first_name": "Ana"}
+    data = {"update_id": 9, "chat_member": {
+        "chat": {"id": -42, "type": "supergroup", "title": "V"}, "from": user, "date": 0,
+        "old_chat_member": {"status": "left", "user": user},
+        "new_chat_member": {"status": "member", "user": user},
+        "invite_link": {"invite_link": "https://t.me/+abc", "creator": user, "creates_join_request": False,
+                        "is_primary": False, "is_revoked": False}}}
+    assert convert(_update(data)).incoming.body == JoinedIn("https://t.me/+abc")
+
+
+def test_missing_rights_are_listed() -> None:
+    class Admin:
+        status = "administrator"
+        can_invite_users = True
+        can_delete_messages = False
+        can_restrict_members = False
+
+    assert missing_rights(Admin()) == ["telegram-right-delete", "telegram-right-ban"]
+
+
+async def test_a_stall_affects_only_its_chat() -> None:
+    now = [100.0]
+    pacer = Pacer(Rates(), clock=lambda: now[0])
+    await pacer.acquire("1")
+    assert 0.9 < pacer.ready_in("1") <= 1.1 and pacer.ready_in("2") == 0
+    pacer.stall("3", 5)
+    assert pacer.ready_in("3") == 5 and pacer.ready_in("2") == 0
