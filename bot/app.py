@@ -392,9 +392,13 @@ class Core:
         """Send what is due on one platform; returns how many items were attempted."""
         transport = self.transports[platform]
         items = await outbox.due(self.db, platform, self.clock.now())
+        held: set[str] = set()  # chats with a message held back in this pass: the rest of theirs wait
         for item in items:
+            if item.chat_id in held:
+                continue
             wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
             if wait > 0:
+                held.add(item.chat_id)
                 async with self.db.transaction():
                     await outbox.retry(self.db, item.id, _after(self.clock.now(), wait), "paced")
                 continue
@@ -405,6 +409,8 @@ class Core:
                 await outbox.claim(self.db, item.id)
             result = await self._deliver(transport, item)
             await self._record(item, result)
+            if isinstance(result, RetryLater) and item.kind == "message":
+                held.add(item.chat_id)
         return len(items)
 
     async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:

@@ -55,7 +55,13 @@ class Database:
     @classmethod
     async def open(cls, path: str | Path) -> Database:
         """Open (creating if needed) and bring the schema up to date."""
-        conn = await aiosqlite.connect(str(path), isolation_level=None)
+        connecting = aiosqlite.connect(str(path), isolation_level=None)
+        # aiosqlite's worker thread is not a daemon: a connection someone forgot to close would keep
+        # the process alive after its work is done. Committed data is safe in WAL either way.
+        worker = getattr(connecting, "_thread", None)
+        if worker is not None:
+            worker.daemon = True
+        conn = await connecting
         conn.row_factory = aiosqlite.Row
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=NORMAL")

@@ -84,5 +84,6 @@ async def hood(tmp_path: Path, config: Config, content: Content) -> AsyncIterato
     core = Core(config, db, content, clock)
     platform = MemoryPlatform()
     core.attach(platform)
-    yield Neighbours(core, platform, clock)
-    await db.close()
+    hood = Neighbours(core, platform, clock)
+    yield hood
+    await hood.core.db.close()  # a test may have replaced the core (a restart)

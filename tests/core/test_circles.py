@@ -131,3 +131,22 @@ async def test_quiet_circles_are_merged_by_the_daily_pass(hood: Neighbours) -> N
     merged = await circle_store.get(hood.core.db, second if await circle_id(hood, "a1") == first else first)
     assert merged.status == "merged"
     assert await hood.core.scheduler.tick() == []  # once a day, not once a tick
+
+
+async def test_a_chat_reads_its_messages_in_order_even_after_a_rate_limit(hood: Neighbours) -> None:
+    """A refused send (429) holds back the later messages to the same chat, not the other chats."""
+    from bot.chat import RetryLater
+    from bot.i18n import Localized
+
+    db, now = hood.core.db, hood.clock.now()
+    async with db.transaction():
+        for n in range(3):
+            for chat in ("dm:a", "dm:b"):
+                await hood.core.queue_message(db, "fake", chat, Localized(f"annonce {n}"), (), now)
+    hood.platform.fail_next.append(RetryLater(30, "429"))  # the first send (annonce 0 to dm:a) is refused
+    await hood.core.deliver_due("fake")
+    assert [m.text for m in hood.platform.to("dm:b")] == ["annonce 0", "annonce 1", "annonce 2"]
+    assert hood.platform.to("dm:a") == []
+    hood.clock.advance(seconds=31)
+    await hood.core.deliver_due("fake")
+    assert [m.text for m in hood.platform.to("dm:a")] == ["annonce 0", "annonce 1", "annonce 2"]
