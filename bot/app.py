@@ -191,6 +191,7 @@ class Core:
         person = await people.by_identity(self.db, address.platform, address.user_id)
         if person is not None:
             self.record_activity(person.id, now)
+            await people.seen_in_private(self.db, address.platform, address.user_id, address.chat_id)
         if person is None:
             command = self.router.find(event.body.name) if isinstance(event.body, CommandIn) else None
             if command is not None and command.anonymous:
@@ -389,29 +390,56 @@ class Core:
             event.set()
 
     async def deliver_due(self, platform: str) -> int:
-        """Send what is due on one platform; returns how many items were attempted."""
+        """Send what is due on one platform; returns how many items were looked at.
+
+        Each chat's messages go out in order, one after the other. Once a chat's message is held back
+        (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
+        need the same circle's room created.
+
+        Different chats are served side by side (8 at once) only where a resend cannot duplicate
+        (``idempotent_sends``, e.g. Matrix transaction ids): a crash interrupts every send in flight,
+        and on a platform without idempotency each of those is given up rather than risk showing it
+        twice. There (Telegram) one send at a time keeps that loss to at most one message per crash;
+        Telegram's 30 messages a second are far below what one-at-a-time reaches.
+        """
         transport = self.transports[platform]
+        concurrency = 8 if getattr(transport, "idempotent_sends", False) else 1
         items = await outbox.due(self.db, platform, self.clock.now())
-        held: set[str] = set()  # chats with a message held back in this pass: the rest of theirs wait
+        by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
-            if item.chat_id in held:
-                continue
+            if item.kind == "invite":
+                await self._deliver_in_order(transport, [item])
+            else:
+                by_chat.setdefault(item.chat_id, []).append(item)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def serve(chat_items: list[outbox.Item]) -> None:
+            async with slots:
+                await self._deliver_in_order(transport, chat_items)
+
+        results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("delivery on %s failed", platform, exc_info=result)
+        return len(items)
+
+    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item]) -> None:
+        """One chat's due items, oldest first; stop at the first one that must wait."""
+        for item in chat_items:
             wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
             if wait > 0:
-                held.add(item.chat_id)
                 async with self.db.transaction():
                     await outbox.retry(self.db, item.id, _after(self.clock.now(), wait), "paced")
-                continue
-            pacer = self._pacers.get(platform)
+                return
+            pacer = self._pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
             async with self.db.transaction():
-                await outbox.claim(self.db, item.id)
+                await outbox.claim(self.db, item.id)  # claimed first: a crash never sends it twice
             result = await self._deliver(transport, item)
             await self._record(item, result)
-            if isinstance(result, RetryLater) and item.kind == "message":
-                held.add(item.chat_id)
-        return len(items)
+            if isinstance(result, RetryLater):
+                return
 
     async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
         key = f"voisinage-{item.id}"
@@ -471,6 +499,8 @@ class Core:
 
     async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
         """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
+        if not outcome.chat_gone or item.kind == "invite":
+            return  # this message (or the circle's room) was refused, not the person's chat
         room = await circle_store.room_by_chat(self.db, item.platform, item.chat_id)
         if room is None:
             await people.mark_unreachable(self.db, item.platform, item.chat_id, now)

@@ -231,9 +231,14 @@ class RetryLater:
 
 @dataclass(frozen=True)
 class Undeliverable:
-    """A permanent failure (the user blocked the bot, the room is gone): never retry."""
+    """A permanent failure (the user blocked the bot, the room is gone): never retry.
+
+    ``chat_gone`` says whether the chat itself is closed to the bot (blocked, deleted, kicked) — then
+    the person is marked unreachable there — or only this one message was refused (its content).
+    """
 
     reason: str
+    chat_gone: bool = True
 
 
 SendResult = Delivered | RetryLater | Undeliverable

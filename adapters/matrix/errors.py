@@ -41,7 +41,7 @@ def outcome(resp: object, external_id: str = "") -> SendResult:
         return Undeliverable(reason)
     status = http_status(resp)
     if status is not None and 400 <= status < 500 and code not in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN"):
-        return Undeliverable(reason)
+        return Undeliverable(reason, chat_gone=False)  # this event was refused (too large, bad content)
     # 5xx, an unknown or revoked token (fixed by the operator, not by giving up on the room), no code.
     return RetryLater(DEFAULT_RETRY_S if code not in ("M_UNKNOWN_TOKEN", "M_MISSING_TOKEN") else 60.0, reason)
 

@@ -85,7 +85,7 @@ def outcome(error: Exception, attempt: int = 1) -> SendResult:
     if isinstance(error, BadRequest):
         if is_chat_gone(error):
             return Undeliverable(f"chat gone: {text_of(error)}")
-        return Undeliverable(f"refused: {text_of(error)}")
+        return Undeliverable(f"refused: {text_of(error)}", chat_gone=False)
     if isinstance(error, TimedOut):
         return RetryLater(backoff(attempt), "timed out")
     if isinstance(error, ChatMigrated):

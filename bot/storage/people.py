@@ -130,6 +130,16 @@ async def mark_unreachable(db: Database, platform: str, private_chat_id: str, no
     )
 
 
+async def seen_in_private(db: Database, platform: str, user_id: str, chat_id: str) -> None:
+    """Someone wrote to the bot privately: that chat reaches them (again), even if it is a new one
+    (a new Matrix DM) or they had blocked the bot and came back."""
+    await db.execute(
+        "UPDATE identities SET private_chat_id = ?, unreachable_at = NULL WHERE platform = ? AND user_id = ? "
+        "AND (private_chat_id != ? OR unreachable_at IS NOT NULL)",
+        (chat_id, platform, user_id, chat_id),
+    )
+
+
 async def touch_many(db: Database, seen: dict[int, datetime]) -> None:
     """Record last activity for many people at once (flushed per batch of incoming events)."""
     await db.executemany(

@@ -150,3 +150,24 @@ async def test_a_chat_reads_its_messages_in_order_even_after_a_rate_limit(hood: 
     hood.clock.advance(seconds=31)
     await hood.core.deliver_due("fake")
     assert [m.text for m in hood.platform.to("dm:a")] == ["annonce 0", "annonce 1", "annonce 2"]
+
+
+async def test_a_blocked_chat_is_marked_unreachable_until_the_person_writes_again(hood: Neighbours) -> None:
+    from bot.chat import Undeliverable
+    from bot.i18n import Localized
+
+    await hood.join("alice")
+    db = hood.core.db
+    hood.platform.fail_next.append(Undeliverable("refused: message is too long", chat_gone=False))
+    async with db.transaction():
+        await hood.core.queue_message(db, "fake", "dm:alice", Localized("x" * 10), (), hood.clock.now())
+    await hood.core.settle()
+    assert await db.scalar("SELECT unreachable_at FROM identities WHERE user_id = 'alice'") is None
+    hood.platform.blocked.add("alice")
+    async with db.transaction():
+        await hood.core.queue_message(db, "fake", "dm:alice", Localized("bonjour"), (), hood.clock.now())
+    await hood.core.settle()
+    assert await db.scalar("SELECT unreachable_at FROM identities WHERE user_id = 'alice'") is not None
+    hood.platform.blocked.clear()
+    out = await hood.say("alice", "/aide")  # she unblocked the bot and writes: reachable again
+    assert out and await db.scalar("SELECT unreachable_at FROM identities WHERE user_id = 'alice'") is None
