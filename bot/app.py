@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bot import features
 from bot.chat import (
+    Address,
     Choice,
     ChoiceIn,
     CommandIn,
@@ -89,6 +90,8 @@ class Core:
         self.group_hooks: list[GroupHook] = []
         self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
         self._event_circle: int | None = None
+        # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
+        self._room_info: tuple[set[people.RoomKey], dict[people.RoomKey, people.InRoom]] | None = None
         self.scheduler = Scheduler(self)
         for feature in features.ALL:
             feature.install(self)
@@ -142,12 +145,16 @@ class Core:
         back and replayed one event per transaction, so one bad event cannot block the others."""
         try:
             async with self.db.transaction():
+                await self._prefetch_rooms(pending)
                 for _, event in pending:
                     await self._handle(event)
+                    if not _only_talk(event):
+                        self._room_info = None  # membership may have changed: look it up again
                 await self._flush_activity()
                 await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending])
         except Exception:
             self._seen.clear()
+            self._room_info = None
             for inbox_id, event in pending:
                 await self._handle_alone(inbox_id, event)
         self._wake_outbox()
@@ -170,6 +177,18 @@ class Core:
                         self.db, event.address.platform, event.address.chat_id, t("error-internal"), (),
                         self.clock.now(),
                     )
+
+    async def _prefetch_rooms(self, pending: list[tuple[int, Incoming]]) -> None:
+        """What every message of the batch written in a group needs (its circle, that circle's rooms,
+        the sender), in one query instead of one per message."""
+        keys = {(e.address.platform, e.address.chat_id, e.address.user_id) for _, e in pending if _only_talk(e)}
+        self._room_info = (keys, await people.in_rooms(self.db, list(keys))) if keys else None
+
+    async def _room_context(self, address: Address) -> people.InRoom | None:
+        key = (address.platform, address.chat_id, address.user_id)
+        if self._room_info is not None and key in self._room_info[0]:
+            return self._room_info[1].get(key)
+        return await people.in_room(self.db, *key)
 
     async def _flush_activity(self) -> None:
         if self._seen:
@@ -274,7 +293,7 @@ class Core:
         """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring
         the message to the circle's rooms on other platforms, and for commands allowed in groups."""
         address = event.address
-        found = await people.in_room(self.db, address.platform, address.chat_id, address.user_id)
+        found = await self._room_context(address)
         circle_id, self._event_rooms, person = found if found else (None, None, None)
         self._event_circle = circle_id
         if found is None:
@@ -545,6 +564,11 @@ class Core:
             return 30.0
         delta = (datetime.fromisoformat(next_at) - self.clock.now()).total_seconds()
         return min(30.0, max(0.05, delta))
+
+
+def _only_talk(event: Incoming) -> bool:
+    """Words written in a group: handling them cannot change who is in which circle."""
+    return not event.address.private and isinstance(event.body, TextIn)
 
 
 def _after(now: datetime, seconds: float) -> datetime:

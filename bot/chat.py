@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from bot.i18n import Localized
@@ -108,12 +108,14 @@ class Incoming:
         return _KIND_OF[type(self.body)]
 
     def to_json(self) -> str:
+        # vars() rather than dataclasses.asdict: these hold only plain values, and asdict's deep copy
+        # was a tenth of the time an event spends in the core.
         return json.dumps(
             {
-                "address": asdict(self.address),
-                "sender": asdict(self.sender),
+                "address": vars(self.address),
+                "sender": vars(self.sender),
                 "kind": self.kind,
-                "body": asdict(self.body),
+                "body": vars(self.body),
                 "external_id": self.external_id,
             },
             ensure_ascii=False,

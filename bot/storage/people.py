@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -148,25 +149,42 @@ async def touch_many(db: Database, seen: dict[int, datetime]) -> None:
     )
 
 
-async def in_room(
-    db: Database, platform: str, chat_id: str, user_id: str
-) -> tuple[int, list[tuple[str, str]], Person | None] | None:
-    """For an event in a group: the circle whose room it is, that circle's rooms (platform, chat) and
-    the sender with their own circle — one query, because this runs for every message neighbours write.
-    None when the chat is not a circle room."""
-    row = await db.fetchone(
-        "SELECT r.circle_id AS room_circle, "
+RoomKey = tuple[str, str, str]  # (platform, chat id, user id) of an event in a group
+InRoom = tuple[int, list[tuple[str, str]], "Person | None"]
+
+
+async def in_rooms(db: Database, keys: Sequence[RoomKey]) -> dict[RoomKey, InRoom]:
+    """For events in groups: the circle whose room each chat is, that circle's rooms (platform, chat)
+    and the sender with their own circle. Chats that are not circle rooms are absent from the result.
+
+    One query for a whole batch of events, because this runs for every message neighbours write and
+    each query is a hop to the database thread.
+    """
+    if not keys:
+        return {}
+    values = ", ".join("(?, ?, ?)" for _ in keys)
+    rows = await db.fetchall(
+        f"WITH ev(platform, chat_id, user_id) AS (VALUES {values}) "  # only "(?, ?, ?)" placeholders
+        "SELECT ev.platform AS ev_platform, ev.chat_id AS ev_chat, ev.user_id AS ev_user, "
+        "r.circle_id AS room_circle, "
         "(SELECT group_concat(r2.platform || char(31) || r2.chat_id, char(30)) FROM circle_rooms r2 "
         " WHERE r2.circle_id = r.circle_id) AS room_list, p.*, m.circle_id AS circle_id "
-        "FROM circle_rooms r LEFT JOIN identities i ON i.platform = r.platform AND i.user_id = ? "
-        "LEFT JOIN people p ON p.id = i.person_id LEFT JOIN circle_members m ON m.person_id = p.id "
-        "WHERE r.platform = ? AND r.chat_id = ?",
-        (user_id, platform, chat_id),
+        "FROM ev JOIN circle_rooms r ON r.platform = ev.platform AND r.chat_id = ev.chat_id "
+        "LEFT JOIN identities i ON i.platform = ev.platform AND i.user_id = ev.user_id "
+        "LEFT JOIN people p ON p.id = i.person_id LEFT JOIN circle_members m ON m.person_id = p.id",
+        [value for key in keys for value in key],
     )
-    if row is None:
-        return None
-    rooms = [tuple(item.split("\x1f", 1)) for item in (row["room_list"] or "").split("\x1e") if item]
-    return row["room_circle"], rooms, from_row(row) if row["id"] is not None else None  # type: ignore[misc]
+    found: dict[RoomKey, InRoom] = {}
+    for row in rows:
+        rooms = [tuple(item.split("\x1f", 1)) for item in (row["room_list"] or "").split("\x1e") if item]
+        person = from_row(row) if row["id"] is not None else None
+        found[(row["ev_platform"], row["ev_chat"], row["ev_user"])] = (row["room_circle"], rooms, person)  # type: ignore[assignment]
+    return found
+
+
+async def in_room(db: Database, platform: str, chat_id: str, user_id: str) -> InRoom | None:
+    """``in_rooms`` for one event; None when the chat is not a circle room."""
+    return (await in_rooms(db, [(platform, chat_id, user_id)])).get((platform, chat_id, user_id))
 
 
 async def delete(db: Database, person_id: int) -> None:

@@ -171,3 +171,31 @@ async def test_a_blocked_chat_is_marked_unreachable_until_the_person_writes_agai
     hood.platform.blocked.clear()
     out = await hood.say("alice", "/aide")  # she unblocked the bot and writes: reachable again
     assert out and await db.scalar("SELECT unreachable_at FROM identities WHERE user_id = 'alice'") is None
+
+
+async def test_a_batch_sees_membership_change_between_its_messages(hood: Neighbours) -> None:
+    """Group messages of a batch are looked up together, but a leave in the middle of the batch counts."""
+    from bot.chat import ChoiceIn
+    from bot.storage import inbox
+
+    other = MemoryPlatform(platform="other")
+    hood.core.attach(other)
+    await hood.join("alice")
+    await hood.join("bob")
+    cid = await circle_id(hood, "alice")
+    async with hood.core.db.transaction():
+        await circle_store.set_room(hood.core.db, cid, "other", "grp:1")
+    room = hood.platform.room_of("bob")
+    batch = [
+        hood.platform.event("bob", TextIn("avant"), chat=room),
+        hood.platform.event("bob", ChoiceIn("leave:yes")),
+        hood.platform.event("bob", TextIn("après"), chat=room),
+        hood.platform.event("alice", TextIn("toujours là"), chat=room),
+    ]
+    await inbox.accept(hood.core.db, "fake", batch, None, hood.clock.now())
+    await hood.core.settle()
+    assert [m.text for m in other.to("grp:1")] == [
+        "<b>Bob</b> : avant",
+        "Bob a quitté le cercle.",
+        "<b>Alice</b> : toujours là",
+    ]
