@@ -453,8 +453,7 @@ class Core:
             pacer = self._pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
-            async with self.db.transaction():
-                await outbox.claim(self.db, item.id)  # claimed first: a crash never sends it twice
+            await outbox.claim(self.db, item.id)  # claimed first, committed: a crash never sends it twice
             result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
@@ -496,6 +495,9 @@ class Core:
         now = self.clock.now()
         link = result.link if isinstance(result, InviteResult) else ""
         outcome = result.outcome if isinstance(result, InviteResult) else result
+        if isinstance(outcome, Delivered) and not link:
+            await outbox.sent(self.db, item.id, now)  # the common case: one statement, its own transaction
+            return
         async with self.db.transaction():
             if isinstance(outcome, Delivered):
                 await outbox.sent(self.db, item.id, now)

@@ -111,6 +111,15 @@ class Database:
                 self._depth = 0
                 self._owner = None
 
+    async def execute_alone(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One statement that is a whole transaction by itself (SQLite's autocommit): one hop to the
+        database thread instead of three (BEGIN, statement, COMMIT). Inside the caller's own
+        transaction it simply joins it."""
+        if self._depth and self._owner is asyncio.current_task():
+            return await self.execute(sql, params)
+        async with self._lock:
+            return await self.execute(sql, params)
+
     # Each awaited call is a hop to aiosqlite's thread (~0.1 ms): every method below makes exactly one.
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:

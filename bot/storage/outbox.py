@@ -53,12 +53,14 @@ async def next_due_at(db: Database, platform: str) -> str | None:
 async def claim(db: Database, item_id: int) -> None:
     """Marked before the send: after a crash an item found 'sending' may have gone out, so it is not
     resent blindly (at most once); ``recover`` decides what to do with those."""
-    await db.execute("UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (item_id,))
+    await db.execute_alone(
+        "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (item_id,)
+    )
 
 
 async def sent(db: Database, item_id: int, now: datetime) -> None:
     """Delivered: the content is blanked, only the fact and the dedupe key stay."""
-    await db.execute(
+    await db.execute_alone(
         "UPDATE outbox SET status = 'sent', sent_at = ?, payload = '', error = NULL WHERE id = ?",
         (to_iso(now), item_id),
     )
