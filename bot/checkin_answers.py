@@ -162,14 +162,23 @@ async def _may_settle(ctx: Context, checkin: store.Checkin, subject: Person | No
     return await roles.is_moderator(ctx.db, ctx.core.config.deployment.admins, ctx.person.id, subject.place_id)
 
 
-async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
-    """"Done, all is well" from whoever went to see them."""
+async def _settleable(ctx: Context, checkin: store.Checkin, *, unreached_counts: bool = False) -> Person | None:
+    """The person checked on, if the one pressing may settle this check-in and it is still open;
+    otherwise they are told why not and None is returned."""
     subject = await _subject(ctx, checkin)
     if not await _may_settle(ctx, checkin, subject):
         await ctx.reply(ctx.t("choice-expired"))
-        return
-    if checkin.resolved_at is not None:
+        return None
+    if checkin.resolved_at is not None or (unreached_counts and checkin.outcome == "unreached"):
         await ctx.reply(ctx.t("checkin-already"))
+        return None
+    return subject
+
+
+async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
+    """"Done, all is well" from whoever went to see them."""
+    subject = await _settleable(ctx, checkin)
+    if subject is None:
         return
     await store.set_outcome(ctx.db, checkin.id, "ok", ctx.person.id, ctx.now, settle=True)
     await ctx.reply(ctx.t("checkin-ok-thanks", name=subject.first_name or ctx.t("someone")))
@@ -179,12 +188,8 @@ async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
 
 async def on_unreached(ctx: Context, checkin: store.Checkin) -> None:
     """"Could not reach them": up to the moderators, with the human services that can help."""
-    subject = await _subject(ctx, checkin)
-    if not await _may_settle(ctx, checkin, subject):
-        await ctx.reply(ctx.t("choice-expired"))
-        return
-    if checkin.resolved_at is not None or checkin.outcome == "unreached":
-        await ctx.reply(ctx.t("checkin-already"))
+    subject = await _settleable(ctx, checkin, unreached_counts=True)
+    if subject is None:
         return
     await store.set_outcome(ctx.db, checkin.id, "unreached", ctx.person.id, ctx.now, settle=False)
     await ctx.reply(ctx.t("checkin-unreached-thanks", services=services_text(ctx.t)))
@@ -210,12 +215,7 @@ async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person
 
 
 async def on_talked(ctx: Context, checkin: store.Checkin) -> None:
-    subject = await _subject(ctx, checkin)
-    if not await _may_settle(ctx, checkin, subject):
-        await ctx.reply(ctx.t("choice-expired"))
-        return
-    if checkin.resolved_at is not None:
-        await ctx.reply(ctx.t("checkin-already"))
+    if await _settleable(ctx, checkin) is None:
         return
     await store.set_outcome(ctx.db, checkin.id, "talked", ctx.person.id, ctx.now, settle=True)
     await ctx.reply(ctx.t("checkin-talked-thanks"))

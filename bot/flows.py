@@ -7,6 +7,7 @@ day later) the answer lands on the question that was asked.
 from __future__ import annotations
 
 from bot.chat import Body, ChoiceIn, TextIn
+from bot.places import Place
 from bot.router import Context, flow_payload, parse_flow_payload
 from bot.storage import conversations
 from bot.storage.conversations import Conversation
@@ -53,3 +54,25 @@ def picked(body: Body) -> str | None:
 
 def typed(body: Body) -> str | None:
     return body.text.strip() if isinstance(body, TextIn) else None
+
+
+def place_buttons(flow: StepFlow, ctx: Context, conv: Conversation) -> list[tuple[str, str]]:
+    """The candidate neighbourhoods of an ambiguous answer (stored in ``conv.data["candidates"]``) as
+    buttons, and "none of these" — for every flow that asks where someone lives."""
+    places = ctx.core.content.places
+    buttons = [
+        flow.button("place_pick", str(i), place.label)
+        for i, place_id in enumerate(conv.data.get("candidates", []))
+        if (place := places.get(place_id))
+    ]
+    buttons.append(flow.button("place_pick", "none", ctx.t("button-none-of-these")))
+    return buttons
+
+
+def picked_place(ctx: Context, conv: Conversation, body: Body) -> Place | None:
+    """The candidate a "place_pick" button stands for, or None."""
+    value = picked(body)
+    candidates = conv.data.get("candidates", [])
+    if value is not None and value.isdigit() and int(value) < len(candidates):
+        return ctx.core.content.places.get(candidates[int(value)])
+    return None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.chat import Body
 from bot.checkin_answers import all_clear
 from bot.checkins import payload
-from bot.flows import StepFlow, picked, typed
+from bot.flows import StepFlow, picked, picked_place, place_buttons, typed
 from bot.i18n import Localized
 from bot.places import Place
 from bot.router import Command, Context
@@ -129,20 +129,14 @@ class HelperFlow(StepFlow):
             await ctx.reply(ctx.t("helper-place-unknown", typed=text, examples=_examples(ctx)))
 
     async def ask_place_pick(self, ctx: Context, conv: Conversation) -> None:
-        places = ctx.core.content.places
-        buttons = [self.button("place_pick", str(i), place.label)
-                   for i, place_id in enumerate(conv.data.get("candidates", [])) if (place := places.get(place_id))]
-        buttons.append(self.button("place_pick", "none", ctx.t("button-none-of-these")))
-        await ctx.reply(ctx.t("helper-place-pick"), buttons)
+        await ctx.reply(ctx.t("helper-place-pick"), place_buttons(self, ctx, conv))
 
     async def on_place_pick(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        place = picked_place(ctx, conv, body)
+        if place is not None:
+            await self._placed(ctx, conv, place)
+            return
         value = picked(body)
-        candidates = conv.data.get("candidates", [])
-        if value is not None and value.isdigit() and int(value) < len(candidates):
-            place = ctx.core.content.places.get(candidates[int(value)])
-            if place is not None:
-                await self._placed(ctx, conv, place)
-                return
         if value == "none" or typed(body):
             await self.goto(ctx, conv, "place")
             return

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from bot import membership
 from bot.chat import Body, CommandIn, LocationIn
 from bot.clock import to_iso
-from bot.flows import StepFlow, picked, typed
+from bot.flows import StepFlow, picked, picked_place, place_buttons, typed
 from bot.i18n import LANGUAGES, Localized
 from bot.interests import TopicList, fold
 from bot.places import Place
@@ -122,23 +122,14 @@ class Onboarding(StepFlow):
             await ctx.reply(ctx.t("onboarding-place-unknown", typed=text, examples=_examples(ctx)))
 
     async def ask_place_pick(self, ctx: Context, conv: Conversation) -> None:
-        places = ctx.core.content.places
-        buttons = [
-            self.button("place_pick", str(i), place.label)
-            for i, place_id in enumerate(conv.data.get("candidates", []))
-            if (place := places.get(place_id))
-        ]
-        buttons.append(self.button("place_pick", "none", ctx.t("button-none-of-these")))
-        await ctx.reply(ctx.t("onboarding-place-pick"), buttons)
+        await ctx.reply(ctx.t("onboarding-place-pick"), place_buttons(self, ctx, conv))
 
     async def on_place_pick(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        place = picked_place(ctx, conv, body)
+        if place is not None:
+            await self.settle_place(ctx, conv, place)
+            return
         value = picked(body)
-        candidates = conv.data.get("candidates", [])
-        if value is not None and value.isdigit() and int(value) < len(candidates):
-            place = ctx.core.content.places.get(candidates[int(value)])
-            if place is not None:
-                await self.settle_place(ctx, conv, place)
-                return
         if value == "none":
             await self.goto(ctx, conv, "place")
             return
