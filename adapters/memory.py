@@ -51,6 +51,7 @@ class MemoryPlatform(Adapter):
     rooms: dict[str, set[str]] = field(default_factory=dict)
     room_names: dict[str, str] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
+    powers: dict[tuple[str, str], int] = field(default_factory=dict)
     fail_next: deque[SendResult] = field(default_factory=deque)
     rejected: int = 0
     _keys: set[str] = field(default_factory=set)
@@ -108,6 +109,12 @@ class MemoryPlatform(Adapter):
             return InviteResult(Undeliverable("room gone"))
         self.rooms[room_id].add(user_id)
         return InviteResult(Delivered())
+
+    async def set_power_level(self, room_id: str, user_id: str, level: int) -> SendResult:
+        if room_id not in self.rooms:
+            return Undeliverable("room gone")
+        self.powers[(room_id, user_id)] = level
+        return Delivered()
 
     def _over_limit(self, chat_id: str) -> float:
         if self.limits is None:

@@ -404,6 +404,15 @@ class Core:
             return [circle_store.Room(circle_id, platform, chat_id) for platform, chat_id in self._event_rooms]
         return await circle_store.rooms(db, circle_id)
 
+    async def queue_room_power(self, db: Database, circle_id: int, person_id: int, level: int, now: datetime) -> None:
+        """Give (50) or take back (0) a circle host's or moderator's power in the circle's rooms, on the
+        platforms that have such a thing (Matrix power levels)."""
+        for identity in await people.identities(db, person_id):
+            payload = json.dumps(
+                {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, "level": level}
+            )
+            await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now)
+
     def _wake_outbox(self) -> None:
         for event in self._outbox_ready.values():
             event.set()
@@ -426,7 +435,7 @@ class Core:
         items = await outbox.due(self.db, platform, self.clock.now())
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
-            if item.kind == "invite":
+            if item.kind != "message":  # invites and room powers: one at a time
                 await self._deliver_in_order(transport, [item])
             else:
                 by_chat.setdefault(item.chat_id, []).append(item)
@@ -464,6 +473,8 @@ class Core:
         try:
             if item.kind == "message":
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            if item.kind == "power":
+                return await self._deliver_power(transport, item)
             return await self._deliver_invite(transport, item, key)
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
             log.exception("delivery of outbox item %s failed", item.id)
@@ -481,6 +492,16 @@ class Core:
                 await circle_store.set_room(self.db, data["circle_id"], transport.platform, room_id)
             room = circle_store.Room(data["circle_id"], transport.platform, room_id)
         return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
+
+    async def _deliver_power(self, transport: Transport, item: outbox.Item) -> SendResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.db, data["circle_id"], transport.platform)
+        if room is None:
+            return RetryLater(600, "waiting for the circle's room")
+        set_power_level = getattr(transport, "set_power_level", None)
+        if set_power_level is None:
+            return Delivered()  # this platform has no room power levels
+        return await set_power_level(room.chat_id, data["user_id"], data["level"])
 
     async def room_spec(self, circle_id: int) -> RoomSpec:
         circle = await circle_store.get(self.db, circle_id)
@@ -520,7 +541,7 @@ class Core:
 
     async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
         """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
-        if not outcome.chat_gone or item.kind == "invite":
+        if not outcome.chat_gone or item.kind != "message":
             return  # this message (or the circle's room) was refused, not the person's chat
         room = await circle_store.room_by_chat(self.db, item.platform, item.chat_id)
         if room is None:

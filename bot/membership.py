@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
+from bot import roles
 from bot.chat import Incoming, JoinedIn, LeftIn, TextIn
 from bot.circles import CircleView, Newcomer, choose_circle, plan_merges
 from bot.clock import to_iso
@@ -18,6 +19,7 @@ from bot.storage import people
 from bot.storage.database import Database
 from bot.storage.people import Person
 
+MODERATOR_POWER = 50  # a moderator placed in a circle can act in its room (Matrix power level)
 MAX_RELAY = 3000  # a mirrored message longer than this is cut, with a note
 
 
@@ -48,6 +50,8 @@ async def place(core, db: Database, person: Person, now: datetime) -> int:
     others = await circle_store.member_ids(db, circle.id)
     await circle_store.add_member(db, circle.id, person.id, now)
     await core.queue_invite(db, circle.id, person.id, now)
+    if await roles.is_moderator(db, core.config.deployment.admins, person.id, person.place_id):
+        await core.queue_room_power(db, circle.id, person.id, MODERATOR_POWER, now)
     if others:
         await core.post_to_circle(db, circle.id, await introduction(core, person), now)
     await welcome(core, db, person, circle.id, others, now)

@@ -15,7 +15,7 @@ Anything else converts to nothing; its update id still moves the offset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from telegram import ChatMember, ChatMemberUpdated, Message, Update
 
@@ -89,7 +89,16 @@ def _body(message: Message, bot_username: str, private: bool) -> Body | None:
     if text is None:
         return TextIn("") if private else None  # a sticker in private: the current question is asked again
     if message.text and text.startswith("/"):
-        return _command(text, bot_username, private)
+        command = _command(text, bot_username, private)
+        replied = message.reply_to_message
+        if isinstance(command, CommandIn) and replied is not None and replied.from_user is not None:
+            # "/report" sent as a reply: the message and author it is about (what a report keeps).
+            command = replace(
+                command,
+                reply_to_user=str(replied.from_user.id),
+                reply_to_text=(replied.text or replied.caption or "")[:1000],
+            )
+        return command
     return TextIn(text)
 
 

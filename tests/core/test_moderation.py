@@ -268,3 +268,26 @@ async def test_host_is_told_and_words_held(mods) -> None:
     await mods.send("bob", TextIn("quel connard"), chat=room)
     assert seen == [] and "pas été transmis" in last(mods, "bob")
     assert timedelta  # (imported for the clock advances above)
+
+
+async def test_hosts_and_moderators_get_power_in_the_circle_room(tmp_path, config, content) -> None:
+    """Where rooms have power levels (Matrix), a circle host gets 50 and loses it again; a moderator
+    placed in a circle of their neighbourhood gets 50 too."""
+    from tests.core.moderation_helpers import neighbours, setup_roles, with_admin
+
+    hood = await neighbours(tmp_path, with_admin(config), content)
+    try:
+        ids = await setup_roles(hood)
+        room = hood.platform.room_of("alice")
+        assert hood.platform.powers[(room, "alice")] == 50
+        await hood.say("mona", f"/unhost #{ids['alice']}")
+        assert hood.platform.powers[(room, "alice")] == 0
+        assert (room, "bob") not in hood.platform.powers
+        await hood.say("admin", f"/moderator #{ids['carol']} belleville")
+        await hood.say("carol", "/profil")  # the new moderator of Belleville moves there
+        await hood.press("carol", "Quartier")
+        await hood.say("carol", "belleville")
+        carol_room = hood.platform.room_of("carol")
+        assert hood.platform.powers[(carol_room, "carol")] == 50
+    finally:
+        await hood.core.db.close()

@@ -77,6 +77,16 @@ def test_commands_for_other_bots_in_groups_are_ignored() -> None:
     assert text.incoming.body == TextIn("Bonjour")
 
 
+def test_report_sent_as_a_reply_carries_the_message_it_is_about() -> None:
+    ana = {"id": 5, "is_bot": False, "first_name": "Ana"}
+    rob = {"id": 6, "is_bot": False, "first_name": "Rob"}
+    group = {"id": -42, "type": "supergroup", "title": "Voisins"}
+    reported = {"message_id": 7, "date": 0, "chat": group, "from": rob, "text": "achetez mes pilules"}
+    done = convert(_update({"update_id": 4, "message": {"message_id": 8, "date": 0, "chat": group, "from": ana,
+                                                         "text": "/signaler", "reply_to_message": reported}}), "b")
+    assert done.incoming.body == CommandIn("signaler", "", reply_to_user="6", reply_to_text="achetez mes pilules")
+
+
 def test_chat_member_join_carries_the_invite_link() -> None:
     user = {"id": 5, "is_bot": False, "first_name": "Ana"}
     data = {"update_id": 9, "chat_member": {
