@@ -9,7 +9,6 @@ feature at once, instead of each feature having to remember it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,19 +22,14 @@ from bot.chat import (
     Choice,
     ChoiceIn,
     CommandIn,
-    Delivered,
     Incoming,
-    InviteResult,
     Outgoing,
-    RetryLater,
-    RoomSpec,
-    SendResult,
     TextIn,
     Transport,
-    Undeliverable,
 )
 from bot.clock import Clock, SystemClock
 from bot.config import CONTENT_DIR, Config
+from bot.delivery import Delivery
 from bot.i18n import Catalogues, Localized, Translator
 from bot.interests import TopicList
 from bot.pacing import Pacer
@@ -85,8 +79,8 @@ class Core:
         self._seen: dict[int, datetime] = {}
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
-        self._outbox_ready: dict[str, asyncio.Event] = {}
-        self._pacers: dict[str, Pacer] = {}
+        self.outbox_ready: dict[str, asyncio.Event] = {}
+        self.delivery = Delivery(self)
         self.group_hooks: list[GroupHook] = []
         self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
         self._event_circle: int | None = None
@@ -102,8 +96,8 @@ class Core:
         """An adapter offers its platform; deliveries for that platform go through it, paced to the
         overall rate it declares (``pacer`` replaces that, e.g. with a scaled clock in a benchmark)."""
         self.transports[transport.platform] = transport
-        self._outbox_ready.setdefault(transport.platform, asyncio.Event())
-        self._pacers[transport.platform] = pacer or Pacer(transport.capabilities.messages_per_second)
+        self.outbox_ready.setdefault(transport.platform, asyncio.Event())
+        self.delivery.pacers[transport.platform] = pacer or Pacer(transport.capabilities.messages_per_second)
 
     def translator(self, lang: str | None) -> Translator:
         return self.content.catalogues.translator(lang)
@@ -414,139 +408,16 @@ class Core:
             await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now)
 
     def _wake_outbox(self) -> None:
-        for event in self._outbox_ready.values():
+        for event in self.outbox_ready.values():
             event.set()
 
     async def deliver_due(self, platform: str) -> int:
-        """Send what is due on one platform; returns how many items were looked at.
+        """Send what is due on one platform now (see ``bot.delivery``); returns how many items were due."""
+        return await self.delivery.deliver_due(platform)
 
-        Each chat's messages go out in order, one after the other. Once a chat's message is held back
-        (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
-        need the same circle's room created.
-
-        Different chats are served side by side (8 at once) only where a resend cannot duplicate
-        (``idempotent_sends``, e.g. Matrix transaction ids): a crash interrupts every send in flight,
-        and on a platform without idempotency each of those is given up rather than risk showing it
-        twice. There (Telegram) one send at a time keeps that loss to at most one message per crash;
-        Telegram's 30 messages a second are far below what one-at-a-time reaches.
-        """
-        transport = self.transports[platform]
-        concurrency = 8 if getattr(transport, "idempotent_sends", False) else 1
-        items = await outbox.due(self.db, platform, self.clock.now())
-        by_chat: dict[str, list[outbox.Item]] = {}
-        for item in items:
-            if item.kind != "message":  # invites and room powers: one at a time
-                await self._deliver_in_order(transport, [item])
-            else:
-                by_chat.setdefault(item.chat_id, []).append(item)
-        slots = asyncio.Semaphore(concurrency)
-
-        async def serve(chat_items: list[outbox.Item]) -> None:
-            async with slots:
-                await self._deliver_in_order(transport, chat_items)
-
-        results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                log.error("delivery on %s failed", platform, exc_info=result)
-        return len(items)
-
-    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item]) -> None:
-        """One chat's due items, oldest first; stop at the first one that must wait."""
-        for item in chat_items:
-            wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
-            if wait > 0:
-                async with self.db.transaction():
-                    await outbox.retry(self.db, item.id, _after(self.clock.now(), wait), "paced")
-                return
-            pacer = self._pacers.get(transport.platform)
-            if pacer is not None:
-                await pacer.wait()
-            await outbox.claim(self.db, item.id)  # claimed first, committed: a crash never sends it twice
-            result = await self._deliver(transport, item)
-            await self._record(item, result)
-            if isinstance(result, RetryLater):
-                return
-
-    async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
-        key = f"voisinage-{item.id}"
-        try:
-            if item.kind == "message":
-                return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
-            if item.kind == "power":
-                return await self._deliver_power(transport, item)
-            return await self._deliver_invite(transport, item, key)
-        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
-            log.exception("delivery of outbox item %s failed", item.id)
-            return RetryLater(60, f"{type(exc).__name__}: {exc}")
-
-    async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
-        data = json.loads(item.payload)
-        room = await circle_store.room_on(self.db, data["circle_id"], transport.platform)
-        if room is None:
-            if not transport.capabilities.create_rooms:
-                return RetryLater(600, "waiting for a group for this circle")
-            spec = await self.room_spec(data["circle_id"])
-            room_id = await transport.create_room(spec)
-            async with self.db.transaction():
-                await circle_store.set_room(self.db, data["circle_id"], transport.platform, room_id)
-            room = circle_store.Room(data["circle_id"], transport.platform, room_id)
-        return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
-
-    async def _deliver_power(self, transport: Transport, item: outbox.Item) -> SendResult:
-        data = json.loads(item.payload)
-        room = await circle_store.room_on(self.db, data["circle_id"], transport.platform)
-        if room is None:
-            return RetryLater(600, "waiting for the circle's room")
-        set_power_level = getattr(transport, "set_power_level", None)
-        if set_power_level is None:
-            return Delivered()  # this platform has no room power levels
-        return await set_power_level(room.chat_id, data["user_id"], data["level"])
-
-    async def room_spec(self, circle_id: int) -> RoomSpec:
-        circle = await circle_store.get(self.db, circle_id)
-        assert circle is not None
-        place = self.content.places.get(circle.place_id)
-        name = place.name if place else circle.place_id
-        t = self.t_default
-        name_text = t("circle-room-name", place=name, number=circle.number)
-        return RoomSpec(circle_id, name_text, t("circle-room-topic", place=name))
-
-    async def _record(self, item: outbox.Item, result: SendResult | InviteResult) -> None:
-        now = self.clock.now()
-        link = result.link if isinstance(result, InviteResult) else ""
-        outcome = result.outcome if isinstance(result, InviteResult) else result
-        if isinstance(outcome, Delivered) and not link:
-            await outbox.sent(self.db, item.id, now)  # the common case: one statement, its own transaction
-            return
-        async with self.db.transaction():
-            if isinstance(outcome, Delivered):
-                await outbox.sent(self.db, item.id, now)
-                if link:
-                    await self._send_invite_link(item, link, now)
-            elif isinstance(outcome, RetryLater):
-                at = max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts))
-                await outbox.retry(self.db, item.id, at, outcome.reason)
-            elif isinstance(outcome, Undeliverable):
-                await outbox.failed(self.db, item.id, outcome.reason)
-                await self._unreachable(item, outcome, now)
-
-    async def _send_invite_link(self, item: outbox.Item, link: str, now: datetime) -> None:
-        data = json.loads(item.payload)
-        person = await people.get(self.db, data["person_id"])
-        if person is None:
-            return
-        t = self.translator(person.language)
-        await self.queue_message(self.db, item.platform, item.chat_id, t("circle-invite-link", link=link), (), now)
-
-    async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
-        """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
-        if not outcome.chat_gone or item.kind != "message":
-            return  # this message (or the circle's room) was refused, not the person's chat
-        room = await circle_store.room_by_chat(self.db, item.platform, item.chat_id)
-        if room is None:
-            await people.mark_unreachable(self.db, item.platform, item.chat_id, now)
-            await outbox.drop_for_chat(self.db, item.platform, item.chat_id)
+    async def run_delivery(self, platform: str) -> None:
+        """Deliver for one platform until cancelled."""
+        await self.delivery.run_delivery(platform)
 
     async def settle(self, rounds: int = 20) -> None:
         """Handle the inbox and deliver everything due, until quiet. Used by the console and tests."""
@@ -565,29 +436,6 @@ class Core:
             await self._inbox_ready.wait()
             self._inbox_ready.clear()
             await self.process_pending()
-
-    async def run_delivery(self, platform: str) -> None:
-        """Deliver for one platform forever: woken when something is queued, else when the next
-        delayed item comes due."""
-        idempotent = getattr(self.transports[platform], "idempotent_sends", False)
-        async with self.db.transaction():
-            await outbox.recover(self.db, platform, self.clock.now(), idempotent)
-        ready = self._outbox_ready[platform]
-        while True:
-            ready.clear()
-            attempted = await self.deliver_due(platform)
-            if attempted:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), timeout=await self._idle_wait(platform))
-
-    async def _idle_wait(self, platform: str) -> float:
-        next_at = await outbox.next_due_at(self.db, platform)
-        if next_at is None:
-            return 30.0
-        delta = (datetime.fromisoformat(next_at) - self.clock.now()).total_seconds()
-        return min(30.0, max(0.05, delta))
-
 
 def _only_talk(event: Incoming) -> bool:
     """Words written in a group: handling them cannot change who is in which circle."""

@@ -1,0 +1,200 @@
+"""Delivery: what the outbox holds goes out through each platform's adapter.
+
+Every message, invite and room-power change was written to the outbox in the transaction that decided
+it (``Core.queue_message`` and friends). Here a worker per platform sends what is due, at most once per
+item, in order per chat, paced to the platform's rate, retrying what is transient (``RetryLater``) and
+marking what is permanent (``Undeliverable``) without retrying it forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.chat import (
+    Delivered,
+    InviteResult,
+    Outgoing,
+    RetryLater,
+    RoomSpec,
+    SendResult,
+    Transport,
+    Undeliverable,
+)
+from bot.pacing import Pacer
+from bot.storage import circles as circle_store
+from bot.storage import outbox, people
+
+if TYPE_CHECKING:
+    from bot.app import Core
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.pacers: dict[str, Pacer] = {}
+
+    async def deliver_due(self, platform: str) -> int:
+        """Send what is due on one platform; returns how many items were looked at.
+
+        Each chat's messages go out in order, one after the other. Once a chat's message is held back
+        (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
+        need the same circle's room created.
+
+        Different chats are served side by side (8 at once) only where a resend cannot duplicate
+        (``idempotent_sends``, e.g. Matrix transaction ids): a crash interrupts every send in flight,
+        and on a platform without idempotency each of those is given up rather than risk showing it
+        twice. There (Telegram) one send at a time keeps that loss to at most one message per crash;
+        Telegram's 30 messages a second are far below what one-at-a-time reaches.
+        """
+        transport = self.core.transports[platform]
+        concurrency = 8 if getattr(transport, "idempotent_sends", False) else 1
+        items = await outbox.due(self.core.db, platform, self.core.clock.now())
+        by_chat: dict[str, list[outbox.Item]] = {}
+        for item in items:
+            if item.kind != "message":  # invites and room powers: one at a time
+                await self._deliver_in_order(transport, [item])
+            else:
+                by_chat.setdefault(item.chat_id, []).append(item)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def serve(chat_items: list[outbox.Item]) -> None:
+            async with slots:
+                await self._deliver_in_order(transport, chat_items)
+
+        results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()), return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("delivery on %s failed", platform, exc_info=result)
+        return len(items)
+
+    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item]) -> None:
+        """One chat's due items, oldest first; stop at the first one that must wait."""
+        for item in chat_items:
+            wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
+            if wait > 0:
+                async with self.core.db.transaction():
+                    await outbox.retry(self.core.db, item.id, _after(self.core.clock.now(), wait), "paced")
+                return
+            pacer = self.pacers.get(transport.platform)
+            if pacer is not None:
+                await pacer.wait()
+            await outbox.claim(self.core.db, item.id)  # claimed first, committed: a crash never sends it twice
+            result = await self._deliver(transport, item)
+            await self._record(item, result)
+            if isinstance(result, RetryLater):
+                return
+
+    async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
+        key = f"voisinage-{item.id}"
+        try:
+            if item.kind == "message":
+                return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            if item.kind == "power":
+                return await self._deliver_power(transport, item)
+            return await self._deliver_invite(transport, item, key)
+        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
+            log.exception("delivery of outbox item %s failed", item.id)
+            return RetryLater(60, f"{type(exc).__name__}: {exc}")
+
+    async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        if room is None:
+            if not transport.capabilities.create_rooms:
+                return RetryLater(600, "waiting for a group for this circle")
+            spec = await self.room_spec(data["circle_id"])
+            room_id = await transport.create_room(spec)
+            async with self.core.db.transaction():
+                await circle_store.set_room(self.core.db, data["circle_id"], transport.platform, room_id)
+            room = circle_store.Room(data["circle_id"], transport.platform, room_id)
+        return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
+
+    async def _deliver_power(self, transport: Transport, item: outbox.Item) -> SendResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        if room is None:
+            return RetryLater(600, "waiting for the circle's room")
+        set_power_level = getattr(transport, "set_power_level", None)
+        if set_power_level is None:
+            return Delivered()  # this platform has no room power levels
+        return await set_power_level(room.chat_id, data["user_id"], data["level"])
+
+    async def room_spec(self, circle_id: int) -> RoomSpec:
+        circle = await circle_store.get(self.core.db, circle_id)
+        assert circle is not None
+        place = self.core.content.places.get(circle.place_id)
+        name = place.name if place else circle.place_id
+        t = self.core.t_default
+        name_text = t("circle-room-name", place=name, number=circle.number)
+        return RoomSpec(circle_id, name_text, t("circle-room-topic", place=name))
+
+    async def _record(self, item: outbox.Item, result: SendResult | InviteResult) -> None:
+        now = self.core.clock.now()
+        link = result.link if isinstance(result, InviteResult) else ""
+        outcome = result.outcome if isinstance(result, InviteResult) else result
+        if isinstance(outcome, Delivered) and not link:
+            await outbox.sent(self.core.db, item.id, now)  # the common case: one statement, its own transaction
+            return
+        async with self.core.db.transaction():
+            if isinstance(outcome, Delivered):
+                await outbox.sent(self.core.db, item.id, now)
+                if link:
+                    await self._send_invite_link(item, link, now)
+            elif isinstance(outcome, RetryLater):
+                at = max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts))
+                await outbox.retry(self.core.db, item.id, at, outcome.reason)
+            elif isinstance(outcome, Undeliverable):
+                await outbox.failed(self.core.db, item.id, outcome.reason)
+                await self._unreachable(item, outcome, now)
+
+    async def _send_invite_link(self, item: outbox.Item, link: str, now: datetime) -> None:
+        data = json.loads(item.payload)
+        person = await people.get(self.core.db, data["person_id"])
+        if person is None:
+            return
+        t = self.core.translator(person.language)
+        await self.core.queue_message(
+            self.core.db, item.platform, item.chat_id, t("circle-invite-link", link=link), (), now
+        )
+
+    async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
+        """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
+        if not outcome.chat_gone or item.kind != "message":
+            return  # this message (or the circle's room) was refused, not the person's chat
+        room = await circle_store.room_by_chat(self.core.db, item.platform, item.chat_id)
+        if room is None:
+            await people.mark_unreachable(self.core.db, item.platform, item.chat_id, now)
+            await outbox.drop_for_chat(self.core.db, item.platform, item.chat_id)
+
+    async def run_delivery(self, platform: str) -> None:
+        """Deliver for one platform forever: woken when something is queued, else when the next
+        delayed item comes due."""
+        idempotent = getattr(self.core.transports[platform], "idempotent_sends", False)
+        async with self.core.db.transaction():
+            await outbox.recover(self.core.db, platform, self.core.clock.now(), idempotent)
+        ready = self.core.outbox_ready[platform]
+        while True:
+            ready.clear()
+            attempted = await self.deliver_due(platform)
+            if attempted:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), timeout=await self._idle_wait(platform))
+
+    async def _idle_wait(self, platform: str) -> float:
+        next_at = await outbox.next_due_at(self.core.db, platform)
+        if next_at is None:
+            return 30.0
+        delta = (datetime.fromisoformat(next_at) - self.core.clock.now()).total_seconds()
+        return min(30.0, max(0.05, delta))
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)
