@@ -36,6 +36,10 @@ class Adapter(ABC):
     @abstractmethod
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult: ...
 
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        """The content of a document someone sent; platforms that receive files override this."""
+        raise NotImplementedError(f"{self.platform} does not receive files")
+
     def ready_in(self, chat_id: str) -> float:
         """Seconds before this chat may receive another message (per-chat pacing); 0 when it may now."""
         return 0.0

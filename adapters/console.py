@@ -8,6 +8,7 @@ Lines typed:
   /as NAME        speak as NAME from now on (a new neighbour the first time)
   /room           write in your circle's room        /dm   back to the private chat with the bot
   /where LAT LON  share a location                   /who  who is here, and in which rooms
+  /file PATH      send a file (an organizer's .ics calendar)
   /quit           leave (Ctrl-D too)
 Anything else goes to the bot: text, a /command, or the number of a choice.
 It works the same with a script on standard input, which is how the tests drive it.
@@ -34,6 +35,8 @@ from bot.chat import (
     Capabilities,
     CommandIn,
     Delivered,
+    FileIn,
+    FileTooBig,
     Incoming,
     InviteResult,
     LocationIn,
@@ -169,6 +172,8 @@ class ConsoleAdapter(Adapter):
             return self._who()
         if word == "/where":
             return self._location(rest)
+        if word == "/file":
+            return self._file(rest)
         if line.startswith("/"):
             return self._event(CommandIn(word[1:].split("@")[0].lower(), rest.strip()))
         return self._event(TextIn(line))
@@ -190,6 +195,20 @@ class ConsoleAdapter(Adapter):
         except ValueError:
             return "(/where LATITUDE LONGITUDE, par exemple /where 48.8722 2.3767)"
         return self._event(LocationIn(lat, lon))
+
+    def _file(self, rest: str) -> Incoming | str:
+        path = Path(rest.strip()).expanduser()
+        if not rest.strip() or not path.is_file():
+            return "(/file CHEMIN, par exemple /file agenda.ics)"
+        mime = "text/calendar" if path.suffix.lower() == ".ics" else ""
+        return self._event(FileIn(str(path.resolve()), path.name, mime, path.stat().st_size))
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        """The console's "platform" keeps files where they are on disk."""
+        path = Path(ref)
+        if path.stat().st_size > max_bytes:
+            raise FileTooBig(ref)
+        return path.read_bytes()
 
     def _event(self, body: Body) -> Incoming:
         room = self.state.room_of(self.persona) if self.in_room else None

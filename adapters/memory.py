@@ -18,6 +18,7 @@ from bot.chat import (
     Body,
     Capabilities,
     Delivered,
+    FileTooBig,
     Incoming,
     InviteResult,
     Outgoing,
@@ -52,6 +53,7 @@ class MemoryPlatform(Adapter):
     room_names: dict[str, str] = field(default_factory=dict)
     blocked: set[str] = field(default_factory=set)
     powers: dict[tuple[str, str], int] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # documents users sent, by reference
     fail_next: deque[SendResult] = field(default_factory=deque)
     rejected: int = 0
     _keys: set[str] = field(default_factory=set)
@@ -109,6 +111,12 @@ class MemoryPlatform(Adapter):
             return InviteResult(Undeliverable("room gone"))
         self.rooms[room_id].add(user_id)
         return InviteResult(Delivered())
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        data = self.files[ref]
+        if len(data) > max_bytes:
+            raise FileTooBig(ref)
+        return data
 
     async def set_power_level(self, room_id: str, user_id: str, level: int) -> SendResult:
         if room_id not in self.rooms:

@@ -22,6 +22,7 @@ from bot.chat import (
     Choice,
     ChoiceIn,
     CommandIn,
+    FileIn,
     Incoming,
     Outgoing,
     TextIn,
@@ -243,6 +244,11 @@ class Core:
         conv = await conversations.get(self.db, ctx.person.id)
         if isinstance(body, CommandIn):
             await self._route_command(ctx, body)
+        elif isinstance(body, FileIn):
+            if self.router.file_handler is not None and ctx.person.onboarded:
+                await self.router.file_handler(ctx)
+            else:
+                await ctx.reply(ctx.t("file-not-expected"))
         elif isinstance(body, ChoiceIn):
             await self._route_choice(ctx, body, conv)
         elif conv is not None:

@@ -70,6 +70,18 @@ class LocationIn:
 
 
 @dataclass(frozen=True)
+class FileIn:
+    """A document someone sent (an organizer's .ics calendar). ``ref`` is the platform's handle for it
+    (a Telegram file id, a console path): the content stays on the platform until a handler asks the
+    adapter for it (``fetch_file``), so the inbox never holds file contents."""
+
+    ref: str
+    filename: str = ""
+    mime_type: str = ""
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class JoinedIn:
     """Someone joined a group or room; ``invite`` is the invite link or code they used, if known."""
 
@@ -81,12 +93,13 @@ class LeftIn:
     removed_by_admin: bool = False
 
 
-Body = TextIn | CommandIn | ChoiceIn | LocationIn | JoinedIn | LeftIn
+Body = TextIn | CommandIn | ChoiceIn | LocationIn | FileIn | JoinedIn | LeftIn
 _BODY_KINDS: dict[str, type] = {
     "text": TextIn,
     "command": CommandIn,
     "choice": ChoiceIn,
     "location": LocationIn,
+    "file": FileIn,
     "joined": JoinedIn,
     "left": LeftIn,
 }
@@ -265,3 +278,11 @@ class Transport(Protocol):
     async def create_room(self, spec: RoomSpec) -> str: ...
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult: ...
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        """The content of a document someone sent (``FileIn.ref``); raises ``FileTooBig`` past ``max_bytes``."""
+        ...
+
+
+class FileTooBig(Exception):
+    """A received document is larger than the handler accepts."""

@@ -1,6 +1,8 @@
 """Importing an organizer's existing calendar (.ics file or feed URL), so no event is typed twice.
 
-/import <url> registers a feed and asks for an import; the import itself runs in a background pass
+/import <url> registers a feed and asks for an import; an .ics file sent in the private chat is a
+one-off feed (``file:<platform>:<ref>``, read through the adapter and forgotten once imported). The
+import itself runs in a background pass
 (never inside the handling of a message: a download can take seconds), in steps of ``import_chunk``
 events, each step its own transaction followed by a progress message for long files. Registered
 feeds are re-imported every ``feed_refresh_hours``.
@@ -19,6 +21,7 @@ from datetime import datetime, timedelta
 
 from bot import activities, announcements, dates
 from bot.calendar_files import CalendarEvent, FetchError, fetch, parse_ics
+from bot.chat import FileIn, FileTooBig
 from bot.router import Command, Context
 from bot.scheduler import Job, every
 from bot.storage import events, feeds, organizers
@@ -120,6 +123,37 @@ async def import_pass(core, now: datetime) -> int:
     return len(due)
 
 
+SENT_FILE = "file:"
+
+
+def sent_file_url(platform: str, ref: str) -> str:
+    return f"{SENT_FILE}{platform}:{ref}"
+
+
+async def _read(core, url: str) -> bytes:
+    """A feed's calendar: downloaded from its URL, or asked of the adapter for a file sent in the chat."""
+    limits = core.config.activities
+    if not url.startswith(SENT_FILE):
+        return await fetch(url, limits.import_max_bytes, limits.import_allow_private)
+    platform, _, ref = url[len(SENT_FILE):].partition(":")
+    transport = core.transports.get(platform)
+    if transport is None:
+        raise FetchError("network", f"{platform} is not running")
+    try:
+        return await transport.fetch_file(ref, limits.import_max_bytes)
+    except FileTooBig:
+        raise FetchError("too_big") from None
+    except Exception as exc:  # the platform's own errors: the organizer is told it could not be read
+        raise FetchError("network", f"{type(exc).__name__}: {exc}") from exc
+
+
+async def _finish(db, feed: feeds.Feed, result: str, now: datetime) -> None:
+    if feed.url.startswith(SENT_FILE):
+        await feeds.remove(db, feed.id)
+    else:
+        await feeds.done(db, feed.id, result, now)
+
+
 async def _run_feed(core, feed: feeds.Feed, now: datetime) -> None:
     db = core.db
     async with db.transaction():
@@ -129,19 +163,20 @@ async def _run_feed(core, feed: feeds.Feed, now: datetime) -> None:
         async with db.transaction():
             await feeds.done(db, feed.id, "organizer not approved", now)
         return
-    limits = core.config.activities
     try:
-        data = await fetch(feed.url, limits.import_max_bytes, limits.import_allow_private)
+        data = await _read(core, feed.url)
         result = await import_calendar(core, organizer, data, now, progress_key=f"feed{feed.id}", tell_progress=asked)
     except FetchError as exc:
         key = f"import-failed-{exc.reason}"
+        if feed.url.startswith(SENT_FILE):
+            key = "import-file-not-ics" if exc.reason == "not_ics" else "import-file-failed"
         async with db.transaction():
-            await feeds.done(db, feed.id, f"error: {exc}", now)
+            await _finish(db, feed, f"error: {exc}", now)
             if asked:
                 await core.tell(db, organizer.person_id, lambda t: t(key), None, now)
         return
     async with db.transaction():
-        await feeds.done(db, feed.id, result.summary(), now)
+        await _finish(db, feed, result.summary(), now)
         if asked or result.added or result.updated:
             await core.tell(db, organizer.person_id, lambda t: t(
                 "import-done", total=result.total, added=result.added, updated=result.updated,
@@ -167,7 +202,25 @@ async def import_command(ctx: Context) -> None:
     await ctx.reply(ctx.t("import-requested"))
 
 
+async def file_received(ctx: Context) -> None:
+    """An .ics file sent in the private chat: imported like a feed, once, by the background pass."""
+    body = ctx.body
+    assert isinstance(body, FileIn)
+    organizer = await activities.approved_organizer(ctx)
+    if organizer is None:
+        return
+    if not (body.filename.lower().endswith(".ics") or body.mime_type == "text/calendar"):
+        await ctx.reply(ctx.t("import-file-not-ics"))
+        return
+    if body.size > ctx.core.config.activities.import_max_bytes:
+        await ctx.reply(ctx.t("import-failed-too_big"))
+        return
+    await feeds.register(ctx.db, organizer.id, sent_file_url(ctx.address.platform, body.ref), ctx.now)
+    await ctx.reply(ctx.t("import-file-requested"))
+
+
 def install(core) -> None:
+    core.router.on_file(file_received)
     core.router.command(Command("import", import_command, aliases=("importer",), help_key="help-import",
                                 french_name="importer"))
     core.scheduler.add(Job("calendar-imports", every(timedelta(minutes=1)), import_pass))

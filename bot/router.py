@@ -106,6 +106,7 @@ class Router:
     commands: dict[str, Command] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)
     actions: dict[str, Handler] = field(default_factory=dict)
+    file_handler: Handler | None = None  # what a document sent in a private chat is for (calendar import)
     _listed: list[Command] = field(default_factory=list)
 
     def command(self, command: Command) -> None:
@@ -121,6 +122,11 @@ class Router:
 
     def action(self, prefix: str, handler: Handler) -> None:
         self.actions[prefix] = handler
+
+    def on_file(self, handler: Handler) -> None:
+        if self.file_handler is not None:
+            raise ValueError("a handler for received files is already registered")
+        self.file_handler = handler
 
     def listed(self) -> list[Command]:
         return [c for c in self._listed if c.help_key]

@@ -56,6 +56,7 @@ from bot.chat import (
     Capabilities,
     CommandIn,
     Delivered,
+    FileTooBig,
     Incoming,
     InviteResult,
     Outgoing,
@@ -441,6 +442,16 @@ class MatrixAdapter(Adapter):
         if not isinstance(resp, RoomCreateResponse):
             raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
         return resp.room_id
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        """A file a resident sent (an mxc:// URI), downloaded from the homeserver only when asked."""
+        resp = await self.client.download(mxc=ref)
+        body = getattr(resp, "body", None)
+        if not isinstance(body, bytes):
+            raise RuntimeError(f"download of {ref} failed: {getattr(resp, 'message', resp)}")
+        if len(body) > max_bytes:
+            raise FileTooBig(ref)
+        return body
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
         if room_id in self._gone:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.matrix.render import keycap_number
-from bot.chat import Address, Body, CommandIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
+from bot.chat import Address, Body, CommandIn, FileIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
 
 Event = dict[str, Any]
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")
@@ -70,6 +70,10 @@ def message_body(content: dict[str, Any]) -> Body | None:
     if msgtype == "m.location":
         match = _GEO.match(content.get("geo_uri") or "")
         return LocationIn(float(match.group(1)), float(match.group(2))) if match else None
+    if msgtype == "m.file" and isinstance(content.get("url"), str):
+        info = content.get("info") or {}
+        return FileIn(content["url"], content.get("filename") or text, str(info.get("mimetype") or ""),
+                      int(info.get("size") or 0))
     if msgtype not in ("m.text", "m.emote"):
         return None
     text = strip_reply_fallback(text) if relates.get("m.in_reply_to") else text

@@ -43,6 +43,7 @@ from adapters.telegram.render import MAX_CAPTION, Part, plain, render, units
 from bot.chat import (
     Capabilities,
     Delivered,
+    FileTooBig,
     InviteResult,
     Outgoing,
     RetryLater,
@@ -346,6 +347,16 @@ class TelegramAdapter(Adapter):
         async with self.core.db.transaction():
             await store.migrate(self.core.db, old, new)
         return new
+
+    async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
+        """A document a resident sent: Telegram keeps it, and it is downloaded only when a handler asks."""
+        file = await self.bot.get_file(ref)
+        if file.file_size and file.file_size > max_bytes:
+            raise FileTooBig(ref)
+        data = bytes(await file.download_as_bytearray())
+        if len(data) > max_bytes:
+            raise FileTooBig(ref)
+        return data
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
         """A single-use link (member_limit=1) that expires; the core sends it to the person.

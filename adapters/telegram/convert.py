@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 from telegram import ChatMember, ChatMemberUpdated, Message, Update
 
-from bot.chat import Address, Body, ChoiceIn, CommandIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
+from bot.chat import Address, Body, ChoiceIn, CommandIn, FileIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
 
 PLATFORM = "telegram"
 _IN = {ChatMember.OWNER, ChatMember.ADMINISTRATOR, ChatMember.MEMBER}
@@ -85,6 +85,9 @@ def _message(update: Update, message: Message, bot_username: str) -> Converted:
 def _body(message: Message, bot_username: str, private: bool) -> Body | None:
     if message.location is not None:
         return LocationIn(message.location.latitude, message.location.longitude) if private else None
+    if message.document is not None and private:
+        document = message.document
+        return FileIn(document.file_id, document.file_name or "", document.mime_type or "", document.file_size or 0)
     text = message.text or message.caption
     if text is None:
         return TextIn("") if private else None  # a sticker in private: the current question is asked again

@@ -41,6 +41,11 @@ async def done(db: Database, feed_id: int, result: str, now: datetime) -> None:
                      (to_iso(now), result[:500], feed_id))
 
 
+async def remove(db: Database, feed_id: int) -> None:
+    """A one-off import (a file sent in the chat) is forgotten once run."""
+    await db.execute("DELETE FROM feeds WHERE id = ?", (feed_id,))
+
+
 async def requested(db: Database, feed_id: int) -> bool:
     return bool(await db.scalar("SELECT requested_at IS NOT NULL FROM feeds WHERE id = ?", (feed_id,)))
 

@@ -45,3 +45,10 @@ def test_mydata_writes_an_export_and_mistakes_get_help(tmp_path: Path) -> None:
     assert "Vouliez-vous dire /mesdonnees ?" in out
     assert (tmp_path / "exports" / "voisinage-1.json").exists()
     assert out.rstrip().endswith("Je ne garde rien sur vous. /start pour faire connaissance.")
+
+
+def test_a_file_can_be_sent_and_only_organizers_import_calendars(tmp_path: Path) -> None:
+    (tmp_path / "agenda.ics").write_text("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", encoding="utf-8")
+    out = run_console(tmp_path, [*ALICE, "/file agenda.ics", "/file nulle-part.ics"])
+    assert "/organisateur" in out.split("alice@bot> /file agenda.ics")[1]
+    assert "(/file CHEMIN, par exemple /file agenda.ics)" in out

@@ -215,3 +215,42 @@ def test_all_day_and_floating_times_are_local() -> None:
     assert [e.starts_at for e in read] == [datetime(2026, 12, 5, 0, 0, tzinfo=PARIS),
                                            datetime(2026, 12, 5, 10, 0, tzinfo=PARIS),
                                            datetime(2026, 12, 5, 10, 0, tzinfo=UTC)]
+
+
+async def test_an_ics_file_sent_in_the_chat_is_imported_once(hood: Neighbours) -> None:
+    """An organizer sends their calendar file: imported by the background pass, then forgotten."""
+    from bot.chat import FileIn
+
+    await make_moderator(hood)
+    await make_organizer(hood)
+    data = calendar(vevent("a@mobilizon", "Repair café", "20261205T140000"),
+                    vevent("b@mobilizon", "Goûter partagé", "20261206T160000"))
+    hood.platform.files["doc-1"] = data
+    out = await hood.send("shop", FileIn("doc-1", "agenda.ics", "text/calendar", len(data)))
+    assert out[0].text.startswith("C'est noté ! J'importe ce fichier")
+    await run_imports(hood)
+    assert "Import terminé : 2 dans l'agenda, 2 nouvelles" in hood.texts("shop")[-1]
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM events") == 2
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM feeds") == 0  # a sent file is not a feed
+    hood.clock.advance(days=2)
+    await run_imports(hood)
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM events") == 2
+
+
+async def test_files_that_cannot_be_imported_are_refused_clearly(hood: Neighbours) -> None:
+    from bot.chat import FileIn
+
+    await make_moderator(hood)
+    await make_organizer(hood)
+    out = await hood.send("shop", FileIn("doc-2", "photo.jpg", "image/jpeg", 1000))
+    assert "n'est pas un agenda au format .ics" in out[0].text
+    out = await hood.send("shop", FileIn("doc-3", "enorme.ics", "text/calendar", 50_000_000))
+    assert out[0].text == "Cet agenda est trop gros pour être importé."
+    hood.platform.files["doc-4"] = b"ceci n'est pas un agenda"
+    await hood.send("shop", FileIn("doc-4", "faux.ics", "text/calendar", 24))
+    await run_imports(hood)
+    assert "n'est pas un agenda au format .ics" in hood.texts("shop")[-1]
+    out = await hood.send("resident", FileIn("doc-1", "agenda.ics", "text/calendar", 10))
+    assert "Merci ! Je ne sais pas quoi faire de ce fichier" in out[-1].text  # not even a member yet
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM events") == 0
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM feeds") == 0

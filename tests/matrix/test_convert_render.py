@@ -97,3 +97,13 @@ def test_error_outcomes() -> None:
     assert isinstance(outcome(ErrorResponse("Invalid token", "M_UNKNOWN_TOKEN")), RetryLater)
     assert outcome(object(), "$ev") == Delivered("$ev")
     assert already_member(ErrorResponse("@a:hs is already in the room.", "M_FORBIDDEN"))
+
+
+def test_a_file_is_passed_on_by_its_mxc_uri_not_its_content() -> None:
+    from adapters.matrix.convert import message_body
+    from bot.chat import FileIn
+
+    body = message_body({"msgtype": "m.file", "body": "agenda.ics", "url": "mxc://hs/abc",
+                         "info": {"mimetype": "text/calendar", "size": 512}})
+    assert body == FileIn("mxc://hs/abc", "agenda.ics", "text/calendar", 512)
+    assert message_body({"msgtype": "m.file", "body": "sans lien"}) is None

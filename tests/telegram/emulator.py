@@ -1650,6 +1650,15 @@ class BotApiEmulator:
             content["entities"] = entities
         return self._user_message(user, chat, content, reply_to)
 
+    def send_document(
+        self, user: EmuUser | int, filename: str, content: bytes, mime_type: str | None = None,
+        chat: EmuChat | int | None = None,
+    ) -> dict[str, Any]:
+        """The user sends a file (an organizer's .ics calendar); the bot can getFile and download it."""
+        upload = self._new_file(filename, content, mime_type)
+        self.files[upload.file_id] = upload
+        return self._user_message(user, chat, {"document": self._document_json(upload)}, None)
+
     def share_location(
         self,
         user: EmuUser | int,

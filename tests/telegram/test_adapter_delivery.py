@@ -241,3 +241,19 @@ async def test_webhook_checks_the_secret_and_stores_before_answering(
         await asyncio.sleep(0.3)
         assert len(world.emu.sent(alice)) == 1
         assert await world.core.db.scalar("SELECT COUNT(*) FROM inbox WHERE platform = 'telegram'") == 1
+
+
+async def test_a_document_arrives_as_a_file_and_is_downloaded_only_when_asked(world: World) -> None:
+    """An organizer's calendar file: the update carries only Telegram's file id; the content is fetched
+    through getFile when the import asks for it, and a file over the limit is refused."""
+    from bot.chat import FileTooBig
+
+    ana = world.emu.add_user("Ana", started=True)
+    calendar = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
+    sent = world.emu.send_document(ana, "agenda.ics", calendar, "text/calendar")
+    reply = await world.emu.wait_for_sent(ana, 1, timeout=10)
+    assert "Je ne sais pas quoi faire de ce fichier" in reply[-1].text  # not an organizer (not even onboarded)
+    file_id = sent["document"]["file_id"]
+    assert await world.adapter.fetch_file(file_id, 10_000) == calendar
+    with pytest.raises(FileTooBig):
+        await world.adapter.fetch_file(file_id, 10)
