@@ -78,6 +78,25 @@ async def require_some_moderator(ctx: Context) -> list[str] | bool | None:
     return False
 
 
+async def places_asked(ctx: Context) -> list[str] | bool | None:
+    """The neighbourhoods a moderator's listing command is about: the one named in its argument
+    (checked against their scope), else all of theirs (None: everywhere, for admins). False after a
+    refusal or an unknown name, which the person has been told about."""
+    place_ids = await require_some_moderator(ctx)
+    if place_ids is False:
+        return False
+    wanted = split_args(ctx, 1)[0]
+    if not wanted:
+        return place_ids
+    place = find_place(ctx, wanted)
+    if place is None:
+        await ctx.reply(ctx.t("mod-place-unknown", typed=wanted[:60]))
+        return False
+    if not await require_place(ctx, place_ids, place.id):  # type: ignore[arg-type]
+        return False
+    return [place.id]
+
+
 async def require_some_moderator_or_host(ctx: Context) -> bool:
     """Any moderator, admin or circle host; otherwise refused before anything typed is looked up."""
     if await scope(ctx) != [] or await is_host_anywhere(ctx):

@@ -59,19 +59,10 @@ async def _name(ctx: Context, person_id: int | None) -> str:
 
 async def circles_cmd(ctx: Context) -> None:
     """/circles [neighbourhood]: the open circles a moderator looks after."""
-    place_ids = await access.require_some_moderator(ctx)
+    place_ids = await access.places_asked(ctx)
     if place_ids is False:
         return
-    wanted = access.split_args(ctx, 1)[0]
-    if wanted:
-        place = access.find_place(ctx, wanted)
-        if place is None:
-            await ctx.reply(ctx.t("mod-place-unknown", typed=wanted[:60]))
-            return
-        if not await access.require_place(ctx, place_ids, place.id):  # type: ignore[arg-type]
-            return
-        targets = [place.id]
-    elif place_ids is None:
+    if place_ids is None:
         rows = await ctx.db.fetchall("SELECT DISTINCT place_id FROM circles WHERE status = 'open' ORDER BY place_id")
         targets = [r[0] for r in rows]
     else:

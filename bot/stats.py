@@ -140,18 +140,9 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
 
 async def stats_cmd(ctx) -> None:
     """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere)."""
-    place_ids = await access.require_some_moderator(ctx)
+    place_ids = await access.places_asked(ctx)
     if place_ids is False:
         return
-    wanted = access.split_args(ctx, 1)[0]
-    if wanted:
-        place = access.find_place(ctx, wanted)
-        if place is None:
-            await ctx.reply(ctx.t("mod-place-unknown", typed=wanted[:60]))
-            return
-        if not await access.require_place(ctx, place_ids, place.id):
-            return
-        place_ids = [place.id]
     where = ", ".join(access.place_name(ctx, p) for p in place_ids) if place_ids else str(ctx.t("stats-everywhere"))
     weeks, data = await gather(ctx.db, ctx.now, place_ids)
     await ctx.reply(summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200]))
