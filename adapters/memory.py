@@ -11,6 +11,7 @@ import itertools
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from adapters.base import Adapter
 from bot.chat import (
@@ -54,6 +55,7 @@ class MemoryPlatform(Adapter):
     blocked: set[str] = field(default_factory=set)
     powers: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # documents users sent, by reference
+    muted: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (room, user) -> until
     fail_next: deque[SendResult] = field(default_factory=deque)
     rejected: int = 0
     _keys: set[str] = field(default_factory=set)
@@ -117,6 +119,12 @@ class MemoryPlatform(Adapter):
         if len(data) > max_bytes:
             raise FileTooBig(ref)
         return data
+
+    async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
+        if room_id not in self.rooms:
+            return Undeliverable("room gone")
+        self.muted[(room_id, user_id)] = until
+        return Delivered()
 
     async def set_power_level(self, room_id: str, user_id: str, level: int) -> SendResult:
         if room_id not in self.rooms:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot import features
+from bot import features, roles
 from bot.chat import (
     Address,
     Choice,
@@ -28,7 +28,7 @@ from bot.chat import (
     TextIn,
     Transport,
 )
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SystemClock, to_iso
 from bot.config import CONTENT_DIR, Config
 from bot.delivery import Delivery
 from bot.i18n import Catalogues, Localized, Translator
@@ -404,14 +404,29 @@ class Core:
             return [circle_store.Room(circle_id, platform, chat_id) for platform, chat_id in self._event_rooms]
         return await circle_store.rooms(db, circle_id)
 
-    async def queue_room_power(self, db: Database, circle_id: int, person_id: int, level: int, now: datetime) -> None:
+    async def queue_room_power(
+        self, db: Database, circle_id: int, person_id: int, level: int, now: datetime, at: datetime | None = None
+    ) -> None:
         """Give (50) or take back (0) a circle host's or moderator's power in the circle's rooms, on the
-        platforms that have such a thing (Matrix power levels)."""
+        platforms that have such a thing (Matrix power levels); ``at`` for later."""
         for identity in await people.identities(db, person_id):
             payload = json.dumps(
                 {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, "level": level}
             )
-            await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now)
+            await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now, not_before=at)
+
+    async def queue_room_mute(
+        self, db: Database, circle_id: int, person_id: int, until: datetime, now: datetime
+    ) -> None:
+        """Keep a member from writing in their circle's rooms until ``until``, where the platform can
+        (Telegram restricts with an end date; Matrix lowers the power level, given back at ``until``)."""
+        restore = roles.ROOM_POWER if await roles.is_host(db, person_id, circle_id) else 0
+        for identity in await people.identities(db, person_id):
+            payload = json.dumps(
+                {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, "until": to_iso(until)}
+            )
+            await outbox.add(db, identity.platform, "mute", identity.private_chat_id, payload, now)
+        await self.queue_room_power(db, circle_id, person_id, restore, now, at=until)
 
     def _wake_outbox(self) -> None:
         for event in self.outbox_ready.values():

@@ -25,6 +25,7 @@ from bot.chat import (
     Transport,
     Undeliverable,
 )
+from bot.clock import from_iso
 from bot.pacing import Pacer
 from bot.storage import circles as circle_store
 from bot.storage import outbox, people
@@ -98,6 +99,8 @@ class Delivery:
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
             if item.kind == "power":
                 return await self._deliver_power(transport, item)
+            if item.kind == "mute":
+                return await self._deliver_mute(transport, item)
             return await self._deliver_invite(transport, item, key)
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
             log.exception("delivery of outbox item %s failed", item.id)
@@ -125,6 +128,14 @@ class Delivery:
         if set_power_level is None:
             return Delivered()  # this platform has no room power levels
         return await set_power_level(room.chat_id, data["user_id"], data["level"])
+
+    async def _deliver_mute(self, transport: Transport, item: outbox.Item) -> SendResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        mute_member = getattr(transport, "mute_member", None)
+        if room is None or mute_member is None:
+            return Delivered()  # no room there, or no way to mute on that platform: the bot's own mute holds
+        return await mute_member(room.chat_id, data["user_id"], from_iso(data["until"]))
 
     async def room_spec(self, circle_id: int) -> RoomSpec:
         circle = await circle_store.get(self.core.db, circle_id)

@@ -19,7 +19,6 @@ from bot.storage import people
 from bot.storage.database import Database
 from bot.storage.people import Person
 
-MODERATOR_POWER = 50  # a moderator placed in a circle can act in its room (Matrix power level)
 MAX_RELAY = 3000  # a mirrored message longer than this is cut, with a note
 
 
@@ -51,7 +50,7 @@ async def place(core, db: Database, person: Person, now: datetime) -> int:
     await circle_store.add_member(db, circle.id, person.id, now)
     await core.queue_invite(db, circle.id, person.id, now)
     if await roles.is_moderator(db, core.config.deployment.admins, person.id, person.place_id):
-        await core.queue_room_power(db, circle.id, person.id, MODERATOR_POWER, now)
+        await core.queue_room_power(db, circle.id, person.id, roles.ROOM_POWER, now)
     if others:
         await core.post_to_circle(db, circle.id, await introduction(core, person), now)
     await welcome(core, db, person, circle.id, others, now)

@@ -214,9 +214,6 @@ async def split_cmd(ctx: Context) -> None:
 # ---- hosts and moderators -------------------------------------------------------------------------
 
 
-ROOM_POWER = 50  # what hosts and moderators get in a circle's room where the platform has power levels
-
-
 async def _set_host(ctx: Context, host: bool) -> None:
     place_ids = await access.require_some_moderator(ctx)
     if place_ids is False:
@@ -234,7 +231,7 @@ async def _set_host(ctx: Context, host: bool) -> None:
         return
     await ctx.db.execute("UPDATE circle_members SET role = ? WHERE person_id = ?",
                          ("host" if host else "member", person.id))
-    await ctx.core.queue_room_power(ctx.db, circle.id, person.id, ROOM_POWER if host else 0, ctx.now)
+    await ctx.core.queue_room_power(ctx.db, circle.id, person.id, roles.ROOM_POWER if host else 0, ctx.now)
     key = "mod-host-you" if host else "mod-unhost-you"
     await ctx.tell(person.id, lambda t: t(key, number=circle.number))
     await audit.record(ctx.db, ctx.person.id, "host" if host else "unhost", f"person:{person.id}",

@@ -121,6 +121,7 @@ async def mute_for_flood(core, person: Person, circle_id: int, now: datetime) ->
     minutes = core.config.moderation.mute_minutes
     until = now + timedelta(minutes=minutes)
     await sanctions.mute(core.db, person.id, circle_id, until, "flood", now)
+    await core.queue_room_mute(core.db, circle_id, person.id, until, now)
     circle = await circle_store.get(core.db, circle_id)
     place_id = circle.place_id if circle else person.place_id
     await audit.record(core.db, None, "mute", f"person:{person.id}", f"flood {minutes} min", now, place_id=place_id)

@@ -12,6 +12,10 @@ from bot.clock import to_iso
 from bot.storage import people
 from bot.storage.database import Database
 
+# What circle hosts and moderators get in a circle's room, where the platform has power levels (Matrix):
+# enough to invite, kick and redact, not to change the room's settings.
+ROOM_POWER = 50
+
 
 async def is_admin(db: Database, admins: list[str], person_id: int) -> bool:
     """Admins are named in the configuration as "platform:user id"."""

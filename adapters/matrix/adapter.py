@@ -29,6 +29,7 @@ import io
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from nio import (
@@ -101,6 +102,7 @@ CIRCLE_POWER_LEVELS: dict[str, Any] = {
         "m.room.server_acl": 100,
     },
 }
+MUTED_LEVEL = -1  # below events_default: cannot post in the room
 MODERATOR_LEVEL = 50
 # A rate-limited room whose refused message has not come back this long after its wait is released.
 RELEASE_AFTER_S = 120.0
@@ -442,6 +444,11 @@ class MatrixAdapter(Adapter):
         if not isinstance(resp, RoomCreateResponse):
             raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
         return resp.room_id
+
+    async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
+        """A member who flooded their circle's room cannot write there: a power level below the room's
+        events_default (0). The core gives their level back at ``until`` (a "power" outbox item)."""
+        return await self.set_power_level(room_id, user_id, MUTED_LEVEL)
 
     async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
         """A file a resident sent (an mxc:// URI), downloaded from the homeserver only when asked."""

@@ -27,11 +27,11 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from telegram import Bot, InputFile, LinkPreviewOptions, Update
+from telegram import Bot, ChatPermissions, InputFile, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Conflict, NetworkError, RetryAfter, TelegramError
 
@@ -347,6 +347,17 @@ class TelegramAdapter(Adapter):
         async with self.core.db.transaction():
             await store.migrate(self.core.db, old, new)
         return new
+
+    async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
+        """A member who flooded their circle's group cannot write there until ``until`` (Telegram lifts
+        the restriction by itself at that date)."""
+        try:
+            await self.bot.restrict_chat_member(
+                int(room_id), int(user_id), ChatPermissions.no_permissions(), until_date=until
+            )
+        except TelegramError as exc:
+            return errors.outcome(exc)
+        return Delivered()
 
     async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
         """A document a resident sent: Telegram keeps it, and it is downloaded only when a handler asks."""

@@ -20,13 +20,21 @@ class Item:
 
 
 async def add(
-    db: Database, platform: str, kind: str, chat_id: str, payload: str, now: datetime, dedupe_key: str | None = None
+    db: Database,
+    platform: str,
+    kind: str,
+    chat_id: str,
+    payload: str,
+    now: datetime,
+    dedupe_key: str | None = None,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Queue one delivery; a second one with the same ``dedupe_key`` is ignored. Returns whether queued."""
+    """Queue one delivery (for later when ``not_before`` is given, e.g. the end of a mute); a second one
+    with the same ``dedupe_key`` is ignored. Returns whether queued."""
     changed = await db.execute(
         "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-        (platform, kind, chat_id, payload, dedupe_key, to_iso(now), to_iso(now)),
+        (platform, kind, chat_id, payload, dedupe_key, to_iso(not_before or now), to_iso(now)),
     )
     return changed > 0
 

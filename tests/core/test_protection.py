@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.chat import TextIn
@@ -33,9 +35,13 @@ async def test_flooding_mutes_stops_relaying_and_tells_the_host(mods) -> None:
     assert any("Bob a écrit beaucoup" in t for t in mods.texts("alice"))  # alice hosts the circle
     assert await mods.core.db.scalar("SELECT reason FROM mutes WHERE person_id = ?", (mods.ids["bob"],)) == "flood"
     assert await mods.core.db.scalar("SELECT actor_id IS NULL FROM audit WHERE action = 'mute'") == 1
+    # The platform is asked to mute too, until the same time; the room power comes back after it.
+    assert mods.platform.muted[(room, "bob")] == mods.clock.now() + timedelta(minutes=10)
+    mods.platform.powers[(room, "bob")] = -1  # what a Matrix mute looks like
     mods.clock.advance(minutes=11)
     await mods.send("bob", TextIn("je me calme"), chat=room)
     assert mods.relayed[-1] == "je me calme"
+    assert mods.platform.powers[(room, "bob")] == 0
 
 
 async def test_newcomers_links_wait_24_hours(mods) -> None:

@@ -257,3 +257,17 @@ async def test_a_document_arrives_as_a_file_and_is_downloaded_only_when_asked(wo
     assert await world.adapter.fetch_file(file_id, 10_000) == calendar
     with pytest.raises(FileTooBig):
         await world.adapter.fetch_file(file_id, 10)
+
+
+async def test_a_flooding_member_is_restricted_in_the_group_until_a_date(world: World) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from bot.chat import Delivered
+
+    rob = world.emu.add_user("Rob", started=True)
+    group = world.emu.add_group("Voisins · Belleville · 1", members=[rob], supergroup=True)
+    until = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)
+    assert await world.adapter.mute_member(str(group.id), str(rob.id), until) == Delivered()
+    member = group.members[rob.id]
+    assert member.status == "restricted" and member.until_date == int(until.timestamp())
+    assert not member.rights.get("can_send_messages")
