@@ -111,6 +111,16 @@ class ConsoleAdapter(Adapter):
         self.state.save()
         return room_id
 
+    async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
+        room = self.state.rooms.get(room_id)
+        if room is not None and user_id in room["members"]:
+            room["members"].remove(user_id)
+            self.state.save()
+            self._say(f"   ({user_id} n'est plus dans « {room['name']} »)")
+            if self.persona == user_id:
+                self.in_room = False
+        return Delivered()
+
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
         room = self.state.rooms.get(room_id)
         if room is None:

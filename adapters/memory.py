@@ -56,6 +56,7 @@ class MemoryPlatform(Adapter):
     powers: dict[tuple[str, str], int] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # documents users sent, by reference
     muted: dict[tuple[str, str], datetime] = field(default_factory=dict)  # (room, user) -> until
+    banned: set[tuple[str, str]] = field(default_factory=set)  # (room, user)
     fail_next: deque[SendResult] = field(default_factory=deque)
     rejected: int = 0
     _keys: set[str] = field(default_factory=set)
@@ -119,6 +120,12 @@ class MemoryPlatform(Adapter):
         if len(data) > max_bytes:
             raise FileTooBig(ref)
         return data
+
+    async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
+        self.rooms.get(room_id, set()).discard(user_id)
+        if ban:
+            self.banned.add((room_id, user_id))
+        return Delivered()
 
     async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
         if room_id not in self.rooms:

@@ -415,6 +415,15 @@ class Core:
             )
             await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now, not_before=at)
 
+    async def queue_room_removal(
+        self, db: Database, circle_id: int, person_id: int, now: datetime, *, ban: bool = False
+    ) -> None:
+        """Take someone who left their circle (or was removed, or banned) out of its rooms on every
+        platform, so the circle's group holds its members and no one else."""
+        for identity in await people.identities(db, person_id):
+            payload = json.dumps({"circle_id": circle_id, "user_id": identity.user_id, "ban": ban})
+            await outbox.add(db, identity.platform, "remove", identity.private_chat_id, payload, now)
+
     async def queue_room_mute(
         self, db: Database, circle_id: int, person_id: int, until: datetime, now: datetime
     ) -> None:

@@ -30,7 +30,7 @@ async def ban_person(ctx: Context, person: Person, reason: str) -> int:
     """Ban every account of the person, take them out of their circle, end what they were doing."""
     accounts = [(i.platform, i.user_id) for i in await people.identities(ctx.db, person.id)]
     ban_id = await sanctions.ban(ctx.db, person.id, accounts, person.place_id or "", reason, ctx.person.id, ctx.now)
-    await membership.leave(ctx.core, ctx.db, person, ctx.now)
+    await membership.leave(ctx.core, ctx.db, person, ctx.now, ban=True)
     await conversations.clear(ctx.db, person.id)
     await people.update(ctx.db, person.id, onboarded_at=None)
     await ctx.tell(person.id, lambda t: t("mod-banned-you"))

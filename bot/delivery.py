@@ -101,6 +101,8 @@ class Delivery:
                 return await self._deliver_power(transport, item)
             if item.kind == "mute":
                 return await self._deliver_mute(transport, item)
+            if item.kind == "remove":
+                return await self._deliver_removal(transport, item)
             return await self._deliver_invite(transport, item, key)
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
             log.exception("delivery of outbox item %s failed", item.id)
@@ -136,6 +138,14 @@ class Delivery:
         if room is None or mute_member is None:
             return Delivered()  # no room there, or no way to mute on that platform: the bot's own mute holds
         return await mute_member(room.chat_id, data["user_id"], from_iso(data["until"]))
+
+    async def _deliver_removal(self, transport: Transport, item: outbox.Item) -> SendResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        remove_member = getattr(transport, "remove_member", None)
+        if room is None or remove_member is None:
+            return Delivered()  # no room there to leave
+        return await remove_member(room.chat_id, data["user_id"], ban=data["ban"])
 
     async def room_spec(self, circle_id: int) -> RoomSpec:
         circle = await circle_store.get(self.core.db, circle_id)

@@ -93,10 +93,18 @@ def place_label(core, place_id: str) -> str:
     return place.name if place else place_id
 
 
-async def leave(core, db: Database, person: Person, now: datetime, *, announce: bool = True) -> int | None:
-    """Take a person out of their circle and tell the circle (without saying why)."""
+async def leave(
+    core, db: Database, person: Person, now: datetime, *, announce: bool = True, from_rooms: bool = True,
+    ban: bool = False,
+) -> int | None:
+    """Take a person out of their circle and its rooms (``from_rooms=False`` when they already left the
+    room themselves) and tell the circle, without saying why."""
     circle_id = await circle_store.remove_member(db, person.id)
-    if circle_id is not None and announce:
+    if circle_id is None:
+        return None
+    if from_rooms:
+        await core.queue_room_removal(db, circle_id, person.id, now, ban=ban)
+    if announce:
         t = core.t_default
         await core.post_to_circle(db, circle_id, t("circle-member-left", name=person.first_name or t("someone")), now)
     return circle_id
@@ -110,7 +118,7 @@ async def on_circle_event(core, event: Incoming, person: Person | None, circle_i
     if isinstance(body, TextIn) and body.text.strip():
         await relay(core, event, person, circle_id, body.text, now)
     elif isinstance(body, LeftIn):
-        await leave(core, core.db, person, now)
+        await leave(core, core.db, person, now, from_rooms=False)
     elif isinstance(body, JoinedIn):
         pass  # invited members joining is the expected case; activity is already recorded
 

@@ -445,6 +445,19 @@ class MatrixAdapter(Adapter):
             raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
         return resp.room_id
 
+    async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
+        """Out of the circle's room: kicked (may be invited again), or banned."""
+        if room_id in self._gone:
+            return Delivered()  # the bot is not in that room any more: nothing to leave
+        try:
+            if ban:
+                resp = await self.client.room_ban(room_id, user_id, reason="banned from the circles")
+            else:
+                resp = await self.client.room_kick(room_id, user_id, reason="left the circle")
+        except NETWORK_ERRORS as exc:
+            return network(exc)
+        return outcome(resp)
+
     async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
         """A member who flooded their circle's room cannot write there: a power level below the room's
         events_default (0). The core gives their level back at ``until`` (a "power" outbox item)."""
@@ -465,6 +478,9 @@ class MatrixAdapter(Adapter):
             return InviteResult(Undeliverable(f"the bot is no longer in this room ({self._gone[room_id]})"))
         try:
             resp = await self.client.room_invite(room_id, user_id)
+            if _banned(resp):  # banned from the circle before, let back in since (/unban): lift it here too
+                await self.client.room_unban(room_id, user_id)
+                resp = await self.client.room_invite(room_id, user_id)
         except NETWORK_ERRORS as exc:
             return InviteResult(network(exc))
         if already_member(resp):
@@ -511,3 +527,7 @@ class MatrixAdapter(Adapter):
         for column, value in values.items():
             assert column in ("encrypted_told_at", "gone_at", "gone_reason")
             await self.db.execute(f"UPDATE matrix_rooms SET {column} = ? WHERE room_id = ?", (value, room_id))
+
+
+def _banned(resp: object) -> bool:
+    return isinstance(resp, ErrorResponse) and "banned" in (resp.message or "").lower()

@@ -348,6 +348,17 @@ class TelegramAdapter(Adapter):
             await store.migrate(self.core.db, old, new)
         return new
 
+    async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
+        """Out of the circle's group: banned for good, or (ban then unban) free to come back if invited."""
+        chat = int(self._moved.get(room_id, room_id))
+        try:
+            await self.bot.ban_chat_member(chat, int(user_id))
+            if not ban:
+                await self.bot.unban_chat_member(chat, int(user_id), only_if_banned=True)
+        except TelegramError as exc:
+            return errors.outcome(exc)
+        return Delivered()
+
     async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
         """A member who flooded their circle's group cannot write there until ``until`` (Telegram lifts
         the restriction by itself at that date)."""
@@ -378,6 +389,9 @@ class TelegramAdapter(Adapter):
         room_id = self._moved.get(room_id, room_id)
         expire = self.core.clock.now() + INVITE_LIFETIME
         try:
+            # Only members of the circle are invited: someone banned from it before and since let back
+            # in (/unban) must be able to use the link.
+            await self.bot.unban_chat_member(int(room_id), int(user_id), only_if_banned=True)
             link = await self.bot.create_chat_invite_link(
                 int(room_id), expire_date=expire, member_limit=1, name=f"voisinage {user_id}"[:32]
             )

@@ -113,6 +113,8 @@ async def test_leave_asks_first_then_tells_the_circle(hood: Neighbours) -> None:
     assert await circle_store.circle_of(hood.core.db, bob.id) is None
     room = hood.platform.room_of("alice")
     assert hood.platform.to(room)[-1].text == "Bob a quitté le cercle."
+    assert hood.platform.rooms[room] == {"alice"}  # out of the room too, free to be invited again
+    assert (room, "bob") not in hood.platform.banned
     out = await hood.say("bob", "/leave")
     assert out[0].text == "Vous n'êtes dans aucun cercle."
 

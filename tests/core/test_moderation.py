@@ -173,9 +173,11 @@ async def test_out_of_scope_moderator_cannot_press_a_report_button(mods) -> None
 
 
 async def test_ban_blocks_rejoining_even_after_forget_and_unban_reopens(mods) -> None:
+    room = mods.platform.room_of("bob")
     out = await mods.say("mona", "/bannir Bob spam répété")
     assert "est banni" in out[-1].text
     assert any("retiré des cercles" in t for t in mods.texts("bob"))
+    assert (room, "bob") in mods.platform.banned and "bob" not in mods.platform.rooms[room]
     out = await mods.say("bob", "/start")
     assert "ne peut plus rejoindre" in out[-1].text
     await mods.say("bob", "/oublier")

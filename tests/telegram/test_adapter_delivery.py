@@ -271,3 +271,14 @@ async def test_a_flooding_member_is_restricted_in_the_group_until_a_date(world: 
     member = group.members[rob.id]
     assert member.status == "restricted" and member.until_date == int(until.timestamp())
     assert not member.rights.get("can_send_messages")
+
+
+async def test_leaving_or_being_banned_takes_one_out_of_the_group(world: World) -> None:
+    from bot.chat import Delivered
+
+    ana, rob = world.emu.add_user("Ana", started=True), world.emu.add_user("Rob", started=True)
+    group = world.emu.add_group("Voisins · Belleville · 1", members=[ana, rob], supergroup=True)
+    assert await world.adapter.remove_member(str(group.id), str(ana.id)) == Delivered()
+    assert group.members[ana.id].status == "left"  # may come back with a new invitation
+    assert await world.adapter.remove_member(str(group.id), str(rob.id), ban=True) == Delivered()
+    assert group.members[rob.id].status == "kicked"
