@@ -47,6 +47,7 @@ from bot.chat import (
     TextIn,
     Undeliverable,
 )
+from bot.i18n import Translator
 
 _TAG = re.compile(r"<[^>]+>")
 
@@ -82,8 +83,11 @@ class ConsoleAdapter(Adapter):
     capabilities = Capabilities(buttons=False, create_rooms=True, invite_links=False, max_text=4096)
     idempotent_sends = True
 
-    def __init__(self, state: ConsoleState, out: TextIO = sys.stdout, exports: Path = Path("exports")) -> None:
+    def __init__(
+        self, state: ConsoleState, t: Translator, out: TextIO = sys.stdout, exports: Path = Path("exports")
+    ) -> None:
         self.state = state
+        self.t = t  # the console's own words (not the bot's), in the deployment's language
         self.out = out
         self.exports = exports
         self.persona = "alice"
@@ -116,7 +120,7 @@ class ConsoleAdapter(Adapter):
         if room is not None and user_id in room["members"]:
             room["members"].remove(user_id)
             self.state.save()
-            self._say(f"   ({user_id} n'est plus dans « {room['name']} »)")
+            self._say(self._words("console-left-room", user=user_id, room=room["name"]))
             if self.persona == user_id:
                 self.in_room = False
         return Delivered()
@@ -128,7 +132,7 @@ class ConsoleAdapter(Adapter):
         if user_id not in room["members"]:
             room["members"].append(user_id)
             self.state.save()
-            self._say(f"   ({user_id} rejoint « {room['name']} » — /room pour y écrire)")
+            self._say(self._words("console-joined-room", user=user_id, room=room["name"]))
         return InviteResult(Delivered())
 
     # ---- showing ------------------------------------------------------------------------------
@@ -149,9 +153,13 @@ class ConsoleAdapter(Adapter):
     def _show_room(self, room_id: str, text: str, author: str) -> None:
         room = self.state.rooms[room_id]
         readers = [m for m in room["members"] if m != author]
-        seen = f"  (vu par {', '.join(readers)})" if readers else ""
+        seen = self._words("console-seen-by", names=", ".join(readers)) if readers else ""
         who = f"{author}: " if author else "bot: "
         self._say(f"[{room['name']}] {who}{text}{seen}")
+
+    def _words(self, key: str, **values: str) -> str:
+        """The console's own sentences, from the catalogue like everything else, as plain text."""
+        return plain(self.t(key, **values))
 
     def _say(self, line: str) -> None:
         print(line, file=self.out, flush=True)
@@ -172,7 +180,7 @@ class ConsoleAdapter(Adapter):
             return self._switch(rest)
         if word == "/room":
             if not self.state.room_of(self.persona):
-                return f"({self.persona} n'est encore dans aucun cercle)"
+                return self._words("console-not-in-circle", name=self.persona)
             self.in_room = True
             return None
         if word == "/dm":
@@ -191,25 +199,25 @@ class ConsoleAdapter(Adapter):
     def _switch(self, name: str) -> str:
         name = re.sub(r"[^\w-]", "", name.strip().lower())[:32]
         if not name:
-            return "(/as NOM, par exemple /as bob)"
+            return self._words("console-as-usage")
         self.persona, self.in_room = name, False
-        return f"(vous êtes maintenant {name})"
+        return self._words("console-now-you-are", name=name)
 
     def _who(self) -> str:
         rooms = [f"{room['name']}: {', '.join(room['members'])}" for room in self.state.rooms.values()]
-        return "(" + ("; ".join(rooms) if rooms else "aucun cercle pour l'instant") + ")"
+        return "(" + ("; ".join(rooms) if rooms else self._words("console-no-circles")) + ")"
 
     def _location(self, rest: str) -> Incoming | str:
         try:
             lat, lon = (float(x) for x in rest.replace(",", " ").split())
         except ValueError:
-            return "(/where LATITUDE LONGITUDE, par exemple /where 48.8722 2.3767)"
+            return self._words("console-where-usage")
         return self._event(LocationIn(lat, lon))
 
     def _file(self, rest: str) -> Incoming | str:
         path = Path(rest.strip()).expanduser()
         if not rest.strip() or not path.is_file():
-            return "(/file CHEMIN, par exemple /file agenda.ics)"
+            return self._words("console-file-usage")
         mime = "text/calendar" if path.suffix.lower() == ".ics" else ""
         return self._event(FileIn(str(path.resolve()), path.name, mime, path.stat().st_size))
 
@@ -232,10 +240,7 @@ class ConsoleAdapter(Adapter):
 async def run_console(core: Core, adapter: ConsoleAdapter, lines: TextIO = sys.stdin) -> None:
     """Read lines until end of input; each one is handled and answered before the next prompt."""
     interactive = lines.isatty()
-    adapter._say(
-        "Voisinage — console. /as NOM pour changer de voisin, /room pour écrire dans le cercle, "
-        "/dm pour revenir au robot, /quit pour sortir. Écrivez /start pour commencer."
-    )
+    adapter._say(adapter._words("console-banner"))
     loop = asyncio.get_running_loop()
     while True:
         if interactive:

@@ -146,7 +146,7 @@ async def _serve_platforms(core, adapters: list) -> None:
 async def _serve_console(core, state_file: Path) -> None:
     from adapters.console import ConsoleAdapter, ConsoleState, run_console
 
-    adapter = ConsoleAdapter(ConsoleState.load(state_file))
+    adapter = ConsoleAdapter(ConsoleState.load(state_file), core.t_default)
     core.attach(adapter)
     await run_console(core, adapter)
 
