@@ -40,7 +40,7 @@ async def _admin_first_contact(ctx: Context) -> None:
     """Privileged commands are anonymous (a stranger leaves no record); an admin named in the
     configuration who writes for the first time gets their record here, as any first contact would."""
     address = ctx.address
-    if ctx.person is None and address.private and ctx.core.is_admin(address.platform, address.user_id):
+    if ctx.person is None and address.private and f"{address.platform}:{address.user_id}" in admins(ctx):
         lang = ctx.event.sender.language if ctx.event.sender.language in ("fr", "en") else ctx.t.lang
         ctx.person = await people.create(ctx.db, address.platform, address.user_id, address.chat_id,
                                          ctx.event.sender.first_name[:64], lang, ctx.now)

@@ -88,7 +88,7 @@ class Core:
         # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
         self._room_info: tuple[set[people.RoomKey], dict[people.RoomKey, people.InRoom]] | None = None
         self.scheduler = Scheduler(self)
-        for feature in features.ALL:
+        for feature in features.all_features():
             feature.install(self)
 
     # ---- wiring -------------------------------------------------------------------------------
@@ -107,9 +107,6 @@ class Core:
     def t_default(self) -> Translator:
         """The deployment's language: used for what a whole circle room reads."""
         return self.translator(self.config.deployment.language)
-
-    def is_admin(self, platform: str, user_id: str) -> bool:
-        return f"{platform}:{user_id}" in self.config.deployment.admins
 
     # ---- inbox --------------------------------------------------------------------------------
 
@@ -152,7 +149,7 @@ class Core:
             self._room_info = None
             for inbox_id, event in pending:
                 await self._handle_alone(inbox_id, event)
-        self._wake_outbox()
+        self.wake_outbox()
 
     async def _handle_alone(self, inbox_id: int, event: Incoming) -> None:
         try:
@@ -387,16 +384,27 @@ class Core:
 
     async def queue_invite(self, db: Database, circle_id: int, person_id: int, now: datetime) -> None:
         """Invite a person into their circle's room on each platform they use."""
+        await self._queue_room_item(db, "invite", circle_id, person_id, now, dedupe=f"invite:{circle_id}:{person_id}")
+
+    async def _queue_room_item(
+        self, db: Database, kind: str, circle_id: int, person_id: int, now: datetime, *,
+        dedupe: str | None = None, at: datetime | None = None, **details: object,
+    ) -> None:
+        """One outbox item per platform account of the person, about their place in a circle's room
+        (an invite, a power level, a mute, a removal), carried out by ``bot.delivery``."""
         for identity in await people.identities(db, person_id):
-            payload = json.dumps({"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id})
+            payload = json.dumps(
+                {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, **details}
+            )
             await outbox.add(
-                db, identity.platform, "invite", identity.private_chat_id, payload, now,
-                dedupe_key=f"invite:{circle_id}:{person_id}:{identity.platform}",
+                db, identity.platform, kind, identity.private_chat_id, payload, now,
+                dedupe_key=f"{dedupe}:{identity.platform}" if dedupe else None, not_before=at,
             )
 
     def wake_outbox(self) -> None:
-        """Adapters that made outbox items due (outside the dispatcher) call this to wake delivery."""
-        self._wake_outbox()
+        """Wake the delivery workers: called after a batch, and by adapters that made items due."""
+        for event in self.outbox_ready.values():
+            event.set()
 
     async def _rooms_of(self, db: Database, circle_id: int) -> list[circle_store.Room]:
         """A circle's rooms; for a message in a circle room they came with the event's own query."""
@@ -409,37 +417,23 @@ class Core:
     ) -> None:
         """Give (50) or take back (0) a circle host's or moderator's power in the circle's rooms, on the
         platforms that have such a thing (Matrix power levels); ``at`` for later."""
-        for identity in await people.identities(db, person_id):
-            payload = json.dumps(
-                {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, "level": level}
-            )
-            await outbox.add(db, identity.platform, "power", identity.private_chat_id, payload, now, not_before=at)
+        await self._queue_room_item(db, "power", circle_id, person_id, now, at=at, level=level)
 
     async def queue_room_removal(
         self, db: Database, circle_id: int, person_id: int, now: datetime, *, ban: bool = False
     ) -> None:
         """Take someone who left their circle (or was removed, or banned) out of its rooms on every
         platform, so the circle's group holds its members and no one else."""
-        for identity in await people.identities(db, person_id):
-            payload = json.dumps({"circle_id": circle_id, "user_id": identity.user_id, "ban": ban})
-            await outbox.add(db, identity.platform, "remove", identity.private_chat_id, payload, now)
+        await self._queue_room_item(db, "remove", circle_id, person_id, now, ban=ban)
 
     async def queue_room_mute(
         self, db: Database, circle_id: int, person_id: int, until: datetime, now: datetime
     ) -> None:
         """Keep a member from writing in their circle's rooms until ``until``, where the platform can
         (Telegram restricts with an end date; Matrix lowers the power level, given back at ``until``)."""
+        await self._queue_room_item(db, "mute", circle_id, person_id, now, until=to_iso(until))
         restore = roles.ROOM_POWER if await roles.is_host(db, person_id, circle_id) else 0
-        for identity in await people.identities(db, person_id):
-            payload = json.dumps(
-                {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, "until": to_iso(until)}
-            )
-            await outbox.add(db, identity.platform, "mute", identity.private_chat_id, payload, now)
         await self.queue_room_power(db, circle_id, person_id, restore, now, at=until)
-
-    def _wake_outbox(self) -> None:
-        for event in self.outbox_ready.values():
-            event.set()
 
     async def deliver_due(self, platform: str) -> int:
         """Send what is due on one platform now (see ``bot.delivery``); returns how many items were due."""

@@ -41,14 +41,14 @@ async def ban_person(ctx: Context, person: Person, reason: str) -> int:
 
 async def protected(ctx: Context, person: Person) -> bool:
     """Admins cannot be banned, moderators only by an admin, nobody by themselves. Replies if so."""
-    admins = access.admins(ctx)
-    if person.id == ctx.person.id or await roles.is_admin(ctx.db, admins, person.id):
+    untouchable = (
+        person.id == ctx.person.id
+        or await roles.is_admin(ctx.db, access.admins(ctx), person.id)
+        or (await roles.moderated_places(ctx.db, person.id) and not await access.is_admin(ctx))
+    )
+    if untouchable:
         await ctx.reply(ctx.t("mod-ban-protected", name=person.first_name))
-        return True
-    if await roles.moderated_places(ctx.db, person.id) and not await access.is_admin(ctx):
-        await ctx.reply(ctx.t("mod-ban-protected", name=person.first_name))
-        return True
-    return False
+    return bool(untouchable)
 
 
 async def ban_cmd(ctx: Context) -> None:

@@ -264,17 +264,14 @@ def _validate_activities(a: Activities) -> None:
             raise ConfigError(f"activities.{key}", "must be above 0", f"{key} = 3")
 
 
-_SECTIONS = {f.name: f.type for f in fields(Config)}
-
-
 def load_config(path: Path | None = None) -> Config:
     """Defaults, then the deployment's file if given; raises ``ConfigError`` on the first problem."""
     defaults = _read_toml(DEFAULTS_FILE)
     given = _read_toml(path) if path else {}
     merged = _merge(defaults, given)
     sections = {}
-    classes = {f.name: globals()[f.type] if isinstance(f.type, str) else f.type for f in fields(Config)}
-    for name, cls in classes.items():
+    # Field types are strings here (``from __future__ import annotations``): the section classes above.
+    for name, cls in ((f.name, globals()[str(f.type)]) for f in fields(Config)):
         values = {k: _typed(name, k, v, defaults[name][k]) for k, v in merged[name].items()}
         sections[name] = cls(**values)
     cfg = Config(**sections)

@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.chat import (
     Delivered,
@@ -34,6 +35,15 @@ if TYPE_CHECKING:
     from bot.app import Core
 
 log = logging.getLogger(__name__)
+
+
+# Outbox kinds that change a member's standing in a circle room: the adapter method that does it, and
+# its arguments from the item's payload.
+ROOM_ACTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "power": ("set_power_level", lambda data: {"level": data["level"]}),
+    "mute": ("mute_member", lambda data: {"until": from_iso(data["until"])}),
+    "remove": ("remove_member", lambda data: {"ban": data["ban"]}),
+}
 
 
 class Delivery:
@@ -59,7 +69,7 @@ class Delivery:
         items = await outbox.due(self.core.db, platform, self.core.clock.now())
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
-            if item.kind != "message":  # invites and room powers: one at a time
+            if item.kind != "message":  # invites and changes to room members: one at a time
                 await self._deliver_in_order(transport, [item])
             else:
                 by_chat.setdefault(item.chat_id, []).append(item)
@@ -97,12 +107,8 @@ class Delivery:
         try:
             if item.kind == "message":
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
-            if item.kind == "power":
-                return await self._deliver_power(transport, item)
-            if item.kind == "mute":
-                return await self._deliver_mute(transport, item)
-            if item.kind == "remove":
-                return await self._deliver_removal(transport, item)
+            if item.kind in ROOM_ACTIONS:
+                return await self._deliver_room_action(transport, item)
             return await self._deliver_invite(transport, item, key)
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
             log.exception("delivery of outbox item %s failed", item.id)
@@ -121,31 +127,19 @@ class Delivery:
             room = circle_store.Room(data["circle_id"], transport.platform, room_id)
         return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
 
-    async def _deliver_power(self, transport: Transport, item: outbox.Item) -> SendResult:
+    async def _deliver_room_action(self, transport: Transport, item: outbox.Item) -> SendResult:
+        """A change to one member in a circle's room, on the platforms that have it (the adapter has the
+        method): a power level waits for the room to exist; a mute or a removal without a room has
+        nothing to do, and where the platform cannot mute, the bot's own mute (no mirroring) holds."""
+        method, arguments = ROOM_ACTIONS[item.kind]
         data = json.loads(item.payload)
         room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
         if room is None:
-            return RetryLater(600, "waiting for the circle's room")
-        set_power_level = getattr(transport, "set_power_level", None)
-        if set_power_level is None:
-            return Delivered()  # this platform has no room power levels
-        return await set_power_level(room.chat_id, data["user_id"], data["level"])
-
-    async def _deliver_mute(self, transport: Transport, item: outbox.Item) -> SendResult:
-        data = json.loads(item.payload)
-        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
-        mute_member = getattr(transport, "mute_member", None)
-        if room is None or mute_member is None:
-            return Delivered()  # no room there, or no way to mute on that platform: the bot's own mute holds
-        return await mute_member(room.chat_id, data["user_id"], from_iso(data["until"]))
-
-    async def _deliver_removal(self, transport: Transport, item: outbox.Item) -> SendResult:
-        data = json.loads(item.payload)
-        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
-        remove_member = getattr(transport, "remove_member", None)
-        if room is None or remove_member is None:
-            return Delivered()  # no room there to leave
-        return await remove_member(room.chat_id, data["user_id"], ban=data["ban"])
+            return RetryLater(600, "waiting for the circle's room") if item.kind == "power" else Delivered()
+        act = getattr(transport, method, None)
+        if act is None:
+            return Delivered()
+        return await act(room.chat_id, data["user_id"], **arguments(data))
 
     async def room_spec(self, circle_id: int) -> RoomSpec:
         circle = await circle_store.get(self.core.db, circle_id)

@@ -10,7 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta
 
 from bot import roles
-from bot.chat import Incoming, JoinedIn, LeftIn, TextIn
+from bot.chat import Incoming, LeftIn, TextIn
 from bot.circles import CircleView, Newcomer, choose_circle, plan_merges
 from bot.clock import to_iso
 from bot.i18n import Localized
@@ -111,7 +111,8 @@ async def leave(
 
 
 async def on_circle_event(core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:
-    """A circle room event: mirror words to the circle's other rooms, follow who leaves."""
+    """A circle room event: mirror words to the circle's other rooms, follow who leaves. (Members
+    joining by their invitation need nothing here: their activity is already recorded.)"""
     if person is None or person.circle_id != circle_id:
         return  # not a member of this circle: the platform adapter decides what to do with strangers
     body = event.body
@@ -119,8 +120,6 @@ async def on_circle_event(core, event: Incoming, person: Person | None, circle_i
         await relay(core, event, person, circle_id, body.text, now)
     elif isinstance(body, LeftIn):
         await leave(core, core.db, person, now, from_rooms=False)
-    elif isinstance(body, JoinedIn):
-        pass  # invited members joining is the expected case; activity is already recorded
 
 
 async def relay(core, event: Incoming, person: Person, circle_id: int, text: str, now: datetime) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from bot import membership
 from bot.chat import Attachment, Outgoing
+from bot.clock import from_iso
 from bot.i18n import Localized
 from bot.profile import summary
 from bot.router import Command, Context
@@ -78,7 +79,7 @@ async def mydata(ctx: Context) -> None:
     circle = await circle_store.circle_of(ctx.db, ctx.person.id)
     lines = [ctx.t("mydata-header"), summary(ctx)]
     if ctx.person.consent_at:
-        lines.append(ctx.t("mydata-consent", date=ctx.t.short_date(_parse(ctx.person.consent_at))))
+        lines.append(ctx.t("mydata-consent", date=ctx.t.short_date(from_iso(ctx.person.consent_at))))
     if circle:
         lines.append(
             ctx.t("mydata-circle", place=membership.place_label(ctx.core, circle.place_id), number=circle.number)
@@ -93,12 +94,6 @@ async def mydata(ctx: Context) -> None:
         attachment=Attachment(f"voisinage-{ctx.person.id}.json", "application/json", body),
     )
     await ctx.core.queue_file(ctx.db, message, ctx.now)
-
-
-def _parse(text: str):
-    from bot.clock import from_iso
-
-    return from_iso(text)
 
 
 async def forget(ctx: Context) -> None:

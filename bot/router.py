@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rapidfuzz import fuzz, process
 
-from bot.chat import Address, Body, ChoiceIn, Incoming, TextIn
+from bot.chat import Address, Body, ChoiceIn, Incoming
 from bot.i18n import Localized, Translator
 from bot.interests import fold
 from bot.storage import conversations
@@ -178,7 +178,3 @@ def parse_flow_payload(payload: str) -> tuple[str, str, str] | None:
     if not sep or not dot:
         return None
     return flow, step, value
-
-
-def is_text(body: Body) -> bool:
-    return isinstance(body, TextIn)

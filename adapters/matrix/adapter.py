@@ -365,7 +365,7 @@ class MatrixAdapter(Adapter):
 
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
         room_id = message.chat_id
-        refused = self._refuse(room_id, idempotency_key)
+        refused = self._refuse(room_id)
         if refused is not None:
             return refused
         try:
@@ -383,7 +383,7 @@ class MatrixAdapter(Adapter):
             self._choices_event[room_id] = result.external_id
         return result
 
-    def _refuse(self, room_id: str, key: str) -> SendResult | None:
+    def _refuse(self, room_id: str) -> SendResult | None:
         if room_id in self._gone:
             return Undeliverable(f"the bot is no longer in this room ({self._gone[room_id]})")
         if not self._synced.is_set():
@@ -391,11 +391,7 @@ class MatrixAdapter(Adapter):
         room = self.client.rooms.get(room_id)
         if room is not None and room.encrypted:
             return Undeliverable("encrypted room: the bot cannot write there (it said so once)")
-        hold = self._holds.get(room_id)
-        if hold is not None and hold.key != key and time.monotonic() - hold.until < RELEASE_AFTER_S:
-            # Messages of a room arrive in order: none overtakes the one the homeserver refused.
-            return RetryLater(max(hold.until - time.monotonic(), 1.0), "after an earlier message of this room")
-        return None
+        return None  # order within a room is the outbox's job: later messages wait behind a refused one
 
     def _noted(self, room_id: str, key: str, result: SendResult) -> SendResult:
         """Remember a rate-limited room (and which message must go first); forget it once that one went."""
@@ -450,10 +446,13 @@ class MatrixAdapter(Adapter):
         if room_id in self._gone:
             return Delivered()  # the bot is not in that room any more: nothing to leave
         try:
+            # The reason shows in the room's history: in the deployment's language, from the catalogue.
+            assert self.core is not None
+            reason = str(self.core.t_default("matrix-ban-reason" if ban else "matrix-kick-reason"))
             if ban:
-                resp = await self.client.room_ban(room_id, user_id, reason="banned from the circles")
+                resp = await self.client.room_ban(room_id, user_id, reason=reason)
             else:
-                resp = await self.client.room_kick(room_id, user_id, reason="left the circle")
+                resp = await self.client.room_kick(room_id, user_id, reason=reason)
         except NETWORK_ERRORS as exc:
             return network(exc)
         return outcome(resp)

@@ -25,7 +25,6 @@ import contextlib
 import hmac
 import json
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -59,7 +58,6 @@ log = logging.getLogger(__name__)
 
 PLATFORM = store.PLATFORM
 INVITE_LIFETIME = timedelta(days=7)
-HOLD_AT_MOST = 900.0  # seconds a chat's later messages wait behind an earlier one being retried
 
 
 @dataclass
@@ -74,12 +72,6 @@ class Settings:
     webhook_host: str = "0.0.0.0"
     rates: Rates | None = None
     housekeeping_every: float = 30.0
-
-
-def _order(idempotency_key: str) -> int | None:
-    """The outbox item's id inside the core's key ("voisinage-<id>"): ids grow in the order queued."""
-    tail = idempotency_key.rpartition("-")[2]
-    return int(tail) if tail.isdigit() else None
 
 
 class TelegramAdapter(Adapter):
@@ -97,7 +89,6 @@ class TelegramAdapter(Adapter):
         self._parts_sent: dict[str, int] = {}  # idempotency key → parts already delivered
         self._attempts: dict[str, int] = {}
         self._moved: dict[str, str] = {}  # migrated group ids seen while sending
-        self._held: dict[str, tuple[int, float]] = {}  # chat → (outbox item waiting for a retry, since)
         self._housekeeping = asyncio.Event()
         self._webhook: web.AppRunner | None = None
         self._started = False
@@ -267,22 +258,8 @@ class TelegramAdapter(Adapter):
 
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
         """Send every part not sent yet; on a failure, later retries resume where this one stopped.
-
-        A chat reads its messages in order: while an earlier message to it waits for a retry (after a
-        429 or a network error), later ones wait behind it instead of overtaking it.
-        """
-        order, chat = _order(idempotency_key), message.chat_id
-        held, since = self._held.get(chat, (None, 0.0))
-        if held is not None and time.monotonic() - since > HOLD_AT_MOST:
-            held = None  # that item was dropped or is stuck: do not hold the chat forever
-        if held is not None and order is not None and order > held:
-            return RetryLater(0.2, "after an earlier message to this chat")
-        result = await self._send_parts(message, idempotency_key)
-        if isinstance(result, RetryLater) and order is not None and (held is None or order <= held):
-            self._held[chat] = (order, time.monotonic())
-        elif held is None or held == order:
-            self._held.pop(chat, None)
-        return result
+        (Order within a chat is the outbox's job: a chat's later messages wait behind a retried one.)"""
+        return await self._send_parts(message, idempotency_key)
 
     async def _send_parts(self, message: Outgoing, idempotency_key: str) -> SendResult:
         parts: list[Part | Any] = render(message)

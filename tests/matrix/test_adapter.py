@@ -212,7 +212,7 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
                 for i in range(8):
                     await bot.core.queue_message(bot.core.db, "matrix", dm, Localized(f"annonce {i}"), (),
                                                  bot.core.clock.now())
-            bot.core._wake_outbox()
+            bot.core.wake_outbox()
             got = await alice.wait_messages(dm, bot.user_id, 9, timeout=40)
             assert [m["content"]["body"] for m in got[1:]] == [f"annonce {i}" for i in range(8)]
             assert bot.adapter.rate_limited >= 1
