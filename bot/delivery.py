@@ -50,6 +50,9 @@ class Delivery:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.pacers: dict[str, Pacer] = {}
+        # Per platform, items sent whose success is not written yet: it is written with the next claim
+        # (one statement) or at the end of the pass. Until then they read 'sending', which is never resent.
+        self._unwritten: dict[str, list[int]] = {}
 
     async def deliver_due(self, platform: str) -> int:
         """Send what is due on one platform; returns how many items were looked at.
@@ -79,7 +82,11 @@ class Delivery:
             async with slots:
                 await self._deliver_in_order(transport, chat_items)
 
-        results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()), return_exceptions=True)
+        try:
+            results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()),
+                                           return_exceptions=True)
+        finally:
+            await self._write_sent(platform)
         for result in results:
             if isinstance(result, BaseException):
                 log.error("delivery on %s failed", platform, exc_info=result)
@@ -96,11 +103,25 @@ class Delivery:
             pacer = self.pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
-            await outbox.claim(self.core.db, item.id)  # claimed first, committed: a crash never sends it twice
+            await self._claim(transport.platform, item)  # committed before the send: never sent twice
             result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
                 return
+
+    async def _claim(self, platform: str, item: outbox.Item) -> None:
+        """Claim ``item`` and, in the same statement, write the successes not written yet."""
+        delivered = self._unwritten.pop(platform, [])
+        try:
+            await outbox.claim(self.core.db, item.id, self.core.clock.now(), delivered)
+        except BaseException:
+            self._unwritten.setdefault(platform, []).extend(delivered)
+            raise
+
+    async def _write_sent(self, platform: str) -> None:
+        delivered = self._unwritten.pop(platform, [])
+        if delivered:
+            await outbox.sent(self.core.db, delivered, self.core.clock.now())
 
     async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
         key = f"voisinage-{item.id}"
@@ -155,11 +176,11 @@ class Delivery:
         link = result.link if isinstance(result, InviteResult) else ""
         outcome = result.outcome if isinstance(result, InviteResult) else result
         if isinstance(outcome, Delivered) and not link:
-            await outbox.sent(self.core.db, item.id, now)  # the common case: one statement, its own transaction
+            self._unwritten.setdefault(item.platform, []).append(item.id)  # the common case: written later
             return
         async with self.core.db.transaction():
             if isinstance(outcome, Delivered):
-                await outbox.sent(self.core.db, item.id, now)
+                await outbox.sent(self.core.db, [item.id], now)
                 if link:
                     await self._send_invite_link(item, link, now)
             elif isinstance(outcome, RetryLater):

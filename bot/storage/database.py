@@ -51,6 +51,7 @@ class Database:
         self._lock = asyncio.Lock()
         self._depth = 0
         self._owner: asyncio.Task | None = None
+        self._waiting = 0
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -96,7 +97,7 @@ class Database:
             finally:
                 self._depth -= 1
             return
-        async with self._lock:
+        async with self._turn():
             await self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
             self._owner = asyncio.current_task()
@@ -117,8 +118,25 @@ class Database:
         transaction it simply joins it."""
         if self._depth and self._owner is asyncio.current_task():
             return await self.execute(sql, params)
-        async with self._lock:
+        async with self._turn():
             return await self.execute(sql, params)
+
+    @asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        self._waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def others_waiting(self) -> bool:
+        """Whether another task waits for the database: a long transaction (a batch of incoming events)
+        commits early then, so a message about to go out is not held behind the whole batch."""
+        return self._waiting > 0
 
     # Each awaited call is a hop to aiosqlite's thread (~0.1 ms): every method below makes exactly one.
 
