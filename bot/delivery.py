@@ -103,17 +103,18 @@ class Delivery:
             pacer = self.pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
-            await self._claim(transport.platform, item)  # committed before the send: never sent twice
+            if not await self._claim(transport.platform, item):  # committed before the send: never twice
+                continue  # no longer waiting (dropped, or its transaction was rolled back)
             result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
                 return
 
-    async def _claim(self, platform: str, item: outbox.Item) -> None:
+    async def _claim(self, platform: str, item: outbox.Item) -> bool:
         """Claim ``item`` and, in the same statement, write the successes not written yet."""
         delivered = self._unwritten.pop(platform, [])
         try:
-            await outbox.claim(self.core.db, item.id, self.core.clock.now(), delivered)
+            return await outbox.claim(self.core.db, item.id, self.core.clock.now(), delivered)
         except BaseException:
             self._unwritten.setdefault(platform, []).extend(delivered)
             raise
@@ -221,8 +222,9 @@ class Delivery:
             attempted = await self.deliver_due(platform)
             if attempted:
                 continue
+            timeout = await self._idle_wait(platform)  # first: a cancellation here leaves no coroutine behind
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ready.wait(), timeout=await self._idle_wait(platform))
+                await asyncio.wait_for(ready.wait(), timeout=timeout)
 
     async def _idle_wait(self, platform: str) -> float:
         next_at = await outbox.next_due_at(self.core.db, platform)

@@ -38,7 +38,8 @@ async def clear(db: Database, person_id: int) -> None:
 
 async def offer_choices(db: Database, platform: str, chat_id: str, choices: list[tuple[str, str]]) -> None:
     """Remember the buttons just shown in a chat, so a typed number or label can stand for a press."""
-    await db.execute(
+    await db.write_later(
+        "offered_choices",
         "INSERT INTO offered_choices (platform, chat_id, choices) VALUES (?, ?, ?) "
         "ON CONFLICT (platform, chat_id) DO UPDATE SET choices = excluded.choices",
         (platform, chat_id, json.dumps(choices, ensure_ascii=False)),
@@ -53,7 +54,9 @@ async def offered_choices(db: Database, platform: str, chat_id: str) -> list[tup
 
 
 async def forget_choices(db: Database, platform: str, chat_id: str) -> None:
-    await db.execute("DELETE FROM offered_choices WHERE platform = ? AND chat_id = ?", (platform, chat_id))
+    await db.write_later(
+        "offered_choices", "DELETE FROM offered_choices WHERE platform = ? AND chat_id = ?", (platform, chat_id)
+    )
 
 
 async def offer_choices_many(db: Database, offers: list[tuple[str, str, list[tuple[str, str]]]]) -> None:

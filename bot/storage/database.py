@@ -52,6 +52,8 @@ class Database:
         self._depth = 0
         self._owner: asyncio.Task | None = None
         self._waiting = 0
+        # Writes held back inside the current transaction, per table: runs of (statement, rows).
+        self._held: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -103,7 +105,9 @@ class Database:
             self._owner = asyncio.current_task()
             try:
                 yield self
+                await self._release_held(None)
             except BaseException:
+                self._held.clear()
                 await self._conn.execute("ROLLBACK")
                 raise
             else:
@@ -120,6 +124,13 @@ class Database:
             return await self.execute(sql, params)
         async with self._turn():
             return await self.execute(sql, params)
+
+    async def fetchall_alone(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """``execute_alone`` for a statement that returns rows (``UPDATE … RETURNING``)."""
+        if self._depth and self._owner is asyncio.current_task():
+            return await self.fetchall(sql, params)
+        async with self._turn():
+            return await self.fetchall(sql, params)
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -138,27 +149,59 @@ class Database:
         commits early then, so a message about to go out is not held behind the whole batch."""
         return self._waiting > 0
 
-    # Each awaited call is a hop to aiosqlite's thread (~0.1 ms): every method below makes exactly one.
+    async def write_later(self, table: str, sql: str, params: Sequence[Any] = ()) -> None:
+        """A write on ``table`` whose outcome nobody waits for (an answer queued in the outbox, offered
+        choices forgotten). Inside the caller's transaction it is held, and the held writes on that
+        table go in one ``executemany`` just before the next statement that names the table, or before
+        COMMIT; a ROLLBACK drops them with the rest. Handling a batch of 100 messages thus costs one
+        trip for 100 answers instead of 100 trips. Outside a transaction it runs at once.
+
+        Writes on different tables may be reordered between themselves: use it only for tables that
+        no trigger or foreign key ties to others."""
+        if not (self._depth and self._owner is asyncio.current_task()):
+            await self.execute_alone(sql, params)
+            return
+        runs = self._held.setdefault(table, [])
+        if runs and runs[-1][0] == sql:
+            runs[-1][1].append(params)
+        else:
+            runs.append((sql, [params]))
+
+    async def _release_held(self, sql: str | None) -> None:
+        """Send the held writes a statement may depend on (every held write when ``sql`` is None)."""
+        if not self._held or not (self._depth and self._owner is asyncio.current_task()):
+            return
+        for table in [t for t in self._held if sql is None or t in sql]:
+            for statement, rows in self._held.pop(table):
+                await self._conn.executemany(statement, rows)
+
+    # Each awaited call is a hop to aiosqlite's thread (~0.1 ms): every method below makes exactly one,
+    # after sending the held writes it may need to see.
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns how many rows it changed."""
+        await self._release_held(sql)
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; returns the new row's id."""
+        await self._release_held(sql)
         row = await self._conn.execute_insert(sql, params)
         return int(row[0]) if row and row[0] is not None else 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Run one statement for many rows; returns how many rows changed in all."""
+        await self._release_held(sql)
         cursor = await self._conn.executemany(sql, rows)
         return cursor.rowcount
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        await self._release_held(sql)
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        await self._release_held(sql)
         rows = await self._conn.execute_fetchall(sql, params)
         return next(iter(rows), None)
 

@@ -32,12 +32,15 @@ async def add(
 ) -> bool:
     """Queue one delivery (for later when ``not_before`` is given, e.g. the end of a mute); a second one
     with the same ``dedupe_key`` is ignored. Returns whether queued."""
-    changed = await db.execute(
+    sql = (
         "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING",
-        (platform, kind, chat_id, payload, dedupe_key, to_iso(not_before or now), to_iso(now)),
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING"
     )
-    return changed > 0
+    params = (platform, kind, chat_id, payload, dedupe_key, to_iso(not_before or now), to_iso(now))
+    if dedupe_key is None:  # always queued: written with the transaction's other answers, in one trip
+        await db.write_later("outbox", sql, params)
+        return True
+    return await db.execute(sql, params) > 0
 
 
 async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> list[Item]:
@@ -59,28 +62,25 @@ async def next_due_at(db: Database, platform: str) -> str | None:
     return await db.scalar("SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,))
 
 
-async def claim(db: Database, item_id: int, now: datetime, delivered: Sequence[int] = ()) -> None:
+async def claim(db: Database, item_id: int, now: datetime, delivered: Sequence[int] = ()) -> bool:
     """Marked before the send: after a crash an item found 'sending' may have gone out, so it is not
-    resent blindly (at most once); ``recover`` decides what to do with those.
+    resent blindly (at most once); ``recover`` decides what to do with those. Returns False when the
+    item is no longer waiting (its transaction was rolled back, or it was dropped): do not send it.
 
     ``delivered``: items already sent whose success is not written yet (see ``Delivery``). They are
     marked sent in this same statement, so a message costs one trip to the database, not two."""
-    if not delivered:
-        await db.execute_alone(
-            "UPDATE outbox SET status = 'sending', attempts = attempts + 1 WHERE id = ?", (item_id,)
-        )
-        return
     marks = ", ".join("?" * len(delivered))
-    await db.execute_alone(
+    rows = await db.fetchall_alone(
         "UPDATE outbox SET "
         "status = CASE WHEN id = ? THEN 'sending' ELSE 'sent' END, "
         "attempts = attempts + (id = ?), "
         "sent_at = CASE WHEN id = ? THEN sent_at ELSE ? END, "
         "payload = CASE WHEN id = ? THEN payload ELSE '' END, "
         "error = CASE WHEN id = ? THEN error END "
-        f"WHERE id = ? OR id IN ({marks})",
+        f"WHERE (id = ? AND status = 'pending') OR id IN ({marks}) RETURNING id",
         (item_id, item_id, item_id, to_iso(now), item_id, item_id, item_id, *delivered),
     )
+    return any(row[0] == item_id for row in rows)
 
 
 async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> None:
