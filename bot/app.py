@@ -44,6 +44,10 @@ from bot.storage.people import Person
 
 log = logging.getLogger(__name__)
 
+# Events handled in one transaction before it may end early for another task waiting for the database:
+# below this, the commits themselves would cost more than the wait they save.
+MIN_GROUP_COMMIT = 8
+
 ChoiceList = Sequence[tuple[str, str]]
 # Called for every event in a circle room: (core, event, sender or None, circle id, now). A hook that
 # returns False holds the event back from the hooks after it (it is how moderation stops mirroring).
@@ -125,31 +129,42 @@ class Core:
         """Handle every event waiting in the inbox; returns how many were handled."""
         handled = 0
         async with self._dispatching:
+            pending: list[tuple[int, Incoming]] = []
             while True:
-                pending = await inbox.pending(self.db, batch)
+                pending = pending or await inbox.pending(self.db, batch)
                 if not pending:
                     return handled
-                await self._handle_batch(pending)
-                handled += len(pending)
+                done = await self._handle_batch(pending)
+                handled += done
+                pending = pending[done:]
 
-    async def _handle_batch(self, pending: list[tuple[int, Incoming]]) -> None:
-        """Group commit: the whole batch in one transaction. If any event fails, the batch is rolled
-        back and replayed one event per transaction, so one bad event cannot block the others."""
+    async def _handle_batch(self, pending: list[tuple[int, Incoming]]) -> int:
+        """Group commit: events handled in one transaction; returns how many (from the front).
+
+        The transaction ends early when another task waits for the database (the delivery worker with
+        an answer to send): answers go out while a long batch is still being handled, instead of after
+        it. If an event fails, what this transaction did is rolled back and replayed one event per
+        transaction, so one bad event cannot block the others."""
+        done = 0
         try:
             async with self.db.transaction():
                 await self._prefetch_rooms(pending)
                 for _, event in pending:
+                    done += 1
                     await self._handle(event)
                     if not _only_talk(event):
                         self._room_info = None  # membership may have changed: look it up again
+                    if done >= MIN_GROUP_COMMIT and self.db.others_waiting():
+                        break
                 await self._flush_activity()
-                await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending])
+                await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending[:done]])
         except Exception:
             self._seen.clear()
             self._room_info = None
-            for inbox_id, event in pending:
+            for inbox_id, event in pending[:done]:
                 await self._handle_alone(inbox_id, event)
         self.wake_outbox()
+        return done
 
     async def _handle_alone(self, inbox_id: int, event: Incoming) -> None:
         try:

@@ -220,6 +220,10 @@ class Capabilities:
     invite_links: bool  # Telegram hands out links; Matrix invites the user directly
     max_text: int = 4096
     messages_per_second: float = 0.0  # overall sending rate the platform allows (Telegram ~30); 0: no limit
+    # Sends to different chats in flight at once (each chat's own messages still go one after the other).
+    # 0: the core decides (8 where a repeated send is recognised, else 1). Where it is not, a crash gives
+    # up each send in flight, so this also bounds what a crash can leave "may have arrived".
+    sends_in_flight: int = 0
 
 
 @dataclass(frozen=True)

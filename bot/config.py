@@ -86,6 +86,7 @@ class Telegram:
     webhook_secret_env: str
     api_base_url: str
     poll_timeout: int
+    sends_in_flight: int
 
     @property
     def token(self) -> str:
@@ -222,6 +223,8 @@ def _validate(cfg: Config) -> None:
             "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
             "target_min = 6, target_max = 8, hard_max = 12, merge_below = 3",
         )
+    if not 1 <= cfg.telegram.sends_in_flight <= 30:
+        raise ConfigError("telegram.sends_in_flight", "must be 1 to 30", "sends_in_flight = 4")
     for key in ("threshold_days", "escalation_hours"):
         if getattr(cfg.checkins, key) <= 0:
             raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")

@@ -50,9 +50,12 @@ class Delivery:
     def __init__(self, core: Core) -> None:
         self.core = core
         self.pacers: dict[str, Pacer] = {}
-        # Per platform, items sent whose success is not written yet: it is written with the next claim
-        # (one statement) or at the end of the pass. Until then they read 'sending', which is never resent.
-        self._unwritten: dict[str, list[int]] = {}
+        self._claims: dict[str, Claims] = {}
+
+    def claims(self, platform: str) -> Claims:
+        if platform not in self._claims:
+            self._claims[platform] = Claims(self.core)
+        return self._claims[platform]
 
     async def deliver_due(self, platform: str) -> int:
         """Send what is due on one platform; returns how many items were looked at.
@@ -61,14 +64,16 @@ class Delivery:
         (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
         need the same circle's room created.
 
-        Different chats are served side by side (8 at once) only where a resend cannot duplicate
-        (``idempotent_sends``, e.g. Matrix transaction ids): a crash interrupts every send in flight,
-        and on a platform without idempotency each of those is given up rather than risk showing it
-        twice. There (Telegram) one send at a time keeps that loss to at most one message per crash;
-        Telegram's 30 messages a second are far below what one-at-a-time reaches.
+        Different chats are served side by side, as many as the platform's ``sends_in_flight``: a
+        round trip to a distant server would otherwise cap the rate far below what it allows. A crash
+        interrupts every send in flight; where a resend cannot duplicate (``idempotent_sends``, Matrix
+        transaction ids) they are sent again, elsewhere (Telegram) each is given up rather than risk
+        showing it twice, so ``sends_in_flight`` is also the most a crash can leave unsure.
         """
         transport = self.core.transports[platform]
-        concurrency = 8 if getattr(transport, "idempotent_sends", False) else 1
+        concurrency = transport.capabilities.sends_in_flight or (
+            8 if getattr(transport, "idempotent_sends", False) else 1
+        )
         items = await outbox.due(self.core.db, platform, self.core.clock.now())
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
@@ -86,7 +91,7 @@ class Delivery:
             results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()),
                                            return_exceptions=True)
         finally:
-            await self._write_sent(platform)
+            await self.claims(platform).write_delivered()
         for result in results:
             if isinstance(result, BaseException):
                 log.error("delivery on %s failed", platform, exc_info=result)
@@ -103,26 +108,12 @@ class Delivery:
             pacer = self.pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
-            if not await self._claim(transport.platform, item):  # committed before the send: never twice
+            if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
                 continue  # no longer waiting (dropped, or its transaction was rolled back)
             result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
                 return
-
-    async def _claim(self, platform: str, item: outbox.Item) -> bool:
-        """Claim ``item`` and, in the same statement, write the successes not written yet."""
-        delivered = self._unwritten.pop(platform, [])
-        try:
-            return await outbox.claim(self.core.db, item.id, self.core.clock.now(), delivered)
-        except BaseException:
-            self._unwritten.setdefault(platform, []).extend(delivered)
-            raise
-
-    async def _write_sent(self, platform: str) -> None:
-        delivered = self._unwritten.pop(platform, [])
-        if delivered:
-            await outbox.sent(self.core.db, delivered, self.core.clock.now())
 
     async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
         key = f"voisinage-{item.id}"
@@ -177,7 +168,7 @@ class Delivery:
         link = result.link if isinstance(result, InviteResult) else ""
         outcome = result.outcome if isinstance(result, InviteResult) else result
         if isinstance(outcome, Delivered) and not link:
-            self._unwritten.setdefault(item.platform, []).append(item.id)  # the common case: written later
+            self.claims(item.platform).delivered(item.id)  # the common case: written with the next claim
             return
         async with self.core.db.transaction():
             if isinstance(outcome, Delivered):
@@ -232,6 +223,65 @@ class Delivery:
             return 30.0
         delta = (datetime.fromisoformat(next_at) - self.core.clock.now()).total_seconds()
         return min(30.0, max(0.05, delta))
+
+
+class Claims:
+    """One platform's claims, grouped. Sends to different chats run side by side, and each must be
+    claimed (committed) before it starts. A claim asked for while another is on its way to the database
+    joins the next statement, together with the successes not written yet: one trip for several
+    messages, and a send never queues behind other sends' trips.
+
+    A success not written yet reads 'sending' in the outbox, which is never sent again: after a crash
+    it counts among the "may have arrived" (and it did arrive)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._asked: dict[int, asyncio.Future[bool]] = {}
+        self._delivered: list[int] = []
+        self._writing = False
+
+    def delivered(self, item_id: int) -> None:
+        self._delivered.append(item_id)
+
+    async def claim(self, item_id: int) -> bool:
+        """Whether ``item_id`` is now ours to send (False: it is no longer waiting)."""
+        answer = asyncio.get_running_loop().create_future()
+        self._asked[item_id] = answer
+        if not self._writing:  # this task writes every claim asked for until none is left
+            self._writing = True
+            try:
+                while self._asked:
+                    await self._write_asked()
+            finally:
+                self._writing = False
+                for stranded in self._asked.values():  # only when this task was cancelled (shutdown)
+                    stranded.cancel()
+                self._asked.clear()
+        return await answer
+
+    async def _write_asked(self) -> None:
+        asked, self._asked = self._asked, {}
+        delivered, self._delivered = self._delivered, []
+        try:
+            claimed = await outbox.claim(self.core.db, list(asked), self.core.clock.now(), delivered)
+        except Exception as exc:  # each asker gets the error, as if it had written alone
+            self._delivered.extend(delivered)
+            for answer in asked.values():
+                answer.set_exception(exc)
+            return
+        except BaseException:
+            self._delivered.extend(delivered)
+            for answer in asked.values():
+                answer.cancel()
+            raise
+        for item_id, answer in asked.items():
+            answer.set_result(item_id in claimed)
+
+    async def write_delivered(self) -> None:
+        """At the end of a pass: the successes not written with a claim."""
+        delivered, self._delivered = self._delivered, []
+        if delivered:
+            await outbox.sent(self.core.db, delivered, self.core.clock.now())
 
 
 def _after(now: datetime, seconds: float) -> datetime:

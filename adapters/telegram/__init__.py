@@ -64,7 +64,7 @@ async def start(
     bot = Bot(tg.token, base_url=base_url, base_file_url=base_file_url)
     settings = settings or Settings(
         mode=tg.mode, poll_timeout=tg.poll_timeout, webhook_url=tg.webhook_url, webhook_port=tg.webhook_port,
-        webhook_secret=os.environ.get(tg.webhook_secret_env, ""),
+        webhook_secret=os.environ.get(tg.webhook_secret_env, ""), sends_in_flight=tg.sends_in_flight,
     )
     adapter = TelegramAdapter(bot, core, settings)
     try:

@@ -25,7 +25,7 @@ import contextlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +72,7 @@ class Settings:
     webhook_host: str = "0.0.0.0"
     rates: Rates | None = None
     housekeeping_every: float = 30.0
+    sends_in_flight: int = 4  # see [telegram] sends_in_flight in content/default.toml
 
 
 class TelegramAdapter(Adapter):
@@ -83,6 +84,7 @@ class TelegramAdapter(Adapter):
         self.bot = bot
         self.core = core
         self.settings = settings or Settings()
+        self.capabilities = replace(TelegramAdapter.capabilities, sends_in_flight=self.settings.sends_in_flight)
         self.pacer = Pacer(self.settings.rates)
         self.username = ""
         self.bot_id = 0

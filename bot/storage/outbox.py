@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,25 +63,27 @@ async def next_due_at(db: Database, platform: str) -> str | None:
     return await db.scalar("SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,))
 
 
-async def claim(db: Database, item_id: int, now: datetime, delivered: Sequence[int] = ()) -> bool:
+async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered: Sequence[int] = ()) -> set[int]:
     """Marked before the send: after a crash an item found 'sending' may have gone out, so it is not
-    resent blindly (at most once); ``recover`` decides what to do with those. Returns False when the
-    item is no longer waiting (its transaction was rolled back, or it was dropped): do not send it.
+    resent blindly (at most once); ``recover`` decides what to do with those. Returns the ids claimed:
+    an item missing there is no longer waiting (its transaction was rolled back, or it was dropped)
+    and must not be sent.
 
     ``delivered``: items already sent whose success is not written yet (see ``Delivery``). They are
-    marked sent in this same statement, so a message costs one trip to the database, not two."""
-    marks = ", ".join("?" * len(delivered))
+    marked sent in this same statement: several messages cost one trip to the database."""
     rows = await db.fetchall_alone(
+        "WITH claimed AS (SELECT value AS id FROM json_each(?)), done AS (SELECT value AS id FROM json_each(?)) "
         "UPDATE outbox SET "
-        "status = CASE WHEN id = ? THEN 'sending' ELSE 'sent' END, "
-        "attempts = attempts + (id = ?), "
-        "sent_at = CASE WHEN id = ? THEN sent_at ELSE ? END, "
-        "payload = CASE WHEN id = ? THEN payload ELSE '' END, "
-        "error = CASE WHEN id = ? THEN error END "
-        f"WHERE (id = ? AND status = 'pending') OR id IN ({marks}) RETURNING id",
-        (item_id, item_id, item_id, to_iso(now), item_id, item_id, item_id, *delivered),
+        "status = CASE WHEN id IN claimed THEN 'sending' ELSE 'sent' END, "
+        "attempts = attempts + (id IN claimed), "
+        "sent_at = CASE WHEN id IN claimed THEN sent_at ELSE ? END, "
+        "payload = CASE WHEN id IN claimed THEN payload ELSE '' END, "
+        "error = CASE WHEN id IN claimed THEN error END "
+        "WHERE (id IN claimed AND status = 'pending') OR id IN done RETURNING id",
+        (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now)),
     )
-    return any(row[0] == item_id for row in rows)
+    wanted = set(item_ids)
+    return {row[0] for row in rows if row[0] in wanted}
 
 
 async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> None:
