@@ -1,13 +1,14 @@
 """A separate process for the crash test: one event fanned out through the real Core to N members.
 
-    python -m tests.core.fanout_worker setup|deliver DB LOG N idempotent|plain
+    python -m tests.core.fanout_worker setup|deliver DB LOG N idempotent|plain|plain4
 
 ``setup`` creates the members, a trusted organizer and an event, publishes it (the whole fan-out is
 written to the outbox in that one transaction), then delivers; ``deliver`` only delivers what is left.
 The platform is a file: each delivery appends "key<TAB>chat" to LOG and is flushed before the send
 returns, then the adapter pauses a moment — the window in which the test's kill -9 usually lands,
 after the message went out but before the outbox recorded it. With ``idempotent`` the file platform
-remembers keys it has seen (like Matrix transaction ids), so a resend after a crash is recognised.
+remembers keys it has seen (like Matrix transaction ids), so a resend after a crash is recognised;
+``plain4`` is ``plain`` with four sends in flight, like Telegram.
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ class FilePlatform(Adapter):
     platform = "file"
     capabilities = Capabilities(buttons=True, create_rooms=False, invite_links=False)
 
-    def __init__(self, log: Path, idempotent: bool) -> None:
+    def __init__(self, log: Path, idempotent: bool, in_flight: int = 0) -> None:
         self.log = log
         self.idempotent_sends = idempotent
+        self.capabilities = replace(FilePlatform.capabilities, sends_in_flight=in_flight)
         lines = log.read_text().splitlines() if log.exists() else []
         self.seen = {line.split("\t")[0] for line in lines}
         self.fh = log.open("a")
@@ -79,12 +81,12 @@ async def deliver(core: Core, platform: FilePlatform) -> None:
     print("done", await outbox.counts(core.db), flush=True)
 
 
-async def main(phase: str, db_path: str, log: str, n: int, idempotent: bool) -> None:
+async def main(phase: str, db_path: str, log: str, n: int, mode: str) -> None:
     config = load_config()
     config = replace(config, places=replace(config.places, national=""))  # the communes are not needed here
     db = await Database.open(db_path)
     core = Core(config, db, Content.load(config), SystemClock())
-    platform = FilePlatform(Path(log), idempotent)
+    platform = FilePlatform(Path(log), mode == "idempotent", 4 if mode == "plain4" else 0)
     core.attach(platform)
     if phase == "setup":
         await setup(core, n)
@@ -93,4 +95,4 @@ async def main(phase: str, db_path: str, log: str, n: int, idempotent: bool) -> 
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "idempotent"))
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]))

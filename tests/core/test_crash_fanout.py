@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 N = 300
 
@@ -58,13 +60,18 @@ def test_kill_9_mid_fanout_then_restart_delivers_each_target_exactly_once(tmp_pa
     assert "'sent': 300" in out and "pending" not in out and "failed" not in out
 
 
-def test_without_idempotent_sends_an_interrupted_item_is_given_up_never_repeated(tmp_path: Path) -> None:
-    """A platform that cannot dedupe: at most once. The item cut off mid-send is marked failed
-    ("may have arrived") instead of resent; every other target gets exactly one delivery."""
-    kill_mid_fanout(tmp_path, "plain")
-    out = restart(tmp_path, "plain")
+@pytest.mark.parametrize(("mode", "in_flight"), [("plain", 1), ("plain4", 4)])
+def test_without_idempotent_sends_an_interrupted_item_is_given_up_never_repeated(
+    tmp_path: Path, mode: str, in_flight: int
+) -> None:
+    """A platform that cannot dedupe: at most once. Items cut off mid-send are marked failed ("may have
+    arrived") instead of resent; every other target gets exactly one delivery. Marked too: items that
+    did arrive but whose success was not written yet (it goes with the next claim), so at most twice
+    the sends in flight, and of those only the ones in flight can be missing."""
+    kill_mid_fanout(tmp_path, mode)
+    out = restart(tmp_path, mode)
     per_chat = Counter(line.split("\t")[1] for line in delivered(tmp_path))
     assert set(per_chat.values()) == {1}  # never twice
     counts = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", out)}
-    assert counts.get("sent", 0) + counts.get("failed", 0) == N and counts.get("failed", 0) <= 1, out
-    assert N - len(per_chat) <= counts.get("failed", 0)  # only the given-up item may be missing
+    assert counts.get("sent", 0) + counts.get("failed", 0) == N and counts.get("failed", 0) <= 2 * in_flight, out
+    assert N - len(per_chat) <= min(in_flight, counts.get("failed", 0))  # only sends in flight may be missing

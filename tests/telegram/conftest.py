@@ -142,10 +142,11 @@ async def make_world(
     limits: Limits = CHATTY,
     rates: Rates = CHATTY_RATES,
     mode: str = "polling",
+    round_trip: float = 0.0,
     **settings: object,
 ) -> AsyncIterator[World]:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    async with BotApiEmulator(TOKEN, limits=limits) as emu:
+    async with BotApiEmulator(TOKEN, limits=limits, round_trip=round_trip) as emu:
         db = await Database.open(tmp_path / "telegram.sqlite3")
         core = Core(config, db, content, SystemClock())
         options = Settings(mode=mode, poll_timeout=2, rates=rates, housekeeping_every=0.3, **settings)  # type: ignore[arg-type]

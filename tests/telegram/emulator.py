@@ -744,6 +744,8 @@ class BotApiEmulator:
         between a bot and Telegram's servers would (30-100 ms from France); 0 on the loopback."""
         self.token = token
         self.round_trip = round_trip
+        self.in_flight = 0  # calls being answered now (getUpdates aside)
+        self.most_in_flight = 0
         self.limits = limits or Limits()
         self.privacy_mode = privacy_mode
         bot_id = int(token.split(":", 1)[0]) if token.split(":", 1)[0].isdigit() else 1
@@ -879,8 +881,18 @@ class BotApiEmulator:
         handler = self._handlers.get(key)
         if handler is None:
             raise ApiError(404, "Not Found")
-        if self.round_trip and key != "getupdates":
-            await self._sleep(self.round_trip)
+        if key == "getupdates":
+            return await self._answer(key, handler, params)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.round_trip:
+                await self._sleep(self.round_trip)
+            return await self._answer(key, handler, params)
+        finally:
+            self.in_flight -= 1
+
+    async def _answer(self, key: str, handler: Callable[[_Params], Any], params: _Params) -> Any:
         delay = self._take(self._delays, key)
         if delay is not None:
             await self._sleep(delay.seconds)

@@ -132,6 +132,28 @@ async def test_flood_of_429s_every_message_once_other_chats_not_stalled(
         assert dict((r[0], r[1]) for r in counts) == {"sent": 80}
 
 
+@pytest.mark.parametrize("in_flight", [1, 4])
+async def test_sends_to_different_chats_overlap_up_to_sends_in_flight(
+    tmp_path: Path, tg_config: Config, tg_content: Content, monkeypatch: pytest.MonkeyPatch, in_flight: int
+) -> None:
+    """Over a slow network (50 ms a call) one send at a time would cap the rate; never more than the
+    setting at once, and each chat still reads its messages in order."""
+    async with make_world(tmp_path, tg_config, tg_content, monkeypatch, round_trip=0.05,
+                          sends_in_flight=in_flight) as world:
+        users = [world.emu.add_user(f"Voisin{i}", started=True) for i in range(8)]
+        async with world.core.db.transaction():
+            for round_ in range(2):
+                for user in users:
+                    await world.core.queue_message(world.core.db, "telegram", str(user.id),
+                                                   Localized(f"annonce {round_}"), (), world.core.clock.now())
+        world.core.wake_outbox()
+        for user in users:
+            await world.emu.wait_for_sent(user, 2, timeout=20)
+        assert world.emu.most_in_flight == in_flight
+        for user in users:
+            assert [m.text for m in world.emu.sent(user)] == ["annonce 0", "annonce 1"]
+
+
 async def test_a_blocked_user_is_marked_unreachable_and_not_retried(world: World) -> None:
     alice = world.emu.add_user("Alice")
     await world.say(alice, "/start")

@@ -37,6 +37,7 @@ def test_a_deployment_file_overrides_defaults(tmp_path: Path) -> None:
         ('[circles]\nhard_max = "twelve"\n', "circles.hard_max", "must be int"),
         ("[circles]\ntarget_max = 20\n", "circles", "hard_max"),
         ('[checkins]\nquiet_start = "25:00"\n', "checkins.quiet_start", "HH:MM"),
+        ("[telegram]\nsends_in_flight = 0\n", "telegram.sends_in_flight", "1 to 30"),
         ("[checkins]\nthreshold_days = true\n", "checkins.threshold_days", "must be int"),
         ('[telegram]\nmode = "carrier pigeon"\n', "telegram.mode", "polling"),
         ("[nope]\nx = 1\n", "nope", "unknown setting"),
