@@ -75,6 +75,14 @@ class Settings:
     sends_in_flight: int = 4  # see [telegram] sends_in_flight in content/default.toml
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """An update python-telegram-bot could not parse: kept (failed) so that it is seen, not refetched."""
+
+    raw: dict[str, Any]
+    error: str
+
+
 class TelegramAdapter(Adapter):
     platform = PLATFORM
     capabilities = Capabilities(buttons=True, create_rooms=False, invite_links=True, max_text=4096)
@@ -169,15 +177,14 @@ class TelegramAdapter(Adapter):
         return list(result or [])
 
     async def store_batch(self, batch: list[dict[str, Any]]) -> int:
-        """Store a fetched batch and the next offset in one transaction; returns that offset."""
+        """Store a fetched batch and the next offset in one transaction; returns that offset.
+        The updates are read before the transaction begins: it holds the database only to write."""
         now = self.core.clock.now()
         next_offset = max(int(raw["update_id"]) for raw in batch) + 1
-        converted: list[Converted] = []
+        read = [self._understand(raw) for raw in batch]
+        converted = [meaning for meaning in read if isinstance(meaning, Converted)]
         async with self.core.db.transaction():
-            for raw in batch:
-                meaning = await self._understand(raw, now)
-                if meaning is not None:
-                    converted.append(meaning)
+            await self._reject([meaning for meaning in read if not isinstance(meaning, Converted)], now)
             await self._apply(converted, now)
             events = [c.incoming for c in converted if c.incoming is not None]
             await inbox.accept(self.core.db, PLATFORM, events, str(next_offset), now)
@@ -186,13 +193,19 @@ class TelegramAdapter(Adapter):
         await self._answer_callbacks([c.callback_query_id for c in converted if c.callback_query_id])
         return next_offset
 
-    async def _understand(self, raw: dict[str, Any], now) -> Converted | None:
+    def _understand(self, raw: dict[str, Any]) -> Converted | Unreadable:
         try:
             return convert(Update.de_json(raw, self.bot), self.username)
-        except Exception as exc:  # kept as failed, with the error, and not fetched again
+        except Exception as exc:
             log.error("update %s could not be read: %s", raw.get("update_id"), exc)
-            await inbox.reject(self.core.db, PLATFORM, str(raw.get("update_id")), json.dumps(raw), repr(exc), now)
-            return None
+            return Unreadable(raw, repr(exc))
+
+    async def _reject(self, read: list[Converted | Unreadable], now: datetime) -> None:
+        """Updates that could not be read are kept as failed, with the error, and not fetched again."""
+        for item in read:
+            if isinstance(item, Unreadable):
+                await inbox.reject(self.core.db, PLATFORM, str(item.raw.get("update_id")), json.dumps(item.raw),
+                                   item.error, now)
 
     async def _apply(self, converted: list[Converted], now) -> None:
         """What an update means without any answer: done here, with the offset."""
@@ -245,9 +258,10 @@ class TelegramAdapter(Adapter):
     async def store_webhook_update(self, raw: dict[str, Any]) -> None:
         """Like a polled batch of one, without an offset (a webhook has none)."""
         now = self.core.clock.now()
+        meaning = self._understand(raw)
+        converted = [meaning] if isinstance(meaning, Converted) else []
         async with self.core.db.transaction():
-            meaning = await self._understand(raw, now)
-            converted = [meaning] if meaning else []
+            await self._reject([meaning], now)
             await self._apply(converted, now)
             await inbox.accept(self.core.db, PLATFORM, [c.incoming for c in converted if c.incoming], None, now)
         self.core.inbox_ready()

@@ -304,3 +304,20 @@ async def test_leaving_or_being_banned_takes_one_out_of_the_group(world: World) 
     assert group.members[ana.id].status == "left"  # may come back with a new invitation
     assert await world.adapter.remove_member(str(group.id), str(rob.id), ban=True) == Delivered()
     assert group.members[rob.id].status == "kicked"
+
+
+async def test_an_update_the_library_cannot_read_is_kept_failed_and_the_others_stored(
+    tmp_path: Path, tg_config: Config, tg_content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with make_world(tmp_path, tg_config, tg_content, monkeypatch) as world:
+        user = world.emu.add_user("Ana", started=True)
+        world.emu.send_text(user, "bonjour")
+        good = world.emu.pending_updates()[0]
+        bad = {"update_id": good["update_id"] + 1, "message": {"message_id": 1, "chat": "not a chat"}}
+        offset = await world.adapter.store_batch([good, bad])
+        assert offset == bad["update_id"] + 1
+        rows = await world.core.db.fetchall("SELECT external_id, status, error FROM inbox ORDER BY id")
+        by_id = {row["external_id"]: row for row in rows}
+        assert by_id[str(bad["update_id"])]["status"] == "failed" and by_id[str(bad["update_id"])]["error"]
+        assert by_id[str(good["update_id"])]["status"] in ("new", "done")
+        assert await inbox.get_cursor(world.core.db, "telegram") == str(offset)
