@@ -4,7 +4,7 @@
    routing, outbox, delivery) against a bare python-telegram-bot echo loop (get_updates +
    send_message, one at a time) on the same emulator, in the same run, without flood limits. Reports
    the ratio of the times (target <= 1.3x). The emulator runs in a process of its own, as Telegram's
-   servers are not on the bot's machine (see ``emulator_process.py``); the figure with the emulator on
+   servers are not on the bot's machine (see ``emulators.py``); the figure with the emulator on
    the bot's own event loop is printed too, for comparison with earlier runs.
 2. Fan-out: 1,000 messages to 1,000 private chats through the durable outbox and the adapter, with
    Telegram's limits enforced by the emulator (30/s overall, 1/s per private chat, 429 with
@@ -36,58 +36,19 @@ from telegram.warnings import PTBDeprecationWarning
 
 from adapters import telegram as tg_adapter
 from adapters.telegram import Rates, Settings
-from bench.emulator_process import EmulatorProcess
+from bench.emulators import EmulatorProcess, LocalEmulator
 from bot.app import Content, Core
 from bot.clock import SystemClock
 from bot.config import load_config
 from bot.i18n import Localized
 from bot.storage.database import Database
-from tests.telegram.emulator import BotApiEmulator, Limits
 
 TOKEN = "123:BENCH"
 TOKEN_ENV = "VOISINAGE_BENCH_TELEGRAM_TOKEN"
 warnings.filterwarnings("ignore", category=PTBDeprecationWarning)
 
 
-class LocalEmulator:
-    """The emulator on this process's own event loop, behind the same calls as ``EmulatorProcess``."""
-
-    def __init__(self, token: str, *, telegram_limits: bool = False, round_trip: float = 0.0) -> None:
-        limits = Limits() if telegram_limits else Limits.unlimited()
-        self.emu = BotApiEmulator(token, limits=limits, round_trip=round_trip)
-
-    async def __aenter__(self) -> LocalEmulator:
-        await self.emu.start()
-        self.base_url, self.base_file_url = self.emu.base_url, self.emu.base_file_url
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.emu.stop()
-
-    async def add_users(self, prefix: str, count: int) -> list[int]:
-        return [self.emu.add_user(f"{prefix} {i}", started=True).id for i in range(count)]
-
-    async def send_texts(self, user_ids: list[int], text: str) -> None:
-        for user_id in user_ids:
-            self.emu.send_text(user_id, text)
-
-    async def wait_for_sent(self, count: int, timeout: float) -> int:
-        return len(await self.emu.wait_for_sent(None, count, timeout))
-
-    async def sent_counts(self, user_ids: list[int]) -> list[int]:
-        return [len(self.emu.sent(user_id)) for user_id in user_ids]
-
-    async def total_sent(self) -> int:
-        return len(self.emu.all_sent())
-
-    async def last_text(self) -> str:
-        return self.emu.all_sent()[-1].params["text"]
-
-    async def too_many_requests(self) -> int:
-        return self.emu.too_many_requests
-
-
-Emulator = Any  # LocalEmulator or EmulatorProcess
+Emulator = LocalEmulator | EmulatorProcess
 
 
 async def _start(tmp: Path, content: Content, emu: Emulator, settings: Settings) -> tuple[Core, Any]:

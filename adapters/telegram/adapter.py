@@ -177,21 +177,24 @@ class TelegramAdapter(Adapter):
         return list(result or [])
 
     async def store_batch(self, batch: list[dict[str, Any]]) -> int:
-        """Store a fetched batch and the next offset in one transaction; returns that offset.
-        The updates are read before the transaction begins: it holds the database only to write."""
-        now = self.core.clock.now()
+        """Store a fetched batch and the next offset in one transaction; returns that offset."""
         next_offset = max(int(raw["update_id"]) for raw in batch) + 1
+        await self._store(batch, str(next_offset))
+        return next_offset
+
+    async def _store(self, batch: list[dict[str, Any]], cursor: str | None) -> None:
+        """The updates are read before the transaction begins: it holds the database only to write."""
+        now = self.core.clock.now()
         read = [self._understand(raw) for raw in batch]
         converted = [meaning for meaning in read if isinstance(meaning, Converted)]
         async with self.core.db.transaction():
-            await self._reject([meaning for meaning in read if not isinstance(meaning, Converted)], now)
+            await self._reject([meaning for meaning in read if isinstance(meaning, Unreadable)], now)
             await self._apply(converted, now)
             events = [c.incoming for c in converted if c.incoming is not None]
-            await inbox.accept(self.core.db, PLATFORM, events, str(next_offset), now)
-        if any(c.incoming for c in converted):
+            await inbox.accept(self.core.db, PLATFORM, events, cursor, now)
+        if events:
             self.core.inbox_ready()
         await self._answer_callbacks([c.callback_query_id for c in converted if c.callback_query_id])
-        return next_offset
 
     def _understand(self, raw: dict[str, Any]) -> Converted | Unreadable:
         try:
@@ -200,12 +203,11 @@ class TelegramAdapter(Adapter):
             log.error("update %s could not be read: %s", raw.get("update_id"), exc)
             return Unreadable(raw, repr(exc))
 
-    async def _reject(self, read: list[Converted | Unreadable], now: datetime) -> None:
+    async def _reject(self, unreadable: list[Unreadable], now: datetime) -> None:
         """Updates that could not be read are kept as failed, with the error, and not fetched again."""
-        for item in read:
-            if isinstance(item, Unreadable):
-                await inbox.reject(self.core.db, PLATFORM, str(item.raw.get("update_id")), json.dumps(item.raw),
-                                   item.error, now)
+        for item in unreadable:
+            await inbox.reject(self.core.db, PLATFORM, str(item.raw.get("update_id")), json.dumps(item.raw),
+                               item.error, now)
 
     async def _apply(self, converted: list[Converted], now) -> None:
         """What an update means without any answer: done here, with the offset."""
@@ -252,20 +254,8 @@ class TelegramAdapter(Adapter):
                 raise ValueError("not an update")
         except ValueError:
             return web.Response(status=400)
-        await self.store_webhook_update(raw)
+        await self._store([raw], None)  # like a polled batch of one, without an offset (a webhook has none)
         return web.Response(status=200)
-
-    async def store_webhook_update(self, raw: dict[str, Any]) -> None:
-        """Like a polled batch of one, without an offset (a webhook has none)."""
-        now = self.core.clock.now()
-        meaning = self._understand(raw)
-        converted = [meaning] if isinstance(meaning, Converted) else []
-        async with self.core.db.transaction():
-            await self._reject([meaning], now)
-            await self._apply(converted, now)
-            await inbox.accept(self.core.db, PLATFORM, [c.incoming for c in converted if c.incoming], None, now)
-        self.core.inbox_ready()
-        await self._answer_callbacks([c.callback_query_id for c in converted if c.callback_query_id])
 
     # ---- delivering ------------------------------------------------------------------------------
 

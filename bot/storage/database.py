@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 Row = aiosqlite.Row
+T = TypeVar("T")
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -92,7 +93,7 @@ class Database:
     async def transaction(self) -> AsyncIterator[Database]:
         """All-or-nothing. Nested use inside the same task joins the outer transaction; another task
         waits for the lock (joining across tasks would let one task commit or end the other's work)."""
-        if self._depth and self._owner is asyncio.current_task():
+        if self._in_own_transaction():
             self._depth += 1
             try:
                 yield self
@@ -120,17 +121,21 @@ class Database:
         """One statement that is a whole transaction by itself (SQLite's autocommit): one hop to the
         database thread instead of three (BEGIN, statement, COMMIT). Inside the caller's own
         transaction it simply joins it."""
-        if self._depth and self._owner is asyncio.current_task():
-            return await self.execute(sql, params)
-        async with self._turn():
-            return await self.execute(sql, params)
+        return await self._alone(self.execute, sql, params)
 
     async def fetchall_alone(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """``execute_alone`` for a statement that returns rows (``UPDATE … RETURNING``)."""
-        if self._depth and self._owner is asyncio.current_task():
-            return await self.fetchall(sql, params)
+        """``execute_alone`` for a statement that returns rows (``UPDATE … RETURNING``), or a read that
+        must not see another task's transaction half-way."""
+        return await self._alone(self.fetchall, sql, params)
+
+    async def _alone(self, run: Callable[[str, Sequence[Any]], Awaitable[T]], sql: str, params: Sequence[Any]) -> T:
+        if self._in_own_transaction():
+            return await run(sql, params)
         async with self._turn():
-            return await self.fetchall(sql, params)
+            return await run(sql, params)
+
+    def _in_own_transaction(self) -> bool:
+        return bool(self._depth) and self._owner is asyncio.current_task()
 
     @asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -158,7 +163,7 @@ class Database:
 
         Writes on different tables may be reordered between themselves: use it only for tables that
         no trigger or foreign key ties to others."""
-        if not (self._depth and self._owner is asyncio.current_task()):
+        if not self._in_own_transaction():
             await self.execute_alone(sql, params)
             return
         runs = self._held.setdefault(table, [])
@@ -169,7 +174,7 @@ class Database:
 
     async def _release_held(self, sql: str | None) -> None:
         """Send the held writes a statement may depend on (every held write when ``sql`` is None)."""
-        if not self._held or not (self._depth and self._owner is asyncio.current_task()):
+        if not self._held or not self._in_own_transaction():
             return
         for table in [t for t in self._held if sql is None or t in sql]:
             for statement, rows in self._held.pop(table):

@@ -332,6 +332,21 @@ async def test_the_pass_reads_an_index_not_every_member(hood: Neighbours) -> Non
 # ---- helpers ------------------------------------------------------------------------------------------
 
 
+async def pick_belleville(hood: Neighbours) -> list:
+    """Hugo names Jeanne's neighbourhood (and picks it if asked which one); returns what he got."""
+    out = await hood.say("hugo", "belleville")
+    if any(c.payload.startswith("helper.place_pick") for c in out[-1].choices):
+        out = await hood.press("hugo", "helper.place_pick:0")
+    return out
+
+
+async def register_jeanne(hood: Neighbours, command: str = "/aidant") -> None:
+    """Hugo starts registering Jeanne, up to the question whether she agrees."""
+    await hood.say("hugo", command)
+    await hood.say("hugo", "Jeanne")
+    await pick_belleville(hood)
+
+
 async def test_a_helper_registers_a_neighbour_and_answers_seen_today(hood: Neighbours) -> None:
     await hood.join("hugo")
     out = await hood.say("hugo", "/aidant")
@@ -341,9 +356,7 @@ async def test_a_helper_registers_a_neighbour_and_answers_seen_today(hood: Neigh
     await hood.say("hugo", "Jeanne")
     out = await hood.say("hugo", "zzzzqqqq")
     assert "Je ne trouve pas" in out[-1].text
-    out = await hood.say("hugo", "belleville")
-    if any(c.payload.startswith("helper.place_pick") for c in out[-1].choices):
-        out = await hood.press("hugo", "helper.place_pick:0")
+    out = await pick_belleville(hood)
     assert "Jeanne est-il ou elle d'accord" in out[-1].text
     out = await hood.press("hugo", "Oui, Jeanne est d'accord")
     assert "Jeanne" in out[-1].text and "inscrit·e" in out[-1].text
@@ -363,11 +376,7 @@ async def test_a_helper_registers_a_neighbour_and_answers_seen_today(hood: Neigh
 async def test_a_helper_who_says_not_yet_leaves_no_trace(hood: Neighbours) -> None:
     await hood.join("hugo")
     before = await hood.core.db.scalar("SELECT COUNT(*) FROM people")
-    await hood.say("hugo", "/helper")
-    await hood.say("hugo", "Jeanne")
-    out = await hood.say("hugo", "belleville")
-    if any(c.payload.startswith("helper.place_pick") for c in out[-1].choices):
-        await hood.press("hugo", "helper.place_pick:0")
+    await register_jeanne(hood, command="/helper")
     out = await hood.press("hugo", "Pas encore")
     assert "rien n'est enregistré" in out[-1].text
     assert await hood.core.db.scalar("SELECT COUNT(*) FROM people") == before
@@ -375,11 +384,7 @@ async def test_a_helper_who_says_not_yet_leaves_no_trace(hood: Neighbours) -> No
 
 async def test_forget_erases_the_neighbours_a_helper_registered(hood: Neighbours) -> None:
     await hood.join("hugo")
-    await hood.say("hugo", "/aidant")
-    await hood.say("hugo", "Jeanne")
-    out = await hood.say("hugo", "belleville")
-    if any(c.payload.startswith("helper.place_pick") for c in out[-1].choices):
-        await hood.press("hugo", "helper.place_pick:0")
+    await register_jeanne(hood)
     await hood.press("hugo", "Oui, Jeanne est d'accord")
     hugo = await person_id(hood, "hugo")
     from bot.privacy import export
@@ -395,11 +400,7 @@ async def test_a_helper_who_does_not_answer_is_escalated_to_a_moderator(hood: Ne
     await hood.join("hugo")
     await hood.join("mo")
     await make_moderator(hood, "mo", await place_of(hood, "hugo"))
-    await hood.say("hugo", "/aidant")
-    await hood.say("hugo", "Jeanne")
-    out = await hood.say("hugo", "belleville")
-    if any(c.payload.startswith("helper.place_pick") for c in out[-1].choices):
-        await hood.press("hugo", "helper.place_pick:0")
+    await register_jeanne(hood)
     await hood.press("hugo", "Oui, Jeanne est d'accord")
     for _ in range(13):
         await live(hood, hours=24)

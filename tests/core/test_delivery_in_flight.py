@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+import pytest
+
 from adapters.memory import MemoryPlatform
 from bot.chat import Capabilities, CommandIn, Delivered, Outgoing, SendResult
 from bot.i18n import Localized
@@ -40,7 +42,9 @@ async def _queue(hood: Neighbours, chat_id: str, text: str) -> None:
         await hood.core.queue_message(hood.core.db, "slow", chat_id, Localized(text), (), hood.clock.now())
 
 
-async def test_sends_in_flight_are_bounded_claimed_in_groups_and_all_written_sent(hood: Neighbours) -> None:
+async def test_sends_in_flight_are_bounded_claimed_in_groups_and_all_written_sent(
+    hood: Neighbours, monkeypatch: pytest.MonkeyPatch
+) -> None:
     slow = SlowPlatform(capabilities=Capabilities(buttons=True, create_rooms=False, invite_links=False,
                                                   sends_in_flight=4))
     hood.core.attach(slow)
@@ -55,12 +59,9 @@ async def test_sends_in_flight_are_bounded_claimed_in_groups_and_all_written_sen
         claims += 1
         return await real_claim(*args, **kwargs)
 
-    outbox.claim = counting_claim
-    try:
-        while await hood.core.deliver_due("slow"):
-            pass
-    finally:
-        outbox.claim = real_claim
+    monkeypatch.setattr(outbox, "claim", counting_claim)
+    while await hood.core.deliver_due("slow"):
+        pass
     assert len(slow.order) == 30
     assert slow.most_in_flight == 4
     assert claims < 30  # claims asked for while one was on its way went together
@@ -69,7 +70,9 @@ async def test_sends_in_flight_are_bounded_claimed_in_groups_and_all_written_sen
     assert await outbox.counts(hood.core.db) == {"sent": 30}
 
 
-async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(hood: Neighbours) -> None:
+async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(
+    hood: Neighbours, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The dispatcher commits early when the delivery worker waits for the database: a message already
     queued does not wait for a whole batch of incoming events to be handled."""
     core = hood.core
@@ -95,8 +98,8 @@ async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(h
         if handled == 10:
             asyncio.get_running_loop().create_task(deliver_once())
 
-    core._handle = handle  # type: ignore[method-assign]
-    hood.platform.send = send  # type: ignore[method-assign]
+    monkeypatch.setattr(core, "_handle", handle)
+    monkeypatch.setattr(hood.platform, "send", send)
     await core.process_pending()
     await asyncio.sleep(0.05)
     # asked after the 10th event, it waits for at most a few short transactions, not all 60 events

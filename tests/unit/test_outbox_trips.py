@@ -88,7 +88,7 @@ async def test_a_write_outside_a_transaction_happens_at_once(db: Database) -> No
     assert await db.scalar("SELECT COUNT(*) FROM outbox") == 1
 
 
-async def test_a_deduplicated_message_is_still_answered_at_once(db: Database) -> None:
+async def test_a_message_with_a_dedupe_key_is_written_at_once_so_a_repeat_is_known(db: Database) -> None:
     clock = FakeClock()
     async with db.transaction():
         assert await _queue(db, "1", clock, dedupe_key="k")
