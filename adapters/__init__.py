@@ -1,1 +1,1 @@
-"""Platform adapters: each turns its platform's events into ``bot.chat`` events and back."""
+"""Platform adapters: each turns its platform's events into ``bot.core.chat`` events and back."""

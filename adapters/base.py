@@ -1,7 +1,7 @@
 """What every adapter implements and declares, so a new platform plugs in without touching the core.
 
 An adapter has two halves:
-- receiving: it turns platform updates into ``bot.chat.Incoming`` and hands them to
+- receiving: it turns platform updates into ``bot.core.chat.Incoming`` and hands them to
   ``core.receive`` (or writes a batch with ``bot.storage.inbox.accept`` together with the platform's
   cursor) *before* confirming them to the platform;
 - delivering: the core's outbox worker calls ``send``, ``create_room`` and ``invite`` and records the
@@ -14,10 +14,10 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from bot.chat import Capabilities, InviteResult, Outgoing, RoomSpec, SendResult
+from bot.core.chat import Capabilities, InviteResult, Outgoing, RoomSpec, SendResult
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core.app import Core
 
 
 class Adapter(ABC):

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import TextIO
 
 from adapters.base import Adapter
-from bot.app import Core
-from bot.chat import (
+from bot.core.app import Core
+from bot.core.chat import (
     Address,
     Body,
     Capabilities,
@@ -47,7 +47,7 @@ from bot.chat import (
     TextIn,
     Undeliverable,
 )
-from bot.i18n import Translator
+from bot.core.i18n import Translator
 
 _TAG = re.compile(r"<[^>]+>")
 

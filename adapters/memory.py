@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from adapters.base import Adapter
-from bot.chat import (
+from bot.core.chat import (
     Address,
     Body,
     Capabilities,
@@ -29,7 +29,7 @@ from bot.chat import (
     SendResult,
     Undeliverable,
 )
-from bot.i18n import Localized
+from bot.core.i18n import Localized
 
 
 @dataclass

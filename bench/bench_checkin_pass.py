@@ -20,10 +20,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.app import Content, Core
-from bot.checkin_rounds import cutoff, daily_pass
-from bot.clock import FakeClock, to_iso
-from bot.config import load_config
+from bot.checkins.rounds import cutoff, daily_pass
+from bot.core.app import Content, Core
+from bot.core.clock import FakeClock, to_iso
+from bot.core.config import load_config
 from bot.storage import checkins as store
 from bot.storage.database import Database
 

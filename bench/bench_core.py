@@ -22,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform  # noqa: E402
-from bot.app import Content, Core  # noqa: E402
-from bot.chat import Address, Incoming, Sender, TextIn  # noqa: E402
-from bot.circles import CircleView, Newcomer, choose_circle  # noqa: E402
-from bot.clock import FakeClock, to_iso  # noqa: E402
-from bot.config import load_config  # noqa: E402
+from bot.circles.placement import CircleView, Newcomer, choose_circle  # noqa: E402
+from bot.core.app import Content, Core  # noqa: E402
+from bot.core.chat import Address, Incoming, Sender, TextIn  # noqa: E402
+from bot.core.clock import FakeClock, to_iso  # noqa: E402
+from bot.core.config import load_config  # noqa: E402
 from bot.storage import inbox  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
 

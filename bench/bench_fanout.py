@@ -6,7 +6,7 @@ Run from the repository root::
 
 The platform is ``adapters.memory.MemoryPlatform`` with ``RateLimits(global_per_s=30, per_chat_per_s=1)``:
 a send over either limit is refused like a 429 (``RetryLater``) and counted. The delivery worker is the
-real ``Core.run_delivery`` on a real SQLite file, paced by ``bot.pacing.Pacer`` from the rate the
+real ``Core.run_delivery`` on a real SQLite file, paced by ``bot.core.pacing.Pacer`` from the rate the
 platform declares (``Capabilities.messages_per_second = 30``).
 
 Time is scaled so the run takes seconds instead of minutes: one real second counts as ``--scale``
@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform, RateLimits  # noqa: E402
-from bot import announcements  # noqa: E402
-from bot.app import Content, Core  # noqa: E402
-from bot.chat import Capabilities, Delivered, Outgoing, SendResult  # noqa: E402
-from bot.clock import to_iso  # noqa: E402
-from bot.config import load_config  # noqa: E402
-from bot.pacing import Pacer  # noqa: E402
+from bot.activities import announcements  # noqa: E402
+from bot.core.app import Content, Core  # noqa: E402
+from bot.core.chat import Capabilities, Delivered, Outgoing, SendResult  # noqa: E402
+from bot.core.clock import to_iso  # noqa: E402
+from bot.core.config import load_config  # noqa: E402
+from bot.core.pacing import Pacer  # noqa: E402
 from bot.storage import circles, events, organizers, outbox  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
 from bot.storage.events import Draft  # noqa: E402

@@ -31,10 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomPreset, SyncResponse
 
 from adapters.matrix import MatrixAdapter
-from bot.app import Content, Core
-from bot.chat import RoomSpec
-from bot.clock import SystemClock, to_iso
-from bot.config import load_config
+from bot.core.app import Content, Core
+from bot.core.chat import RoomSpec
+from bot.core.clock import SystemClock, to_iso
+from bot.core.config import load_config
 from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.database import Database

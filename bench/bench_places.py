@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.places import PlaceIndex, load_places  # noqa: E402
+from bot.core.places import PlaceIndex, load_places  # noqa: E402
 
 CONTENT = ROOT / "content"
 TARGET_P99_MS = 1.0

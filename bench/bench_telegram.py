@@ -37,10 +37,10 @@ from telegram.warnings import PTBDeprecationWarning
 from adapters import telegram as tg_adapter
 from adapters.telegram import Rates, Settings
 from bench.emulators import EmulatorProcess, LocalEmulator
-from bot.app import Content, Core
-from bot.clock import SystemClock
-from bot.config import load_config
-from bot.i18n import Localized
+from bot.core.app import Content, Core
+from bot.core.clock import SystemClock
+from bot.core.config import load_config
+from bot.core.i18n import Localized
 from bot.storage.database import Database
 
 TOKEN = "123:BENCH"

@@ -14,7 +14,7 @@ import logging
 import sys
 from pathlib import Path
 
-from bot.config import DEFAULTS_FILE, Config, ConfigError, load_config
+from bot.core.config import DEFAULTS_FILE, Config, ConfigError, load_config
 
 log = logging.getLogger("voisinage")
 
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, args: argparse.Namespace) -> None:
-    from bot.app import open_core
+    from bot.core.app import open_core
 
     database = args.database or config.deployment.database
     core = await open_core(config, database=database)

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from adapters.matrix.adapter import MatrixAdapter
 
 if TYPE_CHECKING:
-    from bot.app import Core
-    from bot.config import Config
+    from bot.core.app import Core
+    from bot.core.config import Config
 
 __all__ = ["MatrixAdapter", "start"]
 

@@ -51,7 +51,7 @@ from adapters.base import Adapter
 from adapters.matrix import render
 from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
 from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
-from bot.chat import (
+from bot.core.chat import (
     Address,
     Attachment,
     Capabilities,
@@ -67,14 +67,14 @@ from bot.chat import (
     SendResult,
     Undeliverable,
 )
-from bot.clock import to_iso
-from bot.i18n import LANGUAGES, Localized
+from bot.core.clock import to_iso
+from bot.core.i18n import LANGUAGES, Localized
 from bot.storage import circles as circle_store
 from bot.storage import inbox
 
 if TYPE_CHECKING:
-    from bot.app import Core
-    from bot.config import Matrix as MatrixConfig
+    from bot.core.app import Core
+    from bot.core.config import Matrix as MatrixConfig
     from bot.storage.database import Database
 
 log = logging.getLogger(__name__)

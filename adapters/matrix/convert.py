@@ -1,4 +1,4 @@
-"""Matrix events (the raw JSON of a sync timeline) → ``bot.chat.Incoming``.
+"""Matrix events (the raw JSON of a sync timeline) → ``bot.core.chat.Incoming``.
 
 Pure functions over the event dicts, so they are tested without a homeserver. The adapter gives each
 event its room's context (``RoomView``): whether it is the bot's private chat with one person, and
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters.matrix.render import keycap_number
-from bot.chat import Address, Body, CommandIn, FileIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
+from bot.core.chat import Address, Body, CommandIn, FileIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
 
 Event = dict[str, Any]
 _GEO = re.compile(r"^geo:(-?\d+(?:\.\d+)?),(-?\d+(?:\.\d+)?)")

@@ -13,7 +13,7 @@ import asyncio
 import aiohttp
 from nio import ErrorResponse
 
-from bot.chat import Delivered, RetryLater, SendResult, Undeliverable
+from bot.core.chat import Delivered, RetryLater, SendResult, Undeliverable
 
 # Errors that say "this target will not work", whatever we retry.
 PERMANENT = frozenset(

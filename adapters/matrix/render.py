@@ -14,7 +14,7 @@ import json
 import re
 from html.parser import HTMLParser
 
-from bot.chat import Outgoing
+from bot.core.chat import Outgoing
 
 MSGTYPE = "m.notice"  # bot messages: clients and other bots treat them as non-conversational
 # Synapse refuses events over 65,536 bytes; body and formatted_body both carry the text.

@@ -33,13 +33,13 @@ from adapters.telegram import adoption
 from adapters.telegram.adapter import Settings, TelegramAdapter
 from adapters.telegram.limits import Rates
 from adapters.telegram.render import plain
-from bot.i18n import LANGUAGES
-from bot.interests import fold
-from bot.router import Command
+from bot.core.i18n import LANGUAGES
+from bot.core.interests import fold
+from bot.core.router import Command
 
 if TYPE_CHECKING:
-    from bot.app import Core
-    from bot.config import Config
+    from bot.core.app import Core
+    from bot.core.config import Config
 
 __all__ = ["Rates", "Settings", "TelegramAdapter", "deep_link", "menus", "start"]
 

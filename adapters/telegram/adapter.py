@@ -39,7 +39,7 @@ from adapters.telegram import adoption, errors, store
 from adapters.telegram.convert import Converted, convert
 from adapters.telegram.limits import Pacer, Rates
 from adapters.telegram.render import MAX_CAPTION, Part, plain, render, units
-from bot.chat import (
+from bot.core.chat import (
     Capabilities,
     Delivered,
     FileTooBig,
@@ -52,7 +52,7 @@ from bot.chat import (
 from bot.storage import inbox
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core.app import Core
 
 log = logging.getLogger(__name__)
 

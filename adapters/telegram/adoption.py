@@ -19,16 +19,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.telegram import store
-from bot import membership, roles
-from bot.chat import Incoming, JoinedIn
-from bot.i18n import Localized, Translator
-from bot.places import Place
-from bot.router import Command, Context
+from bot.circles import membership
+from bot.core import roles
+from bot.core.chat import Incoming, JoinedIn
+from bot.core.i18n import Localized, Translator
+from bot.core.places import Place
+from bot.core.router import Command, Context
 from bot.storage import circles as circle_store
 from bot.storage.people import Person
 
 if TYPE_CHECKING:
-    from bot.app import Core
+    from bot.core.app import Core
 
 log = logging.getLogger(__name__)
 

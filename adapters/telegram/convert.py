@@ -19,7 +19,19 @@ from dataclasses import dataclass, replace
 
 from telegram import ChatMember, ChatMemberUpdated, Message, Update
 
-from bot.chat import Address, Body, ChoiceIn, CommandIn, FileIn, Incoming, JoinedIn, LeftIn, LocationIn, Sender, TextIn
+from bot.core.chat import (
+    Address,
+    Body,
+    ChoiceIn,
+    CommandIn,
+    FileIn,
+    Incoming,
+    JoinedIn,
+    LeftIn,
+    LocationIn,
+    Sender,
+    TextIn,
+)
 
 PLATFORM = "telegram"
 _IN = {ChatMember.OWNER, ChatMember.ADMINISTRATOR, ChatMember.MEMBER}

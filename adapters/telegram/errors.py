@@ -23,7 +23,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.chat import RetryLater, SendResult, Undeliverable
+from bot.core.chat import RetryLater, SendResult, Undeliverable
 
 # BadRequest texts that mean the chat itself is gone or closed to the bot, not that one message was wrong.
 _GONE = (

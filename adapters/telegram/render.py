@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.chat import Choice, Outgoing
+from bot.core.chat import Choice, Outgoing
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

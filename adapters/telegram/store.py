@@ -9,7 +9,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 PLATFORM = "telegram"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.clock import from_iso, to_iso
+from bot.core.clock import from_iso, to_iso
 from bot.storage.database import Database, Row
 
 # Members due for a check-in at :now with the threshold cutoff :cutoff. The terms

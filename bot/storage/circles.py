@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 

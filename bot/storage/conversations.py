@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 

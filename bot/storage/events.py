@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.clock import from_iso, to_iso
+from bot.core.clock import from_iso, to_iso
 from bot.storage.database import Database, Row
 
 LIVE = ("pending", "published")  # statuses that count towards the weekly cap and show to the organizer

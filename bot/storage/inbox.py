@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.chat import Incoming
-from bot.clock import to_iso
+from bot.core.chat import Incoming
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 

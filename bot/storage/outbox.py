@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database, Row
 
 

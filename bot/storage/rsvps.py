@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.clock import to_iso
+from bot.core.clock import to_iso
 from bot.storage.database import Database
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot import roles
+from bot.core import roles
 from bot.storage import people
 from tests.core.conftest import Neighbours
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryPlatform
-from bot.app import Content, Core
-from bot.chat import ChoiceIn, CommandIn, Outgoing, TextIn
-from bot.clock import FakeClock
-from bot.config import Config, load_config
+from bot.core.app import Content, Core
+from bot.core.chat import ChoiceIn, CommandIn, Outgoing, TextIn
+from bot.core.clock import FakeClock
+from bot.core.config import Config, load_config
 from bot.storage.database import Database
 
 

@@ -19,11 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from adapters.base import Adapter
-from bot import announcements
-from bot.app import Content, Core
-from bot.chat import Capabilities, Delivered, InviteResult, Outgoing, SendResult
-from bot.clock import SystemClock, to_iso
-from bot.config import load_config
+from bot.activities import announcements
+from bot.core.app import Content, Core
+from bot.core.chat import Capabilities, Delivered, InviteResult, Outgoing, SendResult
+from bot.core.clock import SystemClock, to_iso
+from bot.core.config import load_config
 from bot.storage import circles, events, organizers, outbox, people
 from bot.storage.database import Database
 from bot.storage.events import Draft

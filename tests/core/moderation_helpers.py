@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.memory import MemoryPlatform
-from bot.app import Content, Core
-from bot.clock import FakeClock
-from bot.config import Config
+from bot.core.app import Content, Core
+from bot.core.clock import FakeClock
+from bot.core.config import Config
 from bot.storage.database import Database
 from tests.core.conftest import Neighbours
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.chat import ChoiceIn
+from bot.core.chat import ChoiceIn
 from bot.storage import events, organizers, outbox, rsvps
 from tests.core.activity_helpers import (
     apply_as_organizer,
@@ -40,7 +40,7 @@ async def test_trusted_organizer_publishes_and_neighbours_are_told_once(hood: Ne
     # announcing again (a retried approval, a crash replay) queues nothing more
     event = await events.get(hood.core.db, 1)
     async with hood.core.db.transaction():
-        from bot import announcements
+        from bot.activities import announcements
         assert await announcements.announce(hood.core, hood.core.db, event, hood.clock.now()) == 0
     rows = await hood.core.db.fetchall("SELECT dedupe_key FROM outbox WHERE dedupe_key LIKE 'announce:%'")
     assert len(rows) == 3

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-from bot.calendar_files import parse_ics, to_ics
-from bot.chat import ChoiceIn
-from bot.imports import import_calendar
+from bot.activities.calendar_files import parse_ics, to_ics
+from bot.activities.imports import import_calendar
+from bot.core.chat import ChoiceIn
 from bot.storage import events, organizers
 from tests.core.activity_helpers import make_moderator, make_organizer, type_event
 from tests.core.conftest import Neighbours
@@ -102,7 +102,7 @@ async def test_imported_events_of_an_untrusted_organizer_wait_and_the_cap_applie
 
 
 async def test_not_a_calendar_is_refused(hood: Neighbours) -> None:
-    from bot.calendar_files import FetchError
+    from bot.activities.calendar_files import FetchError
 
     with pytest.raises(FetchError) as caught:
         parse_ics(b"<html>hello</html>", PARIS)
@@ -219,7 +219,7 @@ def test_all_day_and_floating_times_are_local() -> None:
 
 async def test_an_ics_file_sent_in_the_chat_is_imported_once(hood: Neighbours) -> None:
     """An organizer sends their calendar file: imported by the background pass, then forgotten."""
-    from bot.chat import FileIn
+    from bot.core.chat import FileIn
 
     await make_moderator(hood)
     await make_organizer(hood)
@@ -238,7 +238,7 @@ async def test_an_ics_file_sent_in_the_chat_is_imported_once(hood: Neighbours) -
 
 
 async def test_files_that_cannot_be_imported_are_refused_clearly(hood: Neighbours) -> None:
-    from bot.chat import FileIn
+    from bot.core.chat import FileIn
 
     await make_moderator(hood)
     await make_organizer(hood)

@@ -18,9 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.chat import ChoiceIn, CommandIn
-from bot.checkins import QuietHours, is_quiet
-from bot.clock import from_iso, to_iso
+from bot.checkins.decisions import QuietHours, is_quiet
+from bot.core.chat import ChoiceIn, CommandIn
+from bot.core.clock import from_iso, to_iso
 from tests.core.conftest import Neighbours
 
 MEMBERS = 1000

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot import roles
-from bot.chat import ChoiceIn, TextIn
-from bot.checkin_rounds import daily_pass
+from bot.checkins.rounds import daily_pass
+from bot.core import roles
+from bot.core.chat import ChoiceIn, TextIn
 from bot.storage import checkins as store
 from bot.storage import people
 from tests.core.conftest import Neighbours
@@ -387,7 +387,7 @@ async def test_forget_erases_the_neighbours_a_helper_registered(hood: Neighbours
     await register_jeanne(hood)
     await hood.press("hugo", "Oui, Jeanne est d'accord")
     hugo = await person_id(hood, "hugo")
-    from bot.privacy import export
+    from bot.people.privacy import export
 
     data = await export(hood.core.db, hugo)
     assert [h["first_name"] for h in data["helping"]] == ["Jeanne"]

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from adapters.memory import MemoryPlatform
-from bot.chat import Address, Incoming, Sender, TextIn
+from bot.core.chat import Address, Incoming, Sender, TextIn
 from bot.storage import circles as circle_store
 from bot.storage import people
 from tests.core.conftest import Neighbours
@@ -137,8 +137,8 @@ async def test_quiet_circles_are_merged_by_the_daily_pass(hood: Neighbours) -> N
 
 async def test_a_chat_reads_its_messages_in_order_even_after_a_rate_limit(hood: Neighbours) -> None:
     """A refused send (429) holds back the later messages to the same chat, not the other chats."""
-    from bot.chat import RetryLater
-    from bot.i18n import Localized
+    from bot.core.chat import RetryLater
+    from bot.core.i18n import Localized
 
     db, now = hood.core.db, hood.clock.now()
     async with db.transaction():
@@ -155,8 +155,8 @@ async def test_a_chat_reads_its_messages_in_order_even_after_a_rate_limit(hood: 
 
 
 async def test_a_blocked_chat_is_marked_unreachable_until_the_person_writes_again(hood: Neighbours) -> None:
-    from bot.chat import Undeliverable
-    from bot.i18n import Localized
+    from bot.core.chat import Undeliverable
+    from bot.core.i18n import Localized
 
     await hood.join("alice")
     db = hood.core.db
@@ -177,7 +177,7 @@ async def test_a_blocked_chat_is_marked_unreachable_until_the_person_writes_agai
 
 async def test_a_batch_sees_membership_change_between_its_messages(hood: Neighbours) -> None:
     """Group messages of a batch are looked up together, but a leave in the middle of the batch counts."""
-    from bot.chat import ChoiceIn
+    from bot.core.chat import ChoiceIn
     from bot.storage import inbox
 
     other = MemoryPlatform(platform="other")

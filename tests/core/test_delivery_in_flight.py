@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from adapters.memory import MemoryPlatform
-from bot.chat import Capabilities, CommandIn, Delivered, Outgoing, SendResult
-from bot.i18n import Localized
+from bot.core.chat import Capabilities, CommandIn, Delivered, Outgoing, SendResult
+from bot.core.i18n import Localized
 from bot.storage import outbox
 from tests.core.conftest import Neighbours
 

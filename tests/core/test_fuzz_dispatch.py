@@ -10,8 +10,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.chat import ChoiceIn, CommandIn
-from bot.moderation import MOD_HELP
+from bot.core.chat import ChoiceIn, CommandIn
+from bot.moderation.commands import MOD_HELP
 from tests.core.moderation_helpers import dump, neighbours, setup_roles, with_admin
 
 NASTY = st.sampled_from([

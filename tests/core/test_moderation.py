@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.chat import ChoiceIn, CommandIn, TextIn
+from bot.core.chat import ChoiceIn, CommandIn, TextIn
 from tests.core.moderation_helpers import dump, neighbours, person_id, setup_roles, with_admin
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import Core
-from bot.chat import ChoiceIn, LocationIn
+from bot.core.app import Core
+from bot.core.chat import ChoiceIn, LocationIn
 from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.database import Database

@@ -29,7 +29,7 @@ async def test_forget_erases_every_trace(hood: Neighbours) -> None:
     await hood.join("alice")
     await hood.join("bob")
     await hood.send(
-        "alice", __import__("bot.chat", fromlist=["TextIn"]).TextIn("coucou"), chat=hood.platform.room_of("alice")
+        "alice", __import__("bot.core.chat", fromlist=["TextIn"]).TextIn("coucou"), chat=hood.platform.room_of("alice")
     )
     await hood.say("alice", "/oublier")
     out = await hood.press("alice", "Non, garder")

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.chat import TextIn
+from bot.core.chat import TextIn
 from tests.core.moderation_helpers import neighbours, person_id, setup_roles, with_admin
 
 

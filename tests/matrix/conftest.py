@@ -81,7 +81,7 @@ async def matrix_user(synapse: SynapseServer) -> AsyncIterator[MatrixUserFactory
 
 @pytest.fixture(scope="session")
 def bot_config():
-    from bot.config import load_config
+    from bot.core.config import load_config
 
     return load_config()
 
@@ -89,7 +89,7 @@ def bot_config():
 @pytest.fixture(scope="session")
 def bot_content(bot_config):
     """Loading France's communes takes a moment: once per session."""
-    from bot.app import Content
+    from bot.core.app import Content
 
     return Content.load(bot_config)
 

@@ -21,9 +21,9 @@ from nio import AsyncClient, JoinResponse, RoomCreateResponse, RoomPreset, RoomS
 
 from adapters.base import Adapter
 from adapters.matrix import MatrixAdapter
-from bot.app import Content, Core
-from bot.clock import SystemClock
-from bot.config import Config
+from bot.core.app import Content, Core
+from bot.core.clock import SystemClock
+from bot.core.config import Config
 from bot.storage.database import Database
 
 from .synapse_server import RegisteredUser, SynapseServer

@@ -46,7 +46,7 @@ async def test_onboarding_in_a_private_chat_places_the_resident_in_a_circle_room
     assert bot.user_id not in levels.get("users", {})  # room v12: the creator is never listed
 
     # Inviting someone already there counts as delivered; a host gets power level 50.
-    from bot.chat import Delivered
+    from bot.core.chat import Delivered
 
     again = await bot.adapter.invite(circle_room, alice.user_id, idempotency_key="again")
     assert isinstance(again.outcome, Delivered), again
@@ -163,16 +163,16 @@ async def test_encrypted_room_is_answered_once_and_clearly(bot: Bot, resident) -
     assert await person_of(bot, alice) is None
     assert await bot.scalar("SELECT encrypted_told_at IS NOT NULL FROM matrix_rooms WHERE room_id = ?", (dm,))
     # Anything the core would still queue for that room is refused, not sent in plaintext.
-    from bot.chat import Outgoing, Undeliverable
-    from bot.i18n import Localized
+    from bot.core.chat import Outgoing, Undeliverable
+    from bot.core.i18n import Localized
 
     result = await bot.adapter.send(Outgoing("matrix", dm, Localized("secret")), idempotency_key="k1")
     assert isinstance(result, Undeliverable)
 
 
 async def test_room_the_bot_was_removed_from_is_marked_not_retried(bot: Bot, resident) -> None:
-    from bot.chat import Outgoing, Undeliverable
-    from bot.i18n import Localized
+    from bot.core.chat import Outgoing, Undeliverable
+    from bot.core.i18n import Localized
 
     alice: Resident = await resident("alice")
     dm = await alice.open_chat_with(bot.user_id, trusted=False)
@@ -192,7 +192,7 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
     """On a homeserver with Synapse's default limits, and the bot's own limit set low by its admin
     (1 message/s, burst 3), a burst of notices is refused with M_LIMIT_EXCEEDED: each is sent later,
     in order, once."""
-    from bot.i18n import Localized
+    from bot.core.i18n import Localized
 
     from .conftest import logged_in_client
     from .test_synapse_smoke import started
@@ -228,7 +228,7 @@ async def test_circle_across_matrix_and_another_platform_mirrors_once(
     """Alice on Matrix and Bob on another platform (the in-memory one) share a circle: each one's words
     reach the other room once, with the author's name, and the bot's mirrored notice is not sent back."""
     from adapters.memory import MemoryPlatform
-    from bot.chat import ChoiceIn, CommandIn, TextIn
+    from bot.core.chat import ChoiceIn, CommandIn, TextIn
 
     memory = MemoryPlatform()
     account = await synapse.register_async(f"xbot{tmp_path.name[-6:]}".replace("_", ""))

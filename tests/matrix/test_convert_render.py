@@ -7,7 +7,7 @@ from nio import ErrorResponse
 from adapters.matrix.convert import RoomView, convert, first_name, strip_reply_fallback
 from adapters.matrix.errors import already_member, outcome
 from adapters.matrix.render import content, keycap_number, room_name
-from bot.chat import (
+from bot.core.chat import (
     Choice,
     CommandIn,
     Delivered,
@@ -19,7 +19,7 @@ from bot.chat import (
     TextIn,
     Undeliverable,
 )
-from bot.i18n import Localized
+from bot.core.i18n import Localized
 
 BOT = "@voisinage:hs"
 DM = RoomView("!dm:hs", private=True, choices_event="$question")
@@ -101,7 +101,7 @@ def test_error_outcomes() -> None:
 
 def test_a_file_is_passed_on_by_its_mxc_uri_not_its_content() -> None:
     from adapters.matrix.convert import message_body
-    from bot.chat import FileIn
+    from bot.core.chat import FileIn
 
     body = message_body({"msgtype": "m.file", "body": "agenda.ics", "url": "mxc://hs/abc",
                          "info": {"mimetype": "text/calendar", "size": 512}})

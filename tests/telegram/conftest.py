@@ -17,9 +17,9 @@ import pytest
 
 from adapters import telegram
 from adapters.telegram import Rates, Settings, TelegramAdapter
-from bot.app import Content, Core
-from bot.clock import SystemClock
-from bot.config import Config, load_config
+from bot.core.app import Content, Core
+from bot.core.clock import SystemClock
+from bot.core.config import Config, load_config
 from bot.storage.database import Database
 from tests.telegram.emulator import BotApiEmulator, EmuChat, EmuUser, Limits, SentMessage
 

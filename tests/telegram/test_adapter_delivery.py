@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from adapters.memory import MemoryPlatform
-from bot.app import Content
-from bot.chat import ChoiceIn, TextIn
-from bot.config import Config
-from bot.i18n import Localized
+from bot.core.app import Content
+from bot.core.chat import ChoiceIn, TextIn
+from bot.core.config import Config
+from bot.core.i18n import Localized
 from bot.storage import circles as circle_store
 from bot.storage import inbox, people
 from tests.telegram.conftest import World, make_world
@@ -268,7 +268,7 @@ async def test_webhook_checks_the_secret_and_stores_before_answering(
 async def test_a_document_arrives_as_a_file_and_is_downloaded_only_when_asked(world: World) -> None:
     """An organizer's calendar file: the update carries only Telegram's file id; the content is fetched
     through getFile when the import asks for it, and a file over the limit is refused."""
-    from bot.chat import FileTooBig
+    from bot.core.chat import FileTooBig
 
     ana = world.emu.add_user("Ana", started=True)
     calendar = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n"
@@ -284,7 +284,7 @@ async def test_a_document_arrives_as_a_file_and_is_downloaded_only_when_asked(wo
 async def test_a_flooding_member_is_restricted_in_the_group_until_a_date(world: World) -> None:
     from datetime import UTC, datetime, timedelta
 
-    from bot.chat import Delivered
+    from bot.core.chat import Delivered
 
     rob = world.emu.add_user("Rob", started=True)
     group = world.emu.add_group("Voisins · Belleville · 1", members=[rob], supergroup=True)
@@ -296,7 +296,7 @@ async def test_a_flooding_member_is_restricted_in_the_group_until_a_date(world: 
 
 
 async def test_leaving_or_being_banned_takes_one_out_of_the_group(world: World) -> None:
-    from bot.chat import Delivered
+    from bot.core.chat import Delivered
 
     ana, rob = world.emu.add_user("Ana", started=True), world.emu.add_user("Rob", started=True)
     group = world.emu.add_group("Voisins · Belleville · 1", members=[ana, rob], supergroup=True)

@@ -11,7 +11,7 @@ from adapters.telegram.adoption import missing_rights
 from adapters.telegram.convert import convert
 from adapters.telegram.limits import Pacer, Rates
 from adapters.telegram.render import keyboard, plain, split_html, units
-from bot.chat import Choice, CommandIn, JoinedIn, RetryLater, TextIn, Undeliverable
+from bot.core.chat import Choice, CommandIn, JoinedIn, RetryLater, TextIn, Undeliverable
 from tests.telegram.emulator import parse_html
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.checkins import (
+from bot.checkins.decisions import (
     OpenCheckin,
     QuietHours,
     Until,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.circles import CircleView, Newcomer, choose_circle, plan_merges, plan_split
-from bot.config import Circles
+from bot.circles.placement import CircleView, Newcomer, choose_circle, plan_merges, plan_split
+from bot.core.config import Circles
 
 RULES = Circles(target_min=6, target_max=8, hard_max=12, merge_below=3)
 

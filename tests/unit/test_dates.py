@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.dates import normalise, parse_when, week_bounds
+from bot.activities.dates import normalise, parse_when, week_bounds
 
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday 25 November, 11:00 in Paris

@@ -6,8 +6,8 @@ import ast
 import re
 from pathlib import Path
 
-from bot.config import CONTENT_DIR
-from bot.i18n import Catalogues, Localized
+from bot.core.config import CONTENT_DIR
+from bot.core.i18n import Catalogues, Localized
 
 ROOT = Path(__file__).resolve().parents[2]
 catalogues = Catalogues(CONTENT_DIR / "locales")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.places import Place, PlaceIndex, PlaceMatch, load_places, normalize
+from bot.core.places import Place, PlaceIndex, PlaceMatch, load_places, normalize
 
 CONTENT = Path(__file__).parents[2] / "content"
 PARIS = CONTENT / "places" / "paris-20e.toml"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.safety import FloodMeter, WordList, has_link, is_newcomer, judge, over_limit, words_of
+from bot.moderation.safety import FloodMeter, WordList, has_link, is_newcomer, judge, over_limit, words_of
 
 WORDS = WordList.parse("# comment\nconnard\nnique ta mère\n\n   \n")
 NOW = datetime(2026, 11, 25, 10, tzinfo=UTC)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from bot.chat import Address, Incoming, Sender, TextIn
-from bot.clock import FakeClock
+from bot.core.chat import Address, Incoming, Sender, TextIn
+from bot.core.clock import FakeClock
 from bot.storage import inbox
 from bot.storage.database import Database, migrations
 

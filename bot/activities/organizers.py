@@ -1,0 +1,231 @@
+"""/organizer: a shop, artisan, association or public service applies to post local activities.
+
+name → kind → neighbourhoods served (their own by default) → a contact line → sent to the moderators
+of those neighbourhoods (or the admins when a neighbourhood has none), who approve, approve as
+trusted (publishes without the queue) or reject with a button. The applicant is told either way.
+"""
+
+from __future__ import annotations
+
+from bot.core import roles
+from bot.core.chat import Body
+from bot.core.flows import StepFlow, picked, typed
+from bot.core.i18n import Localized
+from bot.core.interests import fold
+from bot.core.router import Command, Context
+from bot.storage import organizers
+from bot.storage.conversations import Conversation
+from bot.storage.database import Database
+from bot.storage.organizers import KINDS, Organizer
+
+FLOW = "organizer"
+MAX_NAME = 80
+MAX_CONTACT = 200
+MAX_PLACES = 8
+CANCEL_WORDS = {"annuler", "cancel", "stop", "abandonner"}
+
+
+def kind_label(t, kind: str) -> Localized:
+    return t(f"organizer-kind-{kind}")
+
+
+def places_label(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> str:
+    places = ctx.core.content.places
+    return ", ".join(p.label if (p := places.get(pid)) else pid for pid in place_ids)
+
+
+async def deciders(core, db: Database, place_ids: list[str] | tuple[str, ...]) -> list[int]:
+    """Moderators of these neighbourhoods; the admins when none of them has a moderator yet."""
+    found: list[int] = []
+    for place_id in place_ids:
+        for person_id in await roles.moderators_of(db, place_id):
+            if person_id not in found:
+                found.append(person_id)
+    return found or await roles.admin_ids(db, core.config.deployment.admins)
+
+
+async def may_decide(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> bool:
+    admins = ctx.core.config.deployment.admins
+    for place_id in place_ids:
+        if await roles.is_moderator(ctx.db, admins, ctx.person.id, place_id):
+            return True
+    return await roles.is_admin(ctx.db, admins, ctx.person.id)
+
+
+class OrganizerFlow(StepFlow):
+    name = FLOW
+
+    async def handle(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        """Typing "annuler" / "cancel" at any step stops the application without storing anything."""
+        text = typed(body)
+        if text is not None and fold(text) in CANCEL_WORDS:
+            await self.end(ctx)
+            await ctx.reply(ctx.t("organizer-cancelled"))
+            return
+        await super().handle(ctx, conv, body)
+
+    async def ask_name(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(ctx.t("organizer-ask-name", limit=MAX_NAME))
+
+    async def on_name(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        name = typed(body)
+        if not name:
+            await self.ask_name(ctx, conv)
+        elif len(name) > MAX_NAME:
+            await ctx.reply(ctx.t("answer-too-long", limit=MAX_NAME))
+        else:
+            conv.data["name"] = name
+            await self.goto(ctx, conv, "kind")
+
+    async def ask_kind(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(ctx.t("organizer-ask-kind"), [self.button("kind", k, kind_label(ctx.t, k)) for k in KINDS])
+
+    async def on_kind(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        kind = picked(body)
+        if kind not in KINDS:
+            await ctx.reply(ctx.t("answer-with-buttons"))
+            await self.ask_kind(ctx, conv)
+            return
+        conv.data["kind"] = kind
+        conv.data["places"] = [ctx.person.place_id] if ctx.person.place_id else []
+        await self.goto(ctx, conv, "places")
+
+    async def ask_places(self, ctx: Context, conv: Conversation) -> None:
+        chosen = conv.data.get("places", [])
+        text = ctx.t("organizer-ask-places", places=places_label(ctx, chosen) or ctx.t("profile-none"))
+        buttons = [self.button("places", "done", ctx.t("button-continue"))] if chosen else []
+        if chosen:
+            buttons.append(self.button("places", "clear", ctx.t("organizer-button-clear-places")))
+        await ctx.reply(text, buttons)
+
+    async def on_places(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        value, text = picked(body), typed(body)
+        chosen: list[str] = conv.data.setdefault("places", [])
+        if value == "done" and chosen:
+            await self.goto(ctx, conv, "contact")
+            return
+        if value == "clear":
+            chosen.clear()
+        elif text:
+            if len(text) > 300:
+                await ctx.reply(ctx.t("answer-too-long", limit=300))
+                return
+            unknown = self._add_places(ctx, chosen, text)
+            if unknown:
+                await ctx.reply(ctx.t("organizer-places-unknown", words=", ".join(unknown)))
+        await self.save(ctx, conv)
+        await self.ask_places(ctx, conv)
+
+    def _add_places(self, ctx: Context, chosen: list[str], text: str) -> list[str]:
+        """Each comma-separated name is matched like at onboarding; only clear matches are taken."""
+        unknown = []
+        for part in [p.strip() for p in text.split(",") if p.strip()][:MAX_PLACES]:
+            match = ctx.core.content.places.match(part)
+            if match.outcome == "found" and len(chosen) < MAX_PLACES:
+                if match.places[0].id not in chosen:
+                    chosen.append(match.places[0].id)
+            else:
+                unknown.append(part[:60])
+        return unknown
+
+    async def ask_contact(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(ctx.t("organizer-ask-contact", limit=MAX_CONTACT),
+                        [self.button("contact", "skip", ctx.t("button-skip"))])
+
+    async def on_contact(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        text = typed(body)
+        if picked(body) == "skip":
+            text = ""
+        elif text is None:
+            await self.ask_contact(ctx, conv)
+            return
+        elif len(text) > MAX_CONTACT:
+            await ctx.reply(ctx.t("answer-too-long", limit=MAX_CONTACT))
+            return
+        conv.data["contact"] = text
+        await self.submit(ctx, conv)
+
+    async def submit(self, ctx: Context, conv: Conversation) -> None:
+        data = conv.data
+        organizer_id = await organizers.apply(ctx.db, ctx.person.id, data["name"], data["kind"],
+                                              data.get("contact", ""), data["places"], ctx.now)
+        await self.end(ctx)
+        organizer = await organizers.get(ctx.db, organizer_id)
+        assert organizer is not None
+        await ask_moderators(ctx, organizer)
+        await ctx.reply(ctx.t("organizer-submitted", name=organizer.name))
+
+
+async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
+    """Each moderator of the neighbourhoods served gets the application with decision buttons."""
+    places = places_label(ctx, organizer.places)
+
+    def text(t) -> Localized:
+        return t("organizer-application", name=organizer.name, kind=kind_label(t, organizer.kind), places=places,
+                 contact=organizer.contact or t("profile-none"))
+
+    def buttons(t) -> list[tuple[str, str]]:
+        return [(t("organizer-button-approve"), f"orgmod:{organizer.id}:ok"),
+                (t("organizer-button-trust"), f"orgmod:{organizer.id}:trust"),
+                (t("organizer-button-reject"), f"orgmod:{organizer.id}:no")]
+
+    for moderator_id in await deciders(ctx.core, ctx.db, organizer.places):
+        key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
+        await ctx.tell(moderator_id, text, buttons, dedupe_key=key)
+
+
+async def decide(ctx: Context) -> None:
+    """A moderator's button on an application: only moderators of one of its neighbourhoods may."""
+    _, organizer_id, answer = [*ctx.payload.split(":"), "", ""][:3]
+    organizer = await organizers.get(ctx.db, int(organizer_id)) if organizer_id.isdigit() else None
+    if organizer is None or answer not in ("ok", "trust", "no"):
+        await ctx.reply(ctx.t("choice-expired"))
+        return
+    if not await may_decide(ctx, organizer.places):
+        await ctx.reply(ctx.t("organizer-not-moderator", places=places_label(ctx, organizer.places)))
+        return
+    status = "rejected" if answer == "no" else "approved"
+    if not await organizers.decide(ctx.db, organizer.id, status, answer == "trust", ctx.person.id):
+        await ctx.reply(ctx.t("organizer-already-decided", name=organizer.name))
+        return
+    key = f"organizer-decision-{answer}"
+    await ctx.tell(organizer.person_id, lambda t: t(key, name=organizer.name),
+                   dedupe_key=f"orgdec:{organizer.id}:{ctx.now.isoformat()}")
+    await ctx.reply(ctx.t(f"organizer-decided-{answer}", name=organizer.name))
+
+
+async def organizer_command(ctx: Context) -> None:
+    """/organizer: apply, or see where one's application stands."""
+    existing = await organizers.of_person(ctx.db, ctx.person.id)
+    if existing is not None and existing.status == "approved":
+        key = "organizer-status-trusted" if existing.trusted else "organizer-status-approved"
+        await ctx.reply(ctx.t(key, name=existing.name, places=places_label(ctx, existing.places)))
+        return
+    if existing is not None and existing.status == "pending":
+        await ctx.reply(ctx.t("organizer-status-pending", name=existing.name))
+        return
+    await ctx.core.router.flows[FLOW].begin(ctx, "name")  # type: ignore[attr-defined]
+
+
+async def trust_command(ctx: Context) -> None:
+    """/trust <organizer name>: a moderator lets an approved organizer publish without the queue."""
+    args = ctx.body.args.strip() if hasattr(ctx.body, "args") else ""
+    rows = await ctx.db.fetchall("SELECT id, name FROM organizers WHERE status = 'approved'")
+    match = [r["id"] for r in rows if fold(r["name"]) == fold(args)] if args else []
+    organizer = await organizers.get(ctx.db, match[0]) if len(match) == 1 else None
+    if organizer is None:
+        await ctx.reply(ctx.t("organizer-trust-usage"))
+        return
+    if not await may_decide(ctx, organizer.places):
+        await ctx.reply(ctx.t("organizer-not-moderator", places=places_label(ctx, organizer.places)))
+        return
+    await organizers.set_trusted(ctx.db, organizer.id, not organizer.trusted)
+    await ctx.reply(ctx.t("organizer-trusted" if not organizer.trusted else "organizer-untrusted", name=organizer.name))
+
+
+def install(core) -> None:
+    core.router.flow(OrganizerFlow())
+    core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
+                                help_key="help-organizer", french_name="organisateur"))
+    core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
+    core.router.action("orgmod", decide)

@@ -1,0 +1,325 @@
+"""Check-ins, the answering side: the buttons under a check-in, an escalation or a chat request, the
+"until when?" question, and the /away and /back commands.
+
+Every button is checked against who pressed it (the person, their helper, the one who was told, a
+moderator of the neighbourhood): a forwarded or stale button gets a short answer and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bot.checkins.decisions import Until, UntilProblem, parse_payload, parse_until, payload
+from bot.checkins.rounds import days_since, ladder, moderators_to_alert, services_text, tell_first
+from bot.core import roles
+from bot.core.chat import Body, CommandIn
+from bot.core.flows import StepFlow, picked, typed
+from bot.core.i18n import Localized, Translator
+from bot.core.router import Command, Context
+from bot.storage import checkins as store
+from bot.storage import people
+from bot.storage.conversations import Conversation
+from bot.storage.people import Person
+
+if TYPE_CHECKING:
+    from bot.core.app import Core
+
+AWAY_FLOW = "checkin_away"
+_QUICK_AWAY = {"1w": "1 semaine", "2w": "2 semaines", "1m": "1 mois"}
+
+
+# ---- the buttons ------------------------------------------------------------------------------------
+
+
+async def on_button(ctx: Context) -> None:
+    """Every ``checkin:<verb>:<id>`` button lands here."""
+    parsed = parse_payload(ctx.payload)
+    if parsed is None:
+        await ctx.reply(ctx.t("choice-expired"))
+        return
+    verb, number = parsed
+    if verb in ("seen", "drop", "dropyes", "dropno", "new"):
+        from bot.checkins.helpers import on_helper_button
+
+        await on_helper_button(ctx, verb, number)
+        return
+    checkin = await store.get(ctx.db, number)
+    if checkin is None:
+        await ctx.reply(ctx.t("choice-expired"))
+        return
+    await _BY_VERB[verb](ctx, checkin)
+
+
+async def _answerer(ctx: Context, checkin: store.Checkin) -> bool:
+    """The person themself, or the helper who receives their check-ins."""
+    return ctx.person.id == checkin.person_id or ctx.person.id == await store.helper_of(ctx.db, checkin.person_id)
+
+
+async def _subject(ctx: Context, checkin: store.Checkin) -> Person | None:
+    return await people.get(ctx.db, checkin.person_id)
+
+
+async def _refuse_or_noted(ctx: Context, checkin: store.Checkin) -> bool:
+    """True (and answered) when this press must change nothing: not theirs, or already answered."""
+    if not await _answerer(ctx, checkin):
+        await ctx.reply(ctx.t("choice-expired"))
+        return True
+    if not checkin.is_open:
+        await ctx.reply(ctx.t("checkin-already"))
+        return True
+    return False
+
+
+async def on_fine(ctx: Context, checkin: store.Checkin) -> None:
+    if await _refuse_or_noted(ctx, checkin):
+        return
+    by_helper = ctx.person.id != checkin.person_id
+    await store.answer(ctx.db, checkin.id, "seen" if by_helper else "fine", ctx.now)
+    subject = await _subject(ctx, checkin)
+    if by_helper and subject:
+        ctx.core.record_activity(subject.id, ctx.now)
+        await ctx.reply(ctx.t("checkin-thanks-seen", name=subject.first_name))
+    else:
+        await ctx.reply(ctx.t("checkin-thanks-fine"))
+    await all_clear(ctx, checkin, subject, fine=True)
+
+
+async def all_clear(ctx: Context, checkin: store.Checkin, subject: Person | None, *, fine: bool) -> None:
+    """The person answered after someone was told (or moderators alerted): tell them, so nobody
+    worries for nothing."""
+    if subject is None or checkin.escalated_at is None:
+        return
+    key = "checkin-all-clear" if fine else "checkin-all-clear-answered"
+    told = [checkin.told_id] if checkin.told_id else []
+    if checkin.outcome == "unreached":
+        told += await moderators_to_alert(ctx.core, ctx.db, subject.place_id, skip=-1)
+    for who in dict.fromkeys(told):
+        if who != ctx.person.id:
+            await ctx.tell(who, lambda t: t(key, name=subject.first_name or t("someone")),
+                           dedupe_key=f"checkin-clear:{checkin.id}:{who}")
+
+
+async def on_chat(ctx: Context, checkin: store.Checkin) -> None:
+    """"I'd like a chat": their contact (or host, or a moderator) is told, as they agreed at
+    onboarding, and they are told who will get in touch. It stays on /quiet until done."""
+    if await _refuse_or_noted(ctx, checkin):
+        return
+    await store.answer(ctx.db, checkin.id, "chat", ctx.now, resolved=False)
+    subject = await _subject(ctx, checkin)
+    assert subject is not None
+    await all_clear(ctx, checkin, subject, fine=False)
+    await ask_for_chat(ctx, checkin.id, subject)
+
+
+async def ask_for_chat(ctx: Context, checkin_id: int, subject: Person) -> None:
+    name = subject.first_name or ctx.t("someone")
+
+    def text(t: Translator) -> Localized:
+        return t("checkin-chat-request", name=name)
+
+    def choices(t: Translator) -> list[tuple[str, str]]:
+        return [(t("checkin-button-talked"), payload("talked", checkin_id))]
+
+    candidates = await ladder(ctx.core, ctx.db, subject.id)
+    role, who = await tell_first(ctx.core, ctx.db, candidates, text, choices, ctx.now, f"checkin-chat:{checkin_id}")
+    await store.set_told(ctx.db, checkin_id, who, role)
+    told = await people.get(ctx.db, who) if who else None
+    if told:
+        await ctx.reply(ctx.t("checkin-chat-told", told=told.first_name or ctx.t("someone")))
+    else:
+        await ctx.reply(ctx.t("checkin-chat-nobody"))
+
+
+async def on_away(ctx: Context, checkin: store.Checkin) -> None:
+    if await _refuse_or_noted(ctx, checkin):
+        return
+    flow: AwayFlow = ctx.core.router.flows[AWAY_FLOW]  # type: ignore[assignment]
+    await flow.begin(ctx, "until", person_id=checkin.person_id)
+
+
+async def on_stop(ctx: Context, checkin: store.Checkin) -> None:
+    if await _refuse_or_noted(ctx, checkin):
+        return
+    await store.answer(ctx.db, checkin.id, "stop", ctx.now)
+    await people.update(ctx.db, checkin.person_id, checkins=0)
+    subject = await _subject(ctx, checkin)
+    if ctx.person.id != checkin.person_id and subject:
+        await ctx.reply(ctx.t("checkin-stopped-helper", name=subject.first_name))
+    else:
+        await ctx.reply(ctx.t("checkin-stopped"))
+    await all_clear(ctx, checkin, subject, fine=False)
+
+
+# ---- the one who was told, and moderators -----------------------------------------------------------
+
+
+async def _may_settle(ctx: Context, checkin: store.Checkin, subject: Person | None) -> bool:
+    """Who was told, or a moderator of the person's neighbourhood (admins everywhere)."""
+    if subject is None:
+        return False
+    if ctx.person.id == checkin.told_id:
+        return True
+    return await roles.is_moderator(ctx.db, ctx.core.config.deployment.admins, ctx.person.id, subject.place_id)
+
+
+async def _settleable(ctx: Context, checkin: store.Checkin, *, unreached_counts: bool = False) -> Person | None:
+    """The person checked on, if the one pressing may settle this check-in and it is still open;
+    otherwise they are told why not and None is returned."""
+    subject = await _subject(ctx, checkin)
+    if not await _may_settle(ctx, checkin, subject):
+        await ctx.reply(ctx.t("choice-expired"))
+        return None
+    if checkin.resolved_at is not None or (unreached_counts and checkin.outcome == "unreached"):
+        await ctx.reply(ctx.t("checkin-already"))
+        return None
+    return subject
+
+
+async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
+    """"Done, all is well" from whoever went to see them."""
+    subject = await _settleable(ctx, checkin)
+    if subject is None:
+        return
+    await store.set_outcome(ctx.db, checkin.id, "ok", ctx.person.id, ctx.now, settle=True)
+    await ctx.reply(ctx.t("checkin-ok-thanks", name=subject.first_name or ctx.t("someone")))
+    if checkin.outcome == "unreached":
+        await _tell_moderators(ctx, checkin, subject, "checkin-all-clear", None)
+
+
+async def on_unreached(ctx: Context, checkin: store.Checkin) -> None:
+    """"Could not reach them": up to the moderators, with the human services that can help."""
+    subject = await _settleable(ctx, checkin, unreached_counts=True)
+    if subject is None:
+        return
+    await store.set_outcome(ctx.db, checkin.id, "unreached", ctx.person.id, ctx.now, settle=False)
+    await ctx.reply(ctx.t("checkin-unreached-thanks", services=services_text(ctx.t)))
+    await _tell_moderators(ctx, checkin, subject, "checkin-unreached-alert", ctx.person.first_name)
+
+
+async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person, key: str, by: str | None) -> None:
+    name = subject.first_name or ctx.t("someone")
+    place = ctx.core.content.places.get(subject.place_id) if subject.place_id else None
+    days = days_since(subject.last_active_at, ctx.now)
+
+    def text(t: Translator) -> Localized:
+        if by is None:
+            return t(key, name=name)
+        return t(key, name=name, by=by, place=place.name if place else "", days=t.plural("checkin-days", days),
+                 services=services_text(t))
+
+    def choices(t: Translator) -> list[tuple[str, str]]:
+        return [(t("checkin-button-resolved"), payload("resolved", checkin.id))] if by is not None else []
+
+    for moderator in await moderators_to_alert(ctx.core, ctx.db, subject.place_id, ctx.person.id):
+        await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}")
+
+
+async def on_talked(ctx: Context, checkin: store.Checkin) -> None:
+    if await _settleable(ctx, checkin) is None:
+        return
+    await store.set_outcome(ctx.db, checkin.id, "talked", ctx.person.id, ctx.now, settle=True)
+    await ctx.reply(ctx.t("checkin-talked-thanks"))
+
+
+async def on_resolved(ctx: Context, checkin: store.Checkin) -> None:
+    """A moderator settles an item of the list (they went, or the services took over)."""
+    subject = await _subject(ctx, checkin)
+    admins = ctx.core.config.deployment.admins
+    if subject is None or not await roles.is_moderator(ctx.db, admins, ctx.person.id, subject.place_id):
+        await ctx.reply(ctx.t("choice-expired"))
+        return
+    if checkin.resolved_at is not None:
+        await ctx.reply(ctx.t("checkin-already"))
+        return
+    await store.set_outcome(ctx.db, checkin.id, "resolved", ctx.person.id, ctx.now, settle=True)
+    await ctx.reply(ctx.t("checkin-resolved-thanks", name=subject.first_name or ctx.t("someone")))
+
+
+_BY_VERB = {"fine": on_fine, "chat": on_chat, "away": on_away, "stop": on_stop, "ok": on_ok,
+            "unreached": on_unreached, "talked": on_talked, "resolved": on_resolved}
+
+
+# ---- "until when?" ------------------------------------------------------------------------------------
+
+
+class AwayFlow(StepFlow):
+    """One question, asked again until it gets a date it understands. ``person_id`` is who is away:
+    the person asking, or a neighbour of their helper."""
+
+    name = AWAY_FLOW
+
+    async def ask_until(self, ctx: Context, conv: Conversation) -> None:
+        subject = await people.get(ctx.db, conv.data["person_id"])
+        if subject is not None and subject.id != ctx.person.id:
+            text = ctx.t("checkin-away-ask-helper", name=subject.first_name)
+        else:
+            text = ctx.t("checkin-away-ask")
+        await ctx.reply(text, [self.button("until", key, ctx.t(f"checkin-away-{key}")) for key in _QUICK_AWAY])
+
+    async def on_until(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        quick = picked(body)
+        text = _QUICK_AWAY.get(quick or "") or typed(body) or ""
+        done = await set_away_from_text(ctx, conv.data["person_id"], text)
+        if done:
+            await self.end(ctx)
+        else:
+            await self.ask_until(ctx, conv)
+
+
+async def set_away_from_text(ctx: Context, person_id: int, text: str) -> bool:
+    """Parse, and if understood record the absence and close an open check-in. On a bad answer say
+    what was wrong and change nothing; returns whether it was recorded."""
+    zone = ctx.core.config.deployment.zone
+    limit = 60
+    if len(text) > limit:
+        await ctx.reply(ctx.t("answer-too-long", limit=limit))
+        return False
+    result = parse_until(text, ctx.now, zone, ctx.t.lang)
+    if isinstance(result, UntilProblem):
+        await ctx.reply(ctx.t(f"checkin-away-{result.reason}", typed=text))
+        return False
+    await record_away(ctx, person_id, result)
+    return True
+
+
+async def record_away(ctx: Context, person_id: int, until: Until) -> None:
+    zone = ctx.core.config.deployment.zone
+    await store.set_away(ctx.db, person_id, until.ends_at(zone), ctx.now)
+    open_checkin = await store.open_for(ctx.db, person_id)
+    if open_checkin is not None:
+        await store.answer(ctx.db, open_checkin.id, "away", ctx.now)
+        await all_clear(ctx, open_checkin, await people.get(ctx.db, person_id), fine=False)
+    day = ctx.t.date(until.day)  # type: ignore[arg-type]  # babel formats a date as well as a datetime
+    if person_id != ctx.person.id:
+        subject = await people.get(ctx.db, person_id)
+        await ctx.reply(ctx.t("checkin-away-set-helper", name=subject.first_name if subject else "", date=day))
+    else:
+        await ctx.reply(ctx.t("checkin-away-set", date=day))
+
+
+# ---- /away and /back ----------------------------------------------------------------------------------
+
+
+async def away_command(ctx: Context) -> None:
+    """/away 2 weeks — /absent 2 semaines; without a date, asks until when."""
+    args = ctx.body.args.strip() if isinstance(ctx.body, CommandIn) else ""
+    if args and await set_away_from_text(ctx, ctx.person.id, args):
+        return
+    flow: AwayFlow = ctx.core.router.flows[AWAY_FLOW]  # type: ignore[assignment]
+    await flow.begin(ctx, "until", person_id=ctx.person.id)
+
+
+async def back_command(ctx: Context) -> None:
+    if await store.back(ctx.db, ctx.person.id, ctx.now):
+        await ctx.reply(ctx.t("checkin-back"))
+    else:
+        await ctx.reply(ctx.t("checkin-back-not-away"))
+
+
+def install(core: Core) -> None:
+    core.router.action("checkin", on_button)
+    core.router.flow(AwayFlow())
+    core.router.command(Command("away", away_command, aliases=("absent", "absente", "absence"),
+                                help_key="help-away", french_name="absent"))
+    core.router.command(Command("back", back_command, aliases=("retour", "revenu", "revenue"),
+                                help_key="help-back", french_name="retour"))

@@ -1,0 +1,112 @@
+"""Small, local, stable circles of neighbours.
+
+The decisions are pure functions over plain values (``CircleView``), so they are tested and
+benchmarked without a database: which circle a newcomer joins, which circles to merge, how to split
+one that grew too big. The storage side (``place_member`` …) applies a decision inside the caller's
+transaction.
+
+Stability matters more than optimality: people are never reshuffled to improve a score. A newcomer
+joins the best open circle; circles change only when they become too small (merge) or too big (split).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from bot.core.config import Circles as CircleRules
+
+
+@dataclass(frozen=True)
+class Newcomer:
+    interests: frozenset[str] = frozenset()
+    offers: frozenset[str] = frozenset()
+    wants: frozenset[str] = frozenset()
+
+
+@dataclass
+class CircleView:
+    """What placement needs to know of a circle: its size and what its members like, offer and want."""
+
+    id: int
+    size: int
+    interests: Counter[str] = field(default_factory=Counter)
+    offers: Counter[str] = field(default_factory=Counter)
+    wants: Counter[str] = field(default_factory=Counter)
+
+    def add(self, person: Newcomer) -> None:
+        self.size += 1
+        self.interests.update(person.interests)
+        self.offers.update(person.offers)
+        self.wants.update(person.wants)
+
+
+def fit(person: Newcomer, circle: CircleView, rules: CircleRules) -> float:
+    """How well a newcomer fits a circle; higher is better.
+
+    Reciprocity weighs most: someone who would welcome help with errands should land where someone
+    offers it (and the other way round), because that is what turns neighbours into support. Shared
+    interests come next. A circle still under its target size gets a bonus so circles fill up before
+    new ones open; among equals the smaller circle wins, so sizes stay even.
+    """
+    shared = sum(1 for i in person.interests if circle.interests[i])
+    helped = sum(1 for w in person.wants if circle.offers[w])
+    helping = sum(1 for o in person.offers if circle.wants[o])
+    filling = 4.0 if circle.size < rules.target_min else 0.0
+    return 3.0 * (helped + helping) + 2.0 * shared + filling - 0.1 * circle.size
+
+
+def choose_circle(person: Newcomer, circles: Iterable[CircleView], rules: CircleRules) -> CircleView | None:
+    """The open circle (below ``target_max``) the newcomer fits best, or None: open a new one."""
+    best: CircleView | None = None
+    best_score = float("-inf")
+    for circle in circles:
+        if circle.size >= rules.target_max:
+            continue
+        score = fit(person, circle, rules)
+        if score > best_score or (score == best_score and best is not None and circle.id < best.id):
+            best, best_score = circle, score
+    return best
+
+
+def plan_merges(active_sizes: dict[int, int], total_sizes: dict[int, int], rules: CircleRules) -> list[tuple[int, int]]:
+    """Circles of one neighbourhood with fewer than ``merge_below`` active members are merged into
+    another (the smallest that can take all of them without passing ``hard_max``).
+
+    Returns (from, into) pairs. A small circle with nowhere to go stays as it is: a circle of two is
+    better than being moved into a crowd.
+    """
+    sizes = dict(total_sizes)
+    merges: list[tuple[int, int]] = []
+    small = sorted((c for c, n in active_sizes.items() if n < rules.merge_below), key=lambda c: (sizes[c], c))
+    gone: set[int] = set()
+    for circle in small:
+        if circle in gone:
+            continue
+        targets = [c for c in sizes if c != circle and c not in gone and sizes[c] + sizes[circle] <= rules.hard_max]
+        if not targets:
+            continue
+        into = min(targets, key=lambda c: (sizes[c], c))
+        merges.append((circle, into))
+        sizes[into] += sizes.pop(circle)
+        gone.add(circle)
+    return merges
+
+
+def plan_split(members: Sequence[tuple[int, frozenset[str]]]) -> tuple[list[int], list[int]]:
+    """Split an oversized circle in two halves that keep people with shared interests together.
+
+    Greedy and deterministic: members are taken in their joining order; each goes to the half where
+    they share the most interests, unless that half already holds its share.
+    """
+    half = (len(members) + 1) // 2
+    groups: tuple[list[int], list[int]] = ([], [])
+    seen: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+    for person_id, interests in members:
+        scores = [sum(seen[g][i] for i in interests) for g in (0, 1)]
+        order = (0, 1) if scores[0] >= scores[1] else (1, 0)
+        g = order[0] if len(groups[order[0]]) < half else order[1]
+        groups[g].append(person_id)
+        seen[g].update(interests)
+    return groups

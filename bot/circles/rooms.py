@@ -1,0 +1,22 @@
+"""Circle rooms: mirror neighbours' words across platforms, follow who leaves, merge quiet circles."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from bot.circles import membership
+from bot.core.scheduler import Job, every
+
+if TYPE_CHECKING:
+    from bot.core.app import Core
+
+
+async def merge_pass(core: Core, now: datetime) -> None:
+    async with core.db.transaction():
+        await membership.merge_small_circles(core, core.db, now)
+
+
+def install(core: Core) -> None:
+    core.group_hooks.append(membership.on_circle_event)
+    core.scheduler.add(Job("merge-small-circles", every(timedelta(days=1)), merge_pass))

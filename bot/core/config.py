@@ -1,0 +1,282 @@
+"""Configuration: ``content/default.toml`` overlaid with the deployment's own TOML file.
+
+Volunteers set this up, not developers, so a mistake is refused at start with the key, what is wrong
+and an example — never a traceback. Secrets stay in environment variables; the file only names them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from rapidfuzz import process
+
+from bot.core.i18n import LANGUAGES
+
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
+DEFAULTS_FILE = CONTENT_DIR / "default.toml"
+
+
+class ConfigError(Exception):
+    """A bad setting, said the way a volunteer can fix it."""
+
+    def __init__(self, key: str, problem: str, example: str) -> None:
+        super().__init__(f"{key}: {problem}. Example: {example}")
+        self.key, self.problem, self.example = key, problem, example
+
+
+@dataclass(frozen=True)
+class Deployment:
+    name: str
+    language: str
+    timezone: str
+    database: str
+    admins: list[str]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Places:
+    neighbourhoods: list[str]
+    national: str
+
+    def neighbourhood_paths(self) -> list[Path]:
+        return [_content_path(p) for p in self.neighbourhoods]
+
+    def national_path(self) -> Path | None:
+        return _content_path(self.national) if self.national else None
+
+
+@dataclass(frozen=True)
+class Circles:
+    target_min: int
+    target_max: int
+    hard_max: int
+    merge_below: int
+
+
+@dataclass(frozen=True)
+class Checkins:
+    threshold_days: int
+    escalation_hours: int
+    pass_time: str
+    quiet_start: str
+    quiet_end: str
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_answer: int
+
+
+@dataclass(frozen=True)
+class Telegram:
+    token_env: str
+    mode: str
+    webhook_url: str
+    webhook_port: int
+    webhook_secret_env: str
+    api_base_url: str
+    poll_timeout: int
+    sends_in_flight: int
+
+    @property
+    def token(self) -> str:
+        return os.environ.get(self.token_env, "")
+
+
+@dataclass(frozen=True)
+class Matrix:
+    homeserver: str
+    user_id: str
+    access_token_env: str
+    password_env: str
+
+    @property
+    def access_token(self) -> str:
+        return os.environ.get(self.access_token_env, "")
+
+    @property
+    def password(self) -> str:
+        return os.environ.get(self.password_env, "")
+
+
+@dataclass(frozen=True)
+class Moderation:
+    """Protection of circles and handling of reports (see ``[moderation]`` in default.toml)."""
+
+    warnings_before_removal: int = 3
+    report_retention_days: int = 90
+    flood_messages: int = 8
+    flood_seconds: int = 30
+    mute_minutes: int = 60
+    new_member_link_hours: int = 24
+    word_list: str = "moderation/words.txt"
+    local_questions: str = ""
+    max_announcement: int = 1000
+
+
+@dataclass(frozen=True)
+class Activities:
+    """Local activities: limits on what organizers type, the weekly cap, announcement timing, imports."""
+
+    weekly_cap: int
+    max_title: int
+    max_location: int
+    max_description: int
+    max_capacity: int
+    agenda_days: int
+    reminder_hours: int
+    digest_weekday: int
+    digest_time: str
+    feed_refresh_hours: int
+    import_max_bytes: int
+    import_chunk: int
+    import_allow_private: bool
+
+
+@dataclass(frozen=True)
+class Config:
+    deployment: Deployment
+    places: Places
+    circles: Circles
+    checkins: Checkins
+    limits: Limits
+    telegram: Telegram
+    matrix: Matrix
+    activities: Activities
+    moderation: Moderation = field(default_factory=Moderation)
+
+
+def _content_path(path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else CONTENT_DIR / p
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found", "voisinage init --config voisinage.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML ({exc})", 'language = "fr"') from None
+
+
+def _check_known(section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
+    for key in given:
+        if key not in known:
+            guess = process.extractOne(key, list(known), score_cutoff=60)
+            hint = f"did you mean '{guess[0]}'?" if guess else f"known keys: {', '.join(known)}"
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(where, f"unknown setting ({hint})", f"{guess[0] if guess else next(iter(known))} = …")
+
+
+def _merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    _check_known("", given, defaults)
+    merged: dict[str, Any] = {}
+    for section, values in defaults.items():
+        mine = given.get(section, {})
+        if not isinstance(mine, dict):
+            raise ConfigError(section, "must be a [section] table", f"[{section}]")
+        _check_known(section, mine, values)
+        merged[section] = {**values, **mine}
+    return merged
+
+
+def _typed(section: str, key: str, value: Any, default: Any) -> Any:
+    expected = type(default)
+    ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if not ok:
+        raise ConfigError(
+            f"{section}.{key}", f"must be {expected.__name__}, not {type(value).__name__}", f"{key} = {default!r}"
+        )
+    return value
+
+
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _validate(cfg: Config) -> None:
+    """The checks that a type alone cannot express."""
+    if cfg.deployment.language not in LANGUAGES:
+        raise ConfigError("deployment.language", f"must be one of {', '.join(LANGUAGES)}", 'language = "fr"')
+    try:
+        ZoneInfo(cfg.deployment.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError("deployment.timezone", "unknown time zone", 'timezone = "Europe/Paris"') from None
+    for key in ("pass_time", "quiet_start", "quiet_end"):
+        if not _TIME.match(getattr(cfg.checkins, key)):
+            raise ConfigError(f"checkins.{key}", "must be a time HH:MM", f'{key} = "09:00"')
+    c = cfg.circles
+    if not 1 <= c.merge_below <= c.target_min <= c.target_max <= c.hard_max:
+        raise ConfigError(
+            "circles",
+            "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
+            "target_min = 6, target_max = 8, hard_max = 12, merge_below = 3",
+        )
+    if not 1 <= cfg.telegram.sends_in_flight <= 30:
+        raise ConfigError("telegram.sends_in_flight", "must be 1 to 30", "sends_in_flight = 4")
+    for key in ("threshold_days", "escalation_hours"):
+        if getattr(cfg.checkins, key) <= 0:
+            raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")
+    for key in (
+        "warnings_before_removal",
+        "report_retention_days",
+        "flood_messages",
+        "flood_seconds",
+        "mute_minutes",
+        "max_announcement",
+    ):
+        if getattr(cfg.moderation, key) <= 0:
+            raise ConfigError(f"moderation.{key}", "must be above 0", f"{key} = {getattr(Moderation, key)}")
+    _validate_activities(cfg.activities)
+    if cfg.telegram.mode not in ("polling", "webhook"):
+        raise ConfigError("telegram.mode", 'must be "polling" or "webhook"', 'mode = "polling"')
+    for path in cfg.places.neighbourhood_paths():
+        if not path.exists():
+            raise ConfigError("places.neighbourhoods", f"file not found: {path}", '["places/paris-20e.toml"]')
+
+
+def _validate_activities(a: Activities) -> None:
+    if not _TIME.match(a.digest_time):
+        raise ConfigError("activities.digest_time", "must be a time HH:MM", 'digest_time = "10:00"')
+    if not 0 <= a.digest_weekday <= 6:
+        raise ConfigError("activities.digest_weekday", "must be 0 (Monday) to 6 (Sunday)", "digest_weekday = 0")
+    for key in (
+        "weekly_cap",
+        "max_title",
+        "max_location",
+        "max_description",
+        "max_capacity",
+        "agenda_days",
+        "reminder_hours",
+        "feed_refresh_hours",
+        "import_max_bytes",
+        "import_chunk",
+    ):
+        if getattr(a, key) <= 0:
+            raise ConfigError(f"activities.{key}", "must be above 0", f"{key} = 3")
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Defaults, then the deployment's file if given; raises ``ConfigError`` on the first problem."""
+    defaults = _read_toml(DEFAULTS_FILE)
+    given = _read_toml(path) if path else {}
+    merged = _merge(defaults, given)
+    sections = {}
+    # Field types are strings here (``from __future__ import annotations``): the section classes above.
+    for name, cls in ((f.name, globals()[str(f.type)]) for f in fields(Config)):
+        values = {k: _typed(name, k, v, defaults[name][k]) for k, v in merged[name].items()}
+        sections[name] = cls(**values)
+    cfg = Config(**sections)
+    _validate(cfg)
+    return cfg

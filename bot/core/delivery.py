@@ -1,0 +1,288 @@
+"""Delivery: what the outbox holds goes out through each platform's adapter.
+
+Every message, invite and room-power change was written to the outbox in the transaction that decided
+it (``Core.queue_message`` and friends). Here a worker per platform sends what is due, at most once per
+item, in order per chat, paced to the platform's rate, retrying what is transient (``RetryLater``) and
+marking what is permanent (``Undeliverable``) without retrying it forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot.core.chat import (
+    Delivered,
+    InviteResult,
+    Outgoing,
+    RetryLater,
+    RoomSpec,
+    SendResult,
+    Transport,
+    Undeliverable,
+)
+from bot.core.clock import from_iso
+from bot.core.pacing import Pacer
+from bot.storage import circles as circle_store
+from bot.storage import outbox, people
+
+if TYPE_CHECKING:
+    from bot.core.app import Core
+
+log = logging.getLogger(__name__)
+
+
+# Outbox kinds that change a member's standing in a circle room: the adapter method that does it, and
+# its arguments from the item's payload.
+ROOM_ACTIONS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+    "power": ("set_power_level", lambda data: {"level": data["level"]}),
+    "mute": ("mute_member", lambda data: {"until": from_iso(data["until"])}),
+    "remove": ("remove_member", lambda data: {"ban": data["ban"]}),
+}
+
+
+class Delivery:
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.pacers: dict[str, Pacer] = {}
+        self._claims: dict[str, Claims] = {}
+
+    def claims(self, platform: str) -> Claims:
+        if platform not in self._claims:
+            self._claims[platform] = Claims(self.core)
+        return self._claims[platform]
+
+    async def deliver_due(self, platform: str) -> int:
+        """Send what is due on one platform; returns how many items were looked at.
+
+        Each chat's messages go out in order, one after the other. Once a chat's message is held back
+        (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
+        need the same circle's room created.
+
+        Different chats are served side by side, as many as the platform's ``sends_in_flight``: a
+        round trip to a distant server would otherwise cap the rate far below what it allows. A crash
+        interrupts every send in flight; where a resend cannot duplicate (``idempotent_sends``, Matrix
+        transaction ids) they are sent again, elsewhere (Telegram) each is given up rather than risk
+        showing it twice, so ``sends_in_flight`` is also the most a crash can leave unsure.
+        """
+        transport = self.core.transports[platform]
+        concurrency = transport.capabilities.sends_in_flight or (
+            8 if getattr(transport, "idempotent_sends", False) else 1
+        )
+        items = await outbox.due(self.core.db, platform, self.core.clock.now())
+        by_chat: dict[str, list[outbox.Item]] = {}
+        for item in items:
+            if item.kind != "message":  # invites and changes to room members: one at a time
+                await self._deliver_in_order(transport, [item])
+            else:
+                by_chat.setdefault(item.chat_id, []).append(item)
+        slots = asyncio.Semaphore(concurrency)
+
+        async def serve(chat_items: list[outbox.Item]) -> None:
+            async with slots:
+                await self._deliver_in_order(transport, chat_items)
+
+        try:
+            results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()),
+                                           return_exceptions=True)
+        finally:
+            await self.claims(platform).write_delivered()
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("delivery on %s failed", platform, exc_info=result)
+        return len(items)
+
+    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item]) -> None:
+        """One chat's due items, oldest first; stop at the first one that must wait."""
+        for item in chat_items:
+            wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
+            if wait > 0:
+                async with self.core.db.transaction():
+                    await outbox.retry(self.core.db, item.id, _after(self.core.clock.now(), wait), "paced")
+                return
+            pacer = self.pacers.get(transport.platform)
+            if pacer is not None:
+                await pacer.wait()
+            if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
+                continue  # no longer waiting (dropped, or its transaction was rolled back)
+            result = await self._deliver(transport, item)
+            await self._record(item, result)
+            if isinstance(result, RetryLater):
+                return
+
+    async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
+        key = f"voisinage-{item.id}"
+        try:
+            if item.kind == "message":
+                return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            if item.kind in ROOM_ACTIONS:
+                return await self._deliver_room_action(transport, item)
+            return await self._deliver_invite(transport, item, key)
+        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
+            log.exception("delivery of outbox item %s failed", item.id)
+            return RetryLater(60, f"{type(exc).__name__}: {exc}")
+
+    async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        if room is None:
+            if not transport.capabilities.create_rooms:
+                return RetryLater(600, "waiting for a group for this circle")
+            spec = await self.room_spec(data["circle_id"])
+            room_id = await transport.create_room(spec)
+            async with self.core.db.transaction():
+                await circle_store.set_room(self.core.db, data["circle_id"], transport.platform, room_id)
+            room = circle_store.Room(data["circle_id"], transport.platform, room_id)
+        return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
+
+    async def _deliver_room_action(self, transport: Transport, item: outbox.Item) -> SendResult:
+        """A change to one member in a circle's room, on the platforms that have it (the adapter has the
+        method): a power level waits for the room to exist; a mute or a removal without a room has
+        nothing to do, and where the platform cannot mute, the bot's own mute (no mirroring) holds."""
+        method, arguments = ROOM_ACTIONS[item.kind]
+        data = json.loads(item.payload)
+        room = await circle_store.room_on(self.core.db, data["circle_id"], transport.platform)
+        if room is None:
+            return RetryLater(600, "waiting for the circle's room") if item.kind == "power" else Delivered()
+        act = getattr(transport, method, None)
+        if act is None:
+            return Delivered()
+        return await act(room.chat_id, data["user_id"], **arguments(data))
+
+    async def room_spec(self, circle_id: int) -> RoomSpec:
+        circle = await circle_store.get(self.core.db, circle_id)
+        assert circle is not None
+        place = self.core.content.places.get(circle.place_id)
+        name = place.name if place else circle.place_id
+        t = self.core.t_default
+        name_text = t("circle-room-name", place=name, number=circle.number)
+        return RoomSpec(circle_id, name_text, t("circle-room-topic", place=name))
+
+    async def _record(self, item: outbox.Item, result: SendResult | InviteResult) -> None:
+        now = self.core.clock.now()
+        link = result.link if isinstance(result, InviteResult) else ""
+        outcome = result.outcome if isinstance(result, InviteResult) else result
+        if isinstance(outcome, Delivered) and not link:
+            self.claims(item.platform).delivered(item.id)  # the common case: written with the next claim
+            return
+        async with self.core.db.transaction():
+            if isinstance(outcome, Delivered):
+                await outbox.sent(self.core.db, [item.id], now)
+                if link:
+                    await self._send_invite_link(item, link, now)
+            elif isinstance(outcome, RetryLater):
+                at = max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts))
+                await outbox.retry(self.core.db, item.id, at, outcome.reason)
+            elif isinstance(outcome, Undeliverable):
+                await outbox.failed(self.core.db, item.id, outcome.reason)
+                await self._unreachable(item, outcome, now)
+
+    async def _send_invite_link(self, item: outbox.Item, link: str, now: datetime) -> None:
+        data = json.loads(item.payload)
+        person = await people.get(self.core.db, data["person_id"])
+        if person is None:
+            return
+        t = self.core.translator(person.language)
+        await self.core.queue_message(
+            self.core.db, item.platform, item.chat_id, t("circle-invite-link", link=link), (), now
+        )
+
+    async def _unreachable(self, item: outbox.Item, outcome: Undeliverable, now: datetime) -> None:
+        """A private chat that refuses us (blocked, never started): mark that identity, keep the room."""
+        if not outcome.chat_gone or item.kind != "message":
+            return  # this message (or the circle's room) was refused, not the person's chat
+        room = await circle_store.room_by_chat(self.core.db, item.platform, item.chat_id)
+        if room is None:
+            await people.mark_unreachable(self.core.db, item.platform, item.chat_id, now)
+            await outbox.drop_for_chat(self.core.db, item.platform, item.chat_id)
+
+    async def run_delivery(self, platform: str) -> None:
+        """Deliver for one platform forever: woken when something is queued, else when the next
+        delayed item comes due."""
+        idempotent = getattr(self.core.transports[platform], "idempotent_sends", False)
+        async with self.core.db.transaction():
+            await outbox.recover(self.core.db, platform, self.core.clock.now(), idempotent)
+        ready = self.core.outbox_ready[platform]
+        while True:
+            ready.clear()
+            attempted = await self.deliver_due(platform)
+            if attempted:
+                continue
+            timeout = await self._idle_wait(platform)  # first: a cancellation here leaves no coroutine behind
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), timeout=timeout)
+
+    async def _idle_wait(self, platform: str) -> float:
+        next_at = await outbox.next_due_at(self.core.db, platform)
+        if next_at is None:
+            return 30.0
+        delta = (datetime.fromisoformat(next_at) - self.core.clock.now()).total_seconds()
+        return min(30.0, max(0.05, delta))
+
+
+class Claims:
+    """One platform's claims, grouped. Sends to different chats run side by side, and each must be
+    claimed (committed) before it starts. A claim asked for while another is on its way to the database
+    joins the next statement, together with the successes not written yet: one trip for several
+    messages, and a send never queues behind other sends' trips.
+
+    A success not written yet reads 'sending' in the outbox, which is never sent again: after a crash
+    it counts among the "may have arrived" (and it did arrive)."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self._asked: dict[int, asyncio.Future[bool]] = {}
+        self._delivered: list[int] = []
+        self._writing = False
+
+    def delivered(self, item_id: int) -> None:
+        self._delivered.append(item_id)
+
+    async def claim(self, item_id: int) -> bool:
+        """Whether ``item_id`` is now ours to send (False: it is no longer waiting)."""
+        answer = asyncio.get_running_loop().create_future()
+        self._asked[item_id] = answer
+        if not self._writing:  # this task writes every claim asked for until none is left
+            self._writing = True
+            try:
+                while self._asked:
+                    await self._write_asked()
+            finally:
+                self._writing = False
+                for stranded in self._asked.values():  # only when this task was cancelled (shutdown)
+                    stranded.cancel()
+                self._asked.clear()
+        return await answer
+
+    async def _write_asked(self) -> None:
+        asked, self._asked = self._asked, {}
+        delivered, self._delivered = self._delivered, []
+        try:
+            claimed = await outbox.claim(self.core.db, list(asked), self.core.clock.now(), delivered)
+        except Exception as exc:  # each asker gets the error, as if it had written alone
+            self._delivered.extend(delivered)
+            for answer in asked.values():
+                answer.set_exception(exc)
+            return
+        except BaseException:
+            self._delivered.extend(delivered)
+            for answer in asked.values():
+                answer.cancel()
+            raise
+        for item_id, answer in asked.items():
+            answer.set_result(item_id in claimed)
+
+    async def write_delivered(self) -> None:
+        """At the end of a pass: the successes not written with a claim."""
+        delivered, self._delivered = self._delivered, []
+        if delivered:
+            await outbox.sent(self.core.db, delivered, self.core.clock.now())
+
+
+def _after(now: datetime, seconds: float) -> datetime:
+    return now + timedelta(seconds=seconds)

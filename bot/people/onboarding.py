@@ -1,0 +1,373 @@
+"""Onboarding: from a first message to a place in a circle, in at most 6 taps and 1 typed answer.
+
+language → what is stored, and an explicit yes → neighbourhood (typed freely) → interests → help one
+could give → help one would welcome → check-ins (and who is told) → placed in a circle.
+
+Each answer is written to the person's record as soon as it is given, so ``/profile`` reuses these
+same steps to change one answer (``mode = "profile"``), and a restart resumes at the question asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.circles import membership
+from bot.core.chat import Body, CommandIn, LocationIn
+from bot.core.clock import to_iso
+from bot.core.flows import StepFlow, picked, picked_place, place_buttons, typed
+from bot.core.i18n import LANGUAGES, Localized
+from bot.core.interests import TopicList, fold
+from bot.core.places import Place
+from bot.core.router import Command, Context
+from bot.storage import circles as circle_store
+from bot.storage import people
+from bot.storage.conversations import Conversation
+
+FLOW = "onboarding"
+ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
+_LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
+
+# Features that may hold a newcomer back (a ban, a local-knowledge question) add a gate here. A gate is
+# called with the stage ("start" before onboarding begins, "place" before placement in a circle) and
+# returns False when it answered the person itself and onboarding must not go on now.
+Gate = Callable[[Context, str], Awaitable[bool]]
+GATES: list[Gate] = []
+
+
+async def gates_pass(ctx: Context, stage: str) -> bool:
+    for gate in GATES:
+        if not await gate(ctx, stage):
+            return False
+    return True
+
+
+class Onboarding(StepFlow):
+    name = FLOW
+
+    # ---- language ---------------------------------------------------------------------------
+
+    async def ask_language(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(
+            ctx.t("onboarding-hello"),
+            [self.button("language", "fr", "Français"), self.button("language", "en", "English")],
+        )
+
+    async def on_language(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        lang = picked(body) or _language_from_text(typed(body) or "")
+        if lang not in LANGUAGES:
+            await ctx.reply(ctx.t("onboarding-language-again"))
+            await self.ask_language(ctx, conv)
+            return
+        await people.update(ctx.db, ctx.person.id, language=lang)
+        ctx.t = ctx.core.translator(lang)
+        await self.next(ctx, conv)
+
+    # ---- consent ----------------------------------------------------------------------------
+
+    async def ask_consent(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(
+            ctx.t("onboarding-consent", bot=ctx.core.config.deployment.name),
+            [
+                self.button("consent", "yes", ctx.t("button-consent-yes")),
+                self.button("consent", "no", ctx.t("button-consent-no")),
+            ],
+        )
+
+    async def on_consent(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        answer = picked(body)
+        if answer == "yes":
+            await people.update(ctx.db, ctx.person.id, consent_at=to_iso(ctx.now))
+            await self.next(ctx, conv)
+        elif answer == "no":
+            await self.end(ctx)
+            await people.delete(ctx.db, ctx.person.id)
+            await ctx.reply(ctx.t("onboarding-declined"))
+        else:
+            await ctx.reply(ctx.t("answer-with-buttons"))
+            await self.ask_consent(ctx, conv)
+
+    # ---- neighbourhood ----------------------------------------------------------------------
+
+    async def ask_place(self, ctx: Context, conv: Conversation) -> None:
+        place = _place_from_code(ctx, conv.data.get("start_code", "") or "")
+        if place is not None and conv.data.get("mode") == "join":  # a deep link carried the neighbourhood
+            await self.settle_place(ctx, conv, place)
+            return
+        await ctx.reply(ctx.t("onboarding-place", examples=_examples(ctx)))
+
+    async def on_place(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        places = ctx.core.content.places
+        if isinstance(body, LocationIn):
+            found = places.nearest(body.latitude, body.longitude)
+            if found is None:
+                await ctx.reply(ctx.t("onboarding-place-nothing-near"))
+                return
+            await self.settle_place(ctx, conv, found)
+            return
+        text = typed(body)
+        if text is None:
+            await ctx.reply(ctx.t("onboarding-place-type-it"))
+            return
+        limit = 100
+        if len(text) > limit:
+            await ctx.reply(ctx.t("answer-too-long", limit=limit))
+            return
+        match = places.match(text)
+        if match.outcome == "found":
+            await self.settle_place(ctx, conv, match.places[0])
+        elif match.outcome == "choose":
+            conv.data["candidates"] = [p.id for p in match.places]
+            await self.goto(ctx, conv, "place_pick")
+        else:
+            await ctx.reply(ctx.t("onboarding-place-unknown", typed=text, examples=_examples(ctx)))
+
+    async def ask_place_pick(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(ctx.t("onboarding-place-pick"), place_buttons(self, ctx, conv))
+
+    async def on_place_pick(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        place = picked_place(ctx, conv, body)
+        if place is not None:
+            await self.settle_place(ctx, conv, place)
+            return
+        value = picked(body)
+        if value == "none":
+            await self.goto(ctx, conv, "place")
+            return
+        if typed(body):  # they typed another name instead of picking: try that
+            conv.step = "place"
+            await self.on_place(ctx, conv, body)
+            return
+        await self.ask_place_pick(ctx, conv)
+
+    async def settle_place(self, ctx: Context, conv: Conversation, place: Place) -> None:
+        previous = ctx.person.place_id
+        await people.update(ctx.db, ctx.person.id, place_id=place.id)
+        conv.data.pop("candidates", None)
+        conv.data["place_echo"] = place.label
+        if conv.data.get("mode") == "profile" and previous != place.id:
+            await self.move_to_new_place(ctx)
+        await self.next(ctx, conv, "place")
+
+    async def move_to_new_place(self, ctx: Context) -> None:
+        """A new neighbourhood means a new circle: leave the old one, join one there."""
+        if await circle_store.circle_of(ctx.db, ctx.person.id) is None:
+            return
+        person = await people.get(ctx.db, ctx.person.id)
+        assert person is not None
+        await membership.leave(ctx.core, ctx.db, person, ctx.now)
+        await membership.place(ctx.core, ctx.db, person, ctx.now)
+
+    # ---- interests and help: pick several from a list ---------------------------------------
+
+    async def ask_interests(self, ctx: Context, conv: Conversation) -> None:
+        echo = conv.data.pop("place_echo", None)
+        intro = ctx.t("onboarding-place-ok", place=echo) + Localized("\n") if echo else Localized("")
+        await self._ask_many(ctx, conv, "interests", intro + ctx.t("onboarding-interests"))
+
+    async def on_interests(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        await self._on_many(ctx, conv, "interests", body)
+
+    async def ask_offers(self, ctx: Context, conv: Conversation) -> None:
+        await self._ask_many(ctx, conv, "offers", ctx.t("onboarding-offers"))
+
+    async def on_offers(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        await self._on_many(ctx, conv, "offers", body)
+
+    async def ask_wants(self, ctx: Context, conv: Conversation) -> None:
+        await self._ask_many(ctx, conv, "wants", ctx.t("onboarding-wants"))
+
+    async def on_wants(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        await self._on_many(ctx, conv, "wants", body)
+
+    def _list(self, ctx: Context, field: str) -> TopicList:
+        return ctx.core.content.interests if field == "interests" else ctx.core.content.help_kinds
+
+    async def _ask_many(self, ctx: Context, conv: Conversation, field: str, text: Localized) -> None:
+        chosen = set(conv.data.setdefault(field, list(getattr(ctx.person, field))))
+        buttons = [
+            self.button(field, f"t.{topic.key}", ("✓ " if topic.key in chosen else "") + topic.label(ctx.t.lang))
+            for topic in self._list(ctx, field).topics
+        ]
+        buttons.append(self.button(field, "done", ctx.t("button-continue")))
+        await ctx.reply(text, buttons)
+
+    async def _on_many(self, ctx: Context, conv: Conversation, field: str, body: Body) -> None:
+        chosen: list[str] = conv.data.setdefault(field, list(getattr(ctx.person, field)))
+        value, text = picked(body), typed(body)
+        topics = self._list(ctx, field)
+        if value == "done":
+            await people.update(ctx.db, ctx.person.id, **{field: chosen})
+            conv.data.pop(field, None)
+            await self.next(ctx, conv, field)
+            return
+        if value and value.startswith("t.") and topics.get(value[2:]):
+            key = value[2:]
+            chosen.remove(key) if key in chosen else chosen.append(key)
+        elif text is not None:
+            if len(text) > ctx.core.config.limits.max_answer:
+                await ctx.reply(ctx.t("answer-too-long", limit=ctx.core.config.limits.max_answer))
+                return
+            found, unknown = topics.match_words(text)
+            chosen.extend(k for k in found if k not in chosen)
+            if unknown:
+                await ctx.reply(ctx.t("onboarding-words-unknown", words=", ".join(unknown)))
+        await self.save(ctx, conv)
+        await getattr(self, f"ask_{field}")(ctx, conv)
+
+    # ---- check-ins --------------------------------------------------------------------------
+
+    async def ask_checkins(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(
+            ctx.t("onboarding-checkins", days=ctx.core.config.checkins.threshold_days),
+            [
+                self.button("checkins", "host", ctx.t("button-checkins-host")),
+                self.button("checkins", "contact", ctx.t("button-checkins-contact")),
+                self.button("checkins", "no", ctx.t("button-checkins-no")),
+            ],
+        )
+
+    async def on_checkins(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        answer = picked(body)
+        if answer not in ("host", "contact", "no"):
+            await ctx.reply(ctx.t("answer-with-buttons"))
+            await self.ask_checkins(ctx, conv)
+            return
+        await people.update(ctx.db, ctx.person.id, checkins=int(answer != "no"))
+        if answer == "contact":
+            await self.goto(ctx, conv, "contact")
+            return
+        await people.update(ctx.db, ctx.person.id, contact_person_id=None, contact_confirmed_at=None)
+        await self.next(ctx, conv, "checkins")
+
+    async def ask_contact(self, ctx: Context, conv: Conversation) -> None:
+        await ctx.reply(ctx.t("onboarding-contact"), [self.button("contact", "skip", ctx.t("button-skip"))])
+
+    async def on_contact(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        if picked(body) == "skip":
+            await self.next(ctx, conv, "checkins")
+            return
+        name = (typed(body) or "")[:64]
+        contact = await _find_neighbour(ctx, name)
+        if contact is None:
+            await ctx.reply(ctx.t("onboarding-contact-unknown", name=name))
+            await self.ask_contact(ctx, conv)
+            return
+        await people.update(ctx.db, ctx.person.id, contact_person_id=contact.id, contact_confirmed_at=None)
+        asker = ctx.person.first_name or ctx.t("someone")
+        await ctx.tell(
+            contact.id,
+            lambda t: t("contact-request", name=asker),
+            lambda t: [
+                (t("button-contact-accept"), f"contact:yes:{ctx.person.id}"),
+                (t("button-contact-decline"), f"contact:no:{ctx.person.id}"),
+            ],
+        )
+        await ctx.reply(ctx.t("onboarding-contact-asked", name=contact.first_name))
+        await self.next(ctx, conv, "checkins")
+
+    # ---- moving on --------------------------------------------------------------------------
+
+    async def next(self, ctx: Context, conv: Conversation, done: str | None = None) -> None:
+        """The step after ``done`` (or after the current one); in profile mode, back to the profile."""
+        done = done or conv.step
+        if conv.data.get("mode") == "profile":
+            await self.end(ctx)
+            await ctx.core.router.commands["profile"].handler(ctx)
+            return
+        following = ORDER[ORDER.index(done) + 1] if ORDER.index(done) + 1 < len(ORDER) else None
+        if following is None:
+            await self.finish(ctx)
+        else:
+            await self.goto(ctx, conv, following)
+
+    async def finish(self, ctx: Context) -> None:
+        await self.end(ctx)
+        await people.update(ctx.db, ctx.person.id, onboarded_at=to_iso(ctx.now))
+        person = await people.get(ctx.db, ctx.person.id)
+        assert person is not None
+        ctx.person = person
+        if await circle_store.circle_of(ctx.db, person.id) is None and await gates_pass(ctx, "place"):
+            await membership.place(ctx.core, ctx.db, person, ctx.now)
+
+
+def _language_from_text(text: str) -> str | None:
+    word = fold(text)
+    for lang, words in _LANGUAGE_WORDS.items():
+        if word in words:
+            return lang
+    return None
+
+
+def _place_from_code(ctx: Context, code: str) -> Place | None:
+    """A start code "p-<place id>" (``:`` written ``__``, as deep links allow no colon) names a place."""
+    if not code.startswith("p-"):
+        return None
+    return ctx.core.content.places.get(code[2:].replace("__", ":"))
+
+
+def _examples(ctx: Context) -> str:
+    return ", ".join(ctx.core.content.places.examples(3))
+
+
+async def _find_neighbour(ctx: Context, name: str):
+    """A contact is someone of the same neighbourhood, found by the first name they use here."""
+    if not name.strip():
+        return None
+    rows = await ctx.db.fetchall(
+        "SELECT id, first_name FROM people WHERE place_id = ? AND id != ? AND onboarded_at IS NOT NULL",
+        (ctx.person.place_id, ctx.person.id),
+    )
+    wanted = fold(name)
+    matches = [r["id"] for r in rows if fold(r["first_name"]) == wanted]
+    if len(matches) != 1:
+        return None
+    return await people.get(ctx.db, matches[0])
+
+
+async def start(ctx: Context) -> None:
+    """/start (or any first message): onboarding, or a reminder of where they are for members."""
+    assert ctx.person is not None
+    if ctx.person.onboarded:
+        await ctx.reply(ctx.t("start-already-member"))
+        return
+    if not await gates_pass(ctx, "start"):
+        return
+    flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
+    code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
+    await flow.begin(ctx, "language", start_code=code[:64], mode="join")
+
+
+async def contact_answer(ctx: Context) -> None:
+    """The chosen neighbour says yes (or no) to being told if the person does not answer a check-in."""
+    _, answer, asker_id = ctx.payload.split(":", 2)
+    asker = await people.get(ctx.db, int(asker_id)) if asker_id.isdigit() else None
+    if asker is None or asker.contact_person_id != ctx.person.id:
+        await ctx.reply(ctx.t("choice-expired"))
+        return
+    if answer == "yes":
+        await people.update(ctx.db, asker.id, contact_confirmed_at=to_iso(ctx.now))
+        await ctx.reply(ctx.t("contact-accepted", name=asker.first_name))
+        await ctx.tell(asker.id, lambda t: t("contact-accepted-by", name=ctx.person.first_name))
+    else:
+        await people.update(ctx.db, asker.id, contact_person_id=None, contact_confirmed_at=None)
+        await ctx.reply(ctx.t("contact-declined"))
+        await ctx.tell(asker.id, lambda t: t("contact-declined-by", name=ctx.person.first_name))
+
+
+async def go(ctx: Context) -> None:
+    """A button that stands for a command (from "did you mean" or "finish joining first")."""
+    name = ctx.payload.partition(":")[2]
+    command = ctx.core.router.find(name)
+    if command is None:
+        await ctx.reply(ctx.t("choice-expired"))
+    elif ctx.person.onboarded or not command.needs_member:
+        await command.handler(ctx)
+    else:  # e.g. a member's old button pressed after they were removed: say so rather than nothing
+        await ctx.reply(ctx.t("command-needs-onboarding", command=name[:40]), [(ctx.t("button-start"), "go:start")])
+
+
+def install(core) -> None:
+    core.router.flow(Onboarding())
+    core.router.command(Command("start", start, aliases=("demarrer", "commencer"), needs_member=False))
+    core.router.action("contact", contact_answer)
+    core.router.action("go", go)

@@ -1,0 +1,141 @@
+"""/mydata shows (and exports) everything stored about a person; /forget erases it.
+
+Stored about a person: their record in ``people`` (first name, language, consent date, neighbourhood,
+interests, help offered and welcome, check-in choice, chosen contact), their platform identities, their
+circle membership, an unfinished conversation, and messages still waiting to reach them. Message
+contents are not kept: the inbox blanks each event once handled, the outbox once delivered.
+Features that store more about a person add it to ``EXPORTERS`` and ``ERASERS``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.circles import membership
+from bot.core.chat import Attachment, Outgoing
+from bot.core.clock import from_iso
+from bot.core.i18n import Localized
+from bot.core.router import Command, Context
+from bot.people.profile import summary
+from bot.storage import circles as circle_store
+from bot.storage import conversations, outbox, people
+from bot.storage.database import Database
+
+Exporter = Callable[[Database, int], Awaitable[dict[str, Any]]]
+Eraser = Callable[[Database, int], Awaitable[None]]
+EXPORTERS: list[Exporter] = []
+ERASERS: list[Eraser] = []
+
+
+async def export(db: Database, person_id: int) -> dict[str, Any]:
+    """Everything stored about one person, as plain data."""
+    person = await db.fetchone("SELECT * FROM people WHERE id = ?", (person_id,))
+    data: dict[str, Any] = {"person": dict(person) if person else None}
+    data["identities"] = [
+        dict(r) for r in await db.fetchall("SELECT * FROM identities WHERE person_id = ?", (person_id,))
+    ]
+    data["circle"] = [
+        dict(r) for r in await db.fetchall("SELECT * FROM circle_members WHERE person_id = ?", (person_id,))
+    ]
+    conv = await db.fetchone("SELECT flow, step, data FROM conversations WHERE person_id = ?", (person_id,))
+    data["conversation"] = dict(conv) if conv else None
+    chats = [(i["platform"], i["private_chat_id"]) for i in data["identities"]]
+    data["waiting_messages"] = sum(
+        [
+            await db.scalar("SELECT COUNT(*) FROM outbox WHERE platform = ? AND chat_id = ? AND status = 'pending'", c)
+            for c in chats
+        ]
+    )
+    for exporter in EXPORTERS:
+        data.update(await exporter(db, person_id))
+    return data
+
+
+async def erase(core, db: Database, person_id: int, now) -> None:
+    """Delete a person and everything that points to them; their circle is told they left."""
+    person = await people.get(db, person_id)
+    if person is None:
+        return
+    await membership.leave(core, db, person, now)
+    for eraser in ERASERS:
+        await eraser(db, person_id)
+    for identity in await people.identities(db, person_id):
+        await outbox.drop_for_chat(db, identity.platform, identity.private_chat_id)
+        await conversations.forget_choices(db, identity.platform, identity.private_chat_id)
+    await db.execute(
+        "UPDATE people SET contact_person_id = NULL, contact_confirmed_at = NULL WHERE contact_person_id = ?",
+        (person_id,),
+    )
+    await people.delete(db, person_id)
+
+
+async def mydata(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("mydata-nothing"))
+        return
+    data = await export(ctx.db, ctx.person.id)
+    circle = await circle_store.circle_of(ctx.db, ctx.person.id)
+    lines = [ctx.t("mydata-header"), summary(ctx)]
+    if ctx.person.consent_at:
+        lines.append(ctx.t("mydata-consent", date=ctx.t.short_date(from_iso(ctx.person.consent_at))))
+    if circle:
+        lines.append(
+            ctx.t("mydata-circle", place=membership.place_label(ctx.core, circle.place_id), number=circle.number)
+        )
+    lines.append(ctx.t("mydata-not-kept"))
+    await ctx.reply(Localized.join(lines))
+    body = json.dumps(data, ensure_ascii=False, indent=2, default=str).encode()
+    message = Outgoing(
+        ctx.address.platform,
+        ctx.address.chat_id,
+        ctx.t("mydata-file-caption"),
+        attachment=Attachment(f"voisinage-{ctx.person.id}.json", "application/json", body),
+    )
+    await ctx.core.queue_file(ctx.db, message, ctx.now)
+
+
+async def forget(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("mydata-nothing"))
+        return
+    await ctx.reply(
+        ctx.t("forget-confirm"),
+        [(ctx.t("button-forget-yes"), "forget:yes"), (ctx.t("button-forget-no"), "forget:no")],
+    )
+
+
+async def forget_answer(ctx: Context) -> None:
+    if ctx.payload != "forget:yes":
+        await ctx.reply(ctx.t("forget-kept"))
+        return
+    goodbye = ctx.t("forget-done")
+    await erase(ctx.core, ctx.db, ctx.person.id, ctx.now)
+    await ctx.reply(goodbye)
+
+
+def install(core) -> None:
+    core.router.command(
+        Command(
+            "mydata",
+            mydata,
+            aliases=("mesdonnees", "mes-donnees", "mes_donnees"),
+            help_key="help-mydata",
+            needs_member=False,
+            french_name="mesdonnees",
+            anonymous=True,
+        )
+    )
+    core.router.command(
+        Command(
+            "forget",
+            forget,
+            aliases=("oublier",),
+            help_key="help-forget",
+            needs_member=False,
+            french_name="oublier",
+            anonymous=True,
+        )
+    )
+    core.router.action("forget", forget_answer)

@@ -1,0 +1,129 @@
+"""/profile to change any onboarding answer, /leave to leave the circle, /help, /cancel."""
+
+from __future__ import annotations
+
+from bot.circles import membership
+from bot.core.chat import Body
+from bot.core.flows import StepFlow, picked
+from bot.core.i18n import Localized
+from bot.core.router import Command, Context
+from bot.people.onboarding import FLOW as ONBOARDING
+from bot.storage import circles as circle_store
+from bot.storage import conversations, people
+from bot.storage.conversations import Conversation
+
+EDITABLE = ("language", "place", "interests", "offers", "wants", "checkins")
+
+
+def summary(ctx: Context) -> Localized:
+    """Everything a person told us, in their words, as /profile and /mydata show it."""
+    p, t, content = ctx.person, ctx.t, ctx.core.content
+    none = t("profile-none")
+    place = content.places.get(p.place_id) if p.place_id else None
+    lines = [
+        t("profile-line-name", value=p.first_name or none),
+        t("profile-line-language", value="Français" if p.language == "fr" else "English"),
+        t("profile-line-place", value=place.label if place else none),
+        t("profile-line-interests", value=", ".join(content.interests.labels(p.interests, t.lang)) or none),
+        t("profile-line-offers", value=", ".join(content.help_kinds.labels(p.offers, t.lang)) or none),
+        t("profile-line-wants", value=", ".join(content.help_kinds.labels(p.wants, t.lang)) or none),
+        t("profile-line-checkins", value=t("yes") if p.checkins else t("no")),
+    ]
+    return Localized.join(lines)
+
+
+class ProfileMenu(StepFlow):
+    name = "profile"
+
+    async def ask_menu(self, ctx: Context, conv: Conversation) -> None:
+        buttons = [self.button("menu", field, ctx.t(f"profile-edit-{field}")) for field in EDITABLE]
+        buttons.append(self.button("menu", "done", ctx.t("button-done")))
+        await ctx.reply(ctx.t("profile-header") + Localized("\n") + summary(ctx), buttons)
+
+    async def on_menu(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        field = picked(body)
+        if field == "done":
+            await self.end(ctx)
+            await ctx.reply(ctx.t("profile-saved"))
+        elif field in EDITABLE:
+            onboarding = ctx.core.router.flows[ONBOARDING]
+            await onboarding.begin(ctx, field, mode="profile")  # type: ignore[attr-defined]
+        else:
+            await ctx.reply(ctx.t("answer-with-buttons"))
+            await self.ask_menu(ctx, conv)
+
+
+async def profile(ctx: Context) -> None:
+    person = await people.get(ctx.db, ctx.person.id)
+    ctx.person = person
+    ctx.t = ctx.core.translator(person.language)
+    await ctx.core.router.flows["profile"].begin(ctx, "menu")  # type: ignore[attr-defined]
+
+
+async def leave(ctx: Context) -> None:
+    if await circle_store.circle_of(ctx.db, ctx.person.id) is None:
+        await ctx.reply(ctx.t("leave-not-in-circle"))
+        return
+    await ctx.reply(
+        ctx.t("leave-confirm"),
+        [(ctx.t("button-leave-yes"), "leave:yes"), (ctx.t("button-leave-no"), "leave:no")],
+    )
+
+
+async def leave_answer(ctx: Context) -> None:
+    if ctx.payload != "leave:yes":
+        await ctx.reply(ctx.t("leave-kept"))
+        return
+    if await membership.leave(ctx.core, ctx.db, ctx.person, ctx.now) is None:
+        await ctx.reply(ctx.t("leave-not-in-circle"))
+        return
+    await ctx.reply(ctx.t("leave-done"))
+
+
+async def help_(ctx: Context) -> None:
+    lines = [ctx.t("help-header", bot=ctx.core.config.deployment.name)]
+    for command in ctx.core.router.listed():
+        lines.append(Localized(f"/{command.shown_name(ctx.t.lang)} — ") + ctx.t(command.help_key))
+    await ctx.reply(Localized.join(lines))
+
+
+async def cancel(ctx: Context) -> None:
+    if ctx.person is None:
+        await ctx.reply(ctx.t("cancel-nothing"))
+        return
+    conv = await conversations.get(ctx.db, ctx.person.id)
+    await conversations.clear(ctx.db, ctx.person.id)
+    if not ctx.person.onboarded:
+        await ctx.reply(ctx.t("cancel-onboarding"))
+    else:
+        await ctx.reply(ctx.t("cancel-done") if conv else ctx.t("cancel-nothing"))
+
+
+def install(core) -> None:
+    core.router.flow(ProfileMenu())
+    core.router.command(
+        Command(
+            "help",
+            help_,
+            aliases=("aide",),
+            help_key="help-help",
+            needs_member=False,
+            in_groups=True,
+            french_name="aide",
+            anonymous=True,
+        )
+    )
+    core.router.command(Command("profile", profile, aliases=("profil",), help_key="help-profile", french_name="profil"))
+    core.router.command(Command("leave", leave, aliases=("quitter",), help_key="help-leave", french_name="quitter"))
+    core.router.command(
+        Command(
+            "cancel",
+            cancel,
+            aliases=("annuler", "stop"),
+            help_key="help-cancel",
+            needs_member=False,
+            french_name="annuler",
+            anonymous=True,
+        )
+    )
+    core.router.action("leave", leave_answer)
