@@ -20,8 +20,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.assemble import build_core
 from bot.checkins.rounds import cutoff, daily_pass
-from bot.core.app import Content, Core
+from bot.core.app import Content
 from bot.core.clock import FakeClock, to_iso
 from bot.core.config import load_config
 from bot.storage import checkins as store
@@ -77,7 +78,7 @@ def populate(path: Path, members: int) -> dict[str, int]:
 async def measure(path: Path) -> None:
     config = load_config()
     db = await Database.open(path)
-    core = Core(config, db, Content.load(config), FakeClock(NOW))
+    core = build_core(config, db, Content.load(config), FakeClock(NOW))
     params = {"now": to_iso(NOW), "cutoff": to_iso(cutoff(core, NOW))}
     plan = await db.fetchall("EXPLAIN QUERY PLAN " + store.DUE_SQL, params)
     print("query plan of the due-members query:")

@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform  # noqa: E402
+from bot.assemble import build_core  # noqa: E402
 from bot.circles.placement import CircleView, Newcomer, choose_circle  # noqa: E402
-from bot.core.app import Content, Core  # noqa: E402
+from bot.core.app import Content  # noqa: E402
 from bot.core.chat import Address, Incoming, Sender, TextIn  # noqa: E402
 from bot.core.clock import FakeClock, to_iso  # noqa: E402
 from bot.core.config import load_config  # noqa: E402
@@ -91,7 +92,7 @@ async def bench_messages(count: int = 20_000, members: int = 2_000, batch: int =
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.sqlite3")
         await populate(db, members)
-        core = Core(config, db, content, FakeClock())
+        core = build_core(config, db, content, FakeClock())
         core.attach(MemoryPlatform())
         rng = random.Random(2)
         events = []
@@ -165,7 +166,7 @@ async def bench_memory(members: int = 100_000) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "mem.sqlite3")
         await populate(db, members)
-        core = Core(config, db, Content.load(config), FakeClock())
+        core = build_core(config, db, Content.load(config), FakeClock())
         core.attach(MemoryPlatform())
         events = [
             Incoming(

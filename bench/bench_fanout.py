@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform, RateLimits  # noqa: E402
 from bot.activities import announcements  # noqa: E402
+from bot.assemble import build_core  # noqa: E402
 from bot.core.app import Content, Core  # noqa: E402
 from bot.core.chat import Capabilities, Delivered, Outgoing, SendResult  # noqa: E402
 from bot.core.clock import to_iso  # noqa: E402
@@ -104,7 +105,7 @@ async def run(members: int, scale: float) -> dict[str, float]:
     config = replace(config, places=replace(config.places, national=""))
     with tempfile.TemporaryDirectory() as tmp:
         db = await Database.open(Path(tmp) / "bench.sqlite3")
-        core = Core(config, db, Content.load(config), clock)
+        core = build_core(config, db, Content.load(config), clock)
         platform = TimedPlatform(
             capabilities=Capabilities(buttons=True, create_rooms=True, invite_links=False, messages_per_second=RATE),
             limits=RateLimits(global_per_s=RATE, per_chat_per_s=1, clock=clock.monotonic))

@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from nio import AsyncClient, AsyncClientConfig, RoomCreateResponse, RoomPreset, SyncResponse
 
 from adapters.matrix import MatrixAdapter
-from bot.core.app import Content, Core
+from bot.assemble import build_core
+from bot.core.app import Content
 from bot.core.chat import RoomSpec
 from bot.core.clock import SystemClock, to_iso
 from bot.core.config import load_config
@@ -123,7 +124,7 @@ async def main(n: int, rounds: int) -> int:
 
         # --- the bot: one core, two Matrix adapters, one circle with a room on each -----------------
         db = await Database.open(Path(tmp) / "bench.sqlite3")
-        core = Core(config, db, content, SystemClock())
+        core = build_core(config, db, content, SystemClock())
         adapters = [
             MatrixAdapter(server.base_url, bot_a.user_id, access_token=bot_a.access_token, platform="matrix"),
             MatrixAdapter(server.base_url, bot_b.user_id, access_token=bot_b.access_token, platform="matrix-b"),

@@ -37,6 +37,7 @@ from telegram.warnings import PTBDeprecationWarning
 from adapters import telegram as tg_adapter
 from adapters.telegram import Rates, Settings
 from bench.emulators import EmulatorProcess, LocalEmulator
+from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.clock import SystemClock
 from bot.core.config import load_config
@@ -55,7 +56,7 @@ async def _start(tmp: Path, content: Content, emu: Emulator, settings: Settings)
     config = load_config()
     config = replace(config, telegram=replace(config.telegram, token_env=TOKEN_ENV))
     db = await Database.open(tmp / f"bench-{time.time_ns()}.sqlite3")
-    core = Core(config, db, content, SystemClock())
+    core = build_core(config, db, content, SystemClock())
     adapter = await tg_adapter.start(core, config, base_url=emu.base_url, base_file_url=emu.base_file_url,
                                      settings=settings)
     return core, adapter

@@ -1,28 +1,41 @@
-"""The features the core installs, in order. A new feature module adds itself here.
+"""The composition root: which features a deployment runs, put together on a Core.
 
-Each module has ``install(core)``, which registers its commands, flows, actions and hooks on
-``core.router`` (and ``core.group_hooks``), so the core itself never changes when a feature is added.
-The imports are inside the function because feature modules import the core's types, and the core
-calls this while it is being built.
+The core knows no feature; each feature package registers its commands, flows, buttons, hooks and
+scheduled passes on a Core in its ``install(core)``. A new feature is a new package under ``bot/`` and
+one line in ``FEATURES``. The order matters where features add to the same list: a ban must answer
+before the local-knowledge question (moderation puts its gates and guards first itself), and /help
+lists commands in the order they were registered.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import ModuleType
 
+from bot import activities, checkins, circles, moderation, people
+from bot.core.app import Content, Core
+from bot.core.clock import Clock
+from bot.core.config import Config
+from bot.storage.database import Database
 
-def all_features() -> list[ModuleType]:
-    from bot.activities import announcements, imports, organizers
-    from bot.activities import wizard as activities
-    from bot.checkins import rounds as checkin_rounds
-    from bot.circles import rooms as conversation_hooks
-    from bot.moderation import bans, protection, reports, stats
-    from bot.moderation import commands as moderation
-    from bot.people import onboarding, privacy, profile
+FEATURES: tuple[ModuleType, ...] = (
+    people,  # joining, changing one's answers, /mydata and /forget
+    circles,  # circle rooms: mirroring, leaving, merging
+    activities,  # organizers, events, announcements, calendars
+    checkins,  # noticing who has gone quiet
+    moderation,  # moderators' commands, reports, bans, protection, stats
+)
 
-    return [
-        onboarding, profile, privacy, conversation_hooks,  # joining, changing, leaving; circle rooms
-        organizers, activities, announcements, imports,  # local activities
-        checkin_rounds,  # check-ins
-        moderation, bans, reports, protection, stats,  # moderation and safety
-    ]
+
+def build_core(config: Config, db: Database, content: Content, clock: Clock | None = None) -> Core:
+    """A Core with every feature installed: what a run, a test or a benchmark talks to."""
+    core = Core(config, db, content, clock)
+    for feature in FEATURES:
+        feature.install(core)
+    return core
+
+
+async def open_core(config: Config, clock: Clock | None = None, database: str | Path | None = None) -> Core:
+    """Open the database (migrating it) and load the content: everything a run or a test starts with."""
+    db = await Database.open(database or config.deployment.database)
+    return build_core(config, db, Content.load(config), clock)

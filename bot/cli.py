@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(config: Config, args: argparse.Namespace) -> None:
-    from bot.core.app import open_core
+    from bot.assemble import open_core
 
     database = args.database or config.deployment.database
     core = await open_core(config, database=database)

@@ -19,9 +19,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.telegram import store
-from bot.circles import membership
+from bot.circles import place_label
 from bot.core import roles
-from bot.core.chat import Incoming, JoinedIn
+from bot.core.chat import JoinedIn
+from bot.core.hooks import RoomEvent
 from bot.core.i18n import Localized, Translator
 from bot.core.places import Place
 from bot.core.router import Command, Context
@@ -143,7 +144,7 @@ async def give_groups(core: Core, now: datetime, place_id: str | None = None) ->
         await store.due_now(core.db, item_ids, now)
         given[free[0]] = circle_id
         t = core.t_default
-        name = membership.place_label(core, circle.place_id)
+        name = place_label(core, circle.place_id)
         await core.queue_message(core.db, store.PLATFORM, free[0], t("telegram-group-given", place=name,
                                                                           number=circle.number), (), now)
     return given
@@ -152,8 +153,9 @@ async def give_groups(core: Core, now: datetime, place_id: str | None = None) ->
 # ---- strangers ---------------------------------------------------------------------------------------
 
 
-async def on_group_event(core: Core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:
+async def on_group_event(core: Core, room: RoomEvent) -> None:
     """A group hook: a join into a circle group by someone who is not of that circle is a stranger's."""
+    event, person, circle_id, now = room.event, room.person, room.circle_id, room.now
     if event.address.platform != store.PLATFORM or not isinstance(event.body, JoinedIn):
         return
     if event.body.invite:
@@ -182,7 +184,7 @@ async def _tell_moderators(core: Core, circle_id: int, name: str, stranger_id: i
     circle = await circle_store.get(core.db, circle_id)
     if circle is None:
         return
-    place = membership.place_label(core, circle.place_id)
+    place = place_label(core, circle.place_id)
     who = set(await roles.moderators_of(core.db, circle.place_id))
     who |= set(await roles.admin_ids(core.db, core.config.deployment.admins))
     for person_id in sorted(who):
@@ -198,5 +200,5 @@ def install(core: Core) -> None:
     if core.router.find("adopt") is None:
         core.router.command(Command("adopt", adopt, aliases=("adopter",), help_key=None, needs_member=False,
                                     in_groups=True, french_name="adopter"))
-    if on_group_event not in core.group_hooks:
-        core.group_hooks.append(on_group_event)
+    if on_group_event not in core.hooks.group:
+        core.hooks.on_room_event(on_group_event)

@@ -399,11 +399,7 @@ async def apply_edit(ctx: Context, conv: Conversation) -> None:
 
 
 def install(core) -> None:
-    from bot.people import privacy
-
-    if export_activities not in privacy.EXPORTERS:
-        privacy.EXPORTERS.append(export_activities)
-        privacy.ERASERS.append(erase_activities)
+    core.hooks.person_data(export_activities, erase_activities)
     core.router.flow(EventFlow())
     core.router.command(Command("event", event_command, aliases=("evenement", "evenements"),
                                 help_key="help-event", french_name="evenement"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.checkins.decisions import Until, UntilProblem, parse_payload, parse_until, payload
+from bot.checkins.decisions import Until, UntilProblem, parse_until, payload
 from bot.checkins.rounds import days_since, ladder, moderators_to_alert, services_text, tell_first
 from bot.core import roles
 from bot.core.chat import Body, CommandIn
@@ -31,18 +31,8 @@ _QUICK_AWAY = {"1w": "1 semaine", "2w": "2 semaines", "1m": "1 mois"}
 # ---- the buttons ------------------------------------------------------------------------------------
 
 
-async def on_button(ctx: Context) -> None:
-    """Every ``checkin:<verb>:<id>`` button lands here."""
-    parsed = parse_payload(ctx.payload)
-    if parsed is None:
-        await ctx.reply(ctx.t("choice-expired"))
-        return
-    verb, number = parsed
-    if verb in ("seen", "drop", "dropyes", "dropno", "new"):
-        from bot.checkins.helpers import on_helper_button
-
-        await on_helper_button(ctx, verb, number)
-        return
+async def on_button(ctx: Context, verb: str, number: int) -> None:
+    """The buttons under a check-in, an escalation or a chat request (``checkin:<verb>:<id>``)."""
     checkin = await store.get(ctx.db, number)
     if checkin is None:
         await ctx.reply(ctx.t("choice-expired"))
@@ -77,7 +67,7 @@ async def on_fine(ctx: Context, checkin: store.Checkin) -> None:
     await store.answer(ctx.db, checkin.id, "seen" if by_helper else "fine", ctx.now)
     subject = await _subject(ctx, checkin)
     if by_helper and subject:
-        ctx.core.record_activity(subject.id, ctx.now)
+        ctx.record_activity(subject.id)
         await ctx.reply(ctx.t("checkin-thanks-seen", name=subject.first_name))
     else:
         await ctx.reply(ctx.t("checkin-thanks-fine"))
@@ -317,7 +307,6 @@ async def back_command(ctx: Context) -> None:
 
 
 def install(core: Core) -> None:
-    core.router.action("checkin", on_button)
     core.router.flow(AwayFlow())
     core.router.command(Command("away", away_command, aliases=("absent", "absente", "absence"),
                                 help_key="help-away", french_name="absent"))

@@ -83,7 +83,7 @@ async def on_helper_button(ctx: Context, verb: str, number: int) -> None:
 
 async def seen_today(ctx: Context, person_id: int, name: str) -> None:
     """The helper saw them: a sign of life, and the answer to an open check-in if there is one."""
-    ctx.core.record_activity(person_id, ctx.now)
+    ctx.record_activity(person_id)
     checkin = await store.open_for(ctx.db, person_id)
     if checkin is not None:
         await store.answer(ctx.db, checkin.id, "seen", ctx.now)

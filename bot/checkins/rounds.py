@@ -223,18 +223,8 @@ _FOLLOW_UPS = {"stopped": _closed_stopped, "alive": _closed_alive, "remind": _re
 
 def install(core: Core) -> None:
     """The whole check-in feature: the two passes, the answers, /away, /back, /helper and /quiet."""
-    from bot.checkins import answers as checkin_answers
-    from bot.checkins import helpers as helper_registration
-    from bot.checkins import quiet_list
-    from bot.people import privacy
-
     zone = core.config.deployment.zone
     settings = core.config.checkins
     core.scheduler.add(Job("checkins-pass", pass_is_due(settings.pass_time, quiet_hours(core), zone), daily_pass))
     core.scheduler.add(Job("checkins-follow-up", every(FOLLOW_UP_EVERY), follow_up_pass))
-    checkin_answers.install(core)
-    helper_registration.install(core)
-    quiet_list.install(core)
-    if store.export not in privacy.EXPORTERS:
-        privacy.EXPORTERS.append(store.export)
-        privacy.ERASERS.append(store.erase)
+    core.hooks.person_data(store.export, store.erase)

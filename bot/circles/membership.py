@@ -11,8 +11,9 @@ from datetime import datetime, timedelta
 
 from bot.circles.placement import CircleView, Newcomer, choose_circle, plan_merges
 from bot.core import roles
-from bot.core.chat import Incoming, LeftIn, TextIn
+from bot.core.chat import LeftIn, TextIn
 from bot.core.clock import to_iso
+from bot.core.hooks import RoomEvent
 from bot.core.i18n import Localized
 from bot.storage import circles as circle_store
 from bot.storage import people
@@ -110,20 +111,22 @@ async def leave(
     return circle_id
 
 
-async def on_circle_event(core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> None:
+async def on_circle_event(core, room: RoomEvent) -> None:
     """A circle room event: mirror words to the circle's other rooms, follow who leaves. (Members
     joining by their invitation need nothing here: their activity is already recorded.)"""
+    event, person, circle_id, now = room.event, room.person, room.circle_id, room.now
     if person is None or person.circle_id != circle_id:
         return  # not a member of this circle: the platform adapter decides what to do with strangers
     body = event.body
     if isinstance(body, TextIn) and body.text.strip():
-        await relay(core, event, person, circle_id, body.text, now)
+        await relay(core, room, person, body.text)
     elif isinstance(body, LeftIn):
         await leave(core, core.db, person, now, from_rooms=False)
 
 
-async def relay(core, event: Incoming, person: Person, circle_id: int, text: str, now: datetime) -> None:
+async def relay(core, room: RoomEvent, person: Person, text: str) -> None:
     """One neighbourhood is one conversation whatever the app: copy words to the circle's other rooms."""
+    event = room.event
     t = core.t_default
     if len(text) > MAX_RELAY:
         text = text[:MAX_RELAY] + "…"
@@ -131,12 +134,13 @@ async def relay(core, event: Incoming, person: Person, circle_id: int, text: str
     key = f"relay:{event.address.platform}:{event.external_id}"
     await core.post_to_circle(
         core.db,
-        circle_id,
+        room.circle_id,
         line,
-        now,
+        room.now,
         skip_chat=(event.address.platform, event.address.chat_id),
         kind="relay",
         dedupe_key=key,
+        rooms=room.rooms,
     )
 
 

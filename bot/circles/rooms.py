@@ -18,5 +18,5 @@ async def merge_pass(core: Core, now: datetime) -> None:
 
 
 def install(core: Core) -> None:
-    core.group_hooks.append(membership.on_circle_event)
+    core.hooks.on_room_event(membership.on_circle_event)
     core.scheduler.add(Job("merge-small-circles", every(timedelta(days=1)), merge_pass))

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
-from bot import assemble as features
 from bot.core import roles
+from bot.core.batch import Batch
 from bot.core.chat import (
-    Address,
     Choice,
     ChoiceIn,
     CommandIn,
@@ -32,6 +31,7 @@ from bot.core.chat import (
 from bot.core.clock import Clock, SystemClock, to_iso
 from bot.core.config import CONTENT_DIR, Config
 from bot.core.delivery import Delivery
+from bot.core.hooks import Hooks, RoomEvent
 from bot.core.i18n import Catalogues, Localized, Translator
 from bot.core.interests import TopicList
 from bot.core.pacing import Pacer
@@ -50,9 +50,6 @@ log = logging.getLogger(__name__)
 MIN_GROUP_COMMIT = 8
 
 ChoiceList = Sequence[tuple[str, str]]
-# Called for every event in a circle room: (core, event, sender or None, circle id, now). A hook that
-# returns False holds the event back from the hooks after it (it is how moderation stops mirroring).
-GroupHook = Callable[["Core", Incoming, "Person | None", int, datetime], Awaitable[bool | None]]
 
 
 @dataclass(frozen=True)
@@ -75,26 +72,23 @@ class Content:
 
 
 class Core:
+    """The platform-free machinery every feature shares. It knows no feature: ``bot.assemble`` builds
+    a Core and lets each feature package register on ``router`` (commands, flows, buttons), ``hooks``
+    (gates, room events, /mydata and /forget, moderation buttons) and ``scheduler`` (periodic passes)."""
+
     def __init__(self, config: Config, db: Database, content: Content, clock: Clock | None = None) -> None:
         self.config = config
         self.db = db
         self.content = content
         self.clock: Clock = clock or SystemClock()
         self.router = Router()
+        self.hooks = Hooks()
         self.transports: dict[str, Transport] = {}
-        self._seen: dict[int, datetime] = {}
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.delivery = Delivery(self)
-        self.group_hooks: list[GroupHook] = []
-        self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
-        self._event_circle: int | None = None
-        # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
-        self._room_info: tuple[set[people.RoomKey], dict[people.RoomKey, people.InRoom]] | None = None
         self.scheduler = Scheduler(self)
-        for feature in features.all_features():
-            feature.install(self)
 
     # ---- wiring -------------------------------------------------------------------------------
 
@@ -149,19 +143,17 @@ class Core:
         done = 0
         try:
             async with self.db.transaction():
-                await self._prefetch_rooms(pending)
+                batch = Batch()
+                await batch.prefetch_rooms(self.db, [event for _, event in pending])
                 for _, event in pending:
                     done += 1
-                    await self._handle(event)
-                    if not _only_talk(event):
-                        self._room_info = None  # membership may have changed: look it up again
+                    await self._handle(event, batch)
+                    batch.handled(event)
                     if done >= MIN_GROUP_COMMIT and self.db.others_waiting():
                         break
-                await self._flush_activity()
+                await batch.flush_activity(self.db)
                 await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending[:done]])
         except Exception:
-            self._seen.clear()
-            self._room_info = None
             for inbox_id, event in pending[:done]:
                 await self._handle_alone(inbox_id, event)
         self.wake_outbox()
@@ -170,11 +162,11 @@ class Core:
     async def _handle_alone(self, inbox_id: int, event: Incoming) -> None:
         try:
             async with self.db.transaction():
-                await self._handle(event)
-                await self._flush_activity()
+                batch = Batch()
+                await self._handle(event, batch)
+                await batch.flush_activity(self.db)
                 await inbox.finish(self.db, [inbox_id])
         except Exception as exc:
-            self._seen.clear()
             log.exception("event %s failed", inbox_id)
             async with self.db.transaction():
                 await inbox.fail(self.db, inbox_id, f"{type(exc).__name__}: {exc}")
@@ -186,48 +178,27 @@ class Core:
                         self.clock.now(),
                     )
 
-    async def _prefetch_rooms(self, pending: list[tuple[int, Incoming]]) -> None:
-        """What every message of the batch written in a group needs (its circle, that circle's rooms,
-        the sender), in one query instead of one per message."""
-        keys = {(e.address.platform, e.address.chat_id, e.address.user_id) for _, e in pending if _only_talk(e)}
-        self._room_info = (keys, await people.in_rooms(self.db, list(keys))) if keys else None
-
-    async def _room_context(self, address: Address) -> people.InRoom | None:
-        key = (address.platform, address.chat_id, address.user_id)
-        if self._room_info is not None and key in self._room_info[0]:
-            return self._room_info[1].get(key)
-        return await people.in_room(self.db, *key)
-
-    async def _flush_activity(self) -> None:
-        if self._seen:
-            await people.touch_many(self.db, self._seen)
-            self._seen.clear()
-
-    def record_activity(self, person_id: int, now: datetime) -> None:
-        """Last activity is kept in memory for the batch and written with it, not one UPDATE per message."""
-        self._seen[person_id] = now
-
     # ---- routing ------------------------------------------------------------------------------
 
-    async def _handle(self, event: Incoming) -> None:
+    async def _handle(self, event: Incoming, batch: Batch) -> None:
         now = self.clock.now()
         address = event.address
         if not address.private:
-            await self._handle_group(event, now)
+            await self._handle_group(event, batch, now)
             return
         person = await people.by_identity(self.db, address.platform, address.user_id)
         if person is not None:
-            self.record_activity(person.id, now)
+            batch.record_activity(person.id, now)
             await people.seen_in_private(self.db, address.platform, address.user_id, address.chat_id)
         if person is None:
             command = self.router.find(event.body.name) if isinstance(event.body, CommandIn) else None
             if command is not None and command.anonymous:
                 t = self.translator(event.sender.language or self.config.deployment.language)
-                await command.handler(Context(self, self.db, event, None, t, now))
+                await command.handler(Context(self, self.db, event, None, t, now, batch=batch))
                 return
             person = await self._first_contact(event, now)
         body = event.body
-        ctx = Context(self, self.db, event, person, self.translator(person.language), now)
+        ctx = Context(self, self.db, event, person, self.translator(person.language), now, batch=batch)
         if isinstance(body, TextIn):
             offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
             picked = as_choice(body.text, offered)
@@ -302,32 +273,29 @@ class Core:
         else:
             await ctx.reply(ctx.t("choice-expired"))
 
-    async def _handle_group(self, event: Incoming, now: datetime) -> None:
+    async def _handle_group(self, event: Incoming, batch: Batch, now: datetime) -> None:
         """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring
         the message to the circle's rooms on other platforms, and for commands allowed in groups."""
         address = event.address
-        found = await self._room_context(address)
-        circle_id, self._event_rooms, person = found if found else (None, None, None)
-        self._event_circle = circle_id
+        found = await batch.room_context(self.db, address)
+        circle_id, rooms, person = found if found else (None, [], None)
         if found is None:
             person = await people.by_identity(self.db, address.platform, address.user_id)
         if person is not None:
-            self.record_activity(person.id, now)
+            batch.record_activity(person.id, now)
         body = event.body
-        try:
-            if isinstance(body, CommandIn):
-                command = self.router.find(body.name)
-                if command is not None and command.in_groups:
-                    lang = person.language if person else self.config.deployment.language
-                    await command.handler(Context(self, self.db, event, person, self.translator(lang), now))
-                return
-            if circle_id is None:
-                return
-            for hook in self.group_hooks:
-                if await hook(self, event, person, circle_id, now) is False:
-                    return  # held back (a muted or flooding member, a word-list hit): later hooks skip it
-        finally:
-            self._event_rooms = None
+        if isinstance(body, CommandIn):
+            command = self.router.find(body.name)
+            if command is not None and command.in_groups:
+                lang = person.language if person else self.config.deployment.language
+                await command.handler(Context(self, self.db, event, person, self.translator(lang), now, batch=batch))
+            return
+        if circle_id is None:
+            return
+        room = RoomEvent(event, person, circle_id, rooms, now)
+        for hook in self.hooks.group:
+            if await hook(self, room) is False:
+                return  # held back (a muted or flooding member, a word-list hit): later hooks skip it
 
     # ---- outbox -------------------------------------------------------------------------------
 
@@ -388,14 +356,18 @@ class Core:
         skip_chat: tuple[str, str] | None = None,
         kind: str = "notice",
         dedupe_key: str | None = None,
+        rooms: list[tuple[str, str]] | None = None,
     ) -> int:
-        """Write in every room of a circle (except ``skip_chat``, where the words came from)."""
+        """Write in every room of a circle (except ``skip_chat``, where the words came from); ``rooms``
+        when the caller already has them (a message written in the circle came with its rooms)."""
+        if rooms is None:
+            rooms = [(room.platform, room.chat_id) for room in await circle_store.rooms(db, circle_id)]
         sent = 0
-        for room in await self._rooms_of(db, circle_id):
-            if skip_chat == (room.platform, room.chat_id):
+        for platform, chat_id in rooms:
+            if skip_chat == (platform, chat_id):
                 continue
-            key = f"{dedupe_key}:{room.platform}" if dedupe_key else None
-            sent += await self.queue_message(db, room.platform, room.chat_id, text, (), now, key, kind=kind)
+            key = f"{dedupe_key}:{platform}" if dedupe_key else None
+            sent += await self.queue_message(db, platform, chat_id, text, (), now, key, kind=kind)
         return sent
 
     async def queue_invite(self, db: Database, circle_id: int, person_id: int, now: datetime) -> None:
@@ -421,12 +393,6 @@ class Core:
         """Wake the delivery workers: called after a batch, and by adapters that made items due."""
         for event in self.outbox_ready.values():
             event.set()
-
-    async def _rooms_of(self, db: Database, circle_id: int) -> list[circle_store.Room]:
-        """A circle's rooms; for a message in a circle room they came with the event's own query."""
-        if self._event_rooms is not None and self._event_circle == circle_id:
-            return [circle_store.Room(circle_id, platform, chat_id) for platform, chat_id in self._event_rooms]
-        return await circle_store.rooms(db, circle_id)
 
     async def queue_room_power(
         self, db: Database, circle_id: int, person_id: int, level: int, now: datetime, at: datetime | None = None
@@ -477,20 +443,6 @@ class Core:
             self._inbox_ready.clear()
             await self.process_pending()
 
-def _only_talk(event: Incoming) -> bool:
-    """Words written in a group: handling them cannot change who is in which circle."""
-    return not event.address.private and isinstance(event.body, TextIn)
-
-
-def _after(now: datetime, seconds: float) -> datetime:
-    return now + timedelta(seconds=seconds)
-
 
 def _choices(choices: ChoiceList) -> list[Choice]:
     return [Choice(str(label), payload) for label, payload in choices]
-
-
-async def open_core(config: Config, clock: Clock | None = None, database: str | Path | None = None) -> Core:
-    """Open the database (migrating it) and load the content: everything a run or a test starts with."""
-    db = await Database.open(database or config.deployment.database)
-    return Core(config, db, Content.load(config), clock)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rapidfuzz import fuzz, process
 
+from bot.core.batch import Batch
 from bot.core.chat import Address, Body, ChoiceIn, Incoming
 from bot.core.i18n import Localized, Translator
 from bot.core.interests import fold
@@ -43,6 +44,7 @@ class Context:
     t: Translator
     now: datetime
     body: Body | None = None  # what was meant: a typed "2" arrives as the ChoiceIn it stands for
+    batch: Batch = field(default_factory=Batch)  # the batch of events this one is handled with
 
     def __post_init__(self) -> None:
         if self.body is None:
@@ -70,6 +72,10 @@ class Context:
     ) -> bool:
         """Write privately to someone else, in their own language. False if they cannot be reached."""
         return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key)
+
+    def record_activity(self, person_id: int) -> None:
+        """Someone showed life (a helper answering for them counts): written with the batch."""
+        self.batch.record_activity(person_id, self.now)
 
     async def conversation(self) -> Conversation | None:
         return await conversations.get(self.db, self.person.id) if self.person else None

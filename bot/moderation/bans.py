@@ -7,18 +7,18 @@ A ban records every platform account of the person (hashed), so they cannot come
 
 from __future__ import annotations
 
-from bot.circles import membership
+from bot.circles import leave_circle
 from bot.core import access, audit, roles
 from bot.core.i18n import Localized
 from bot.core.router import Context
-from bot.people.onboarding import GATES
+from bot.moderation.commands import register
 from bot.storage import conversations, people, sanctions
 from bot.storage.people import Person
 
 
 async def remove_from_circle(ctx: Context, person: Person, why: str) -> bool:
     """Out of their circle (the circle is told they left, not why); they are told privately."""
-    circle_id = await membership.leave(ctx.core, ctx.db, person, ctx.now)
+    circle_id = await leave_circle(ctx.core, ctx.db, person, ctx.now)
     if circle_id is None:
         return False
     await ctx.tell(person.id, lambda t: t("mod-removed-you"))
@@ -31,7 +31,7 @@ async def ban_person(ctx: Context, person: Person, reason: str) -> int:
     """Ban every account of the person, take them out of their circle, end what they were doing."""
     accounts = [(i.platform, i.user_id) for i in await people.identities(ctx.db, person.id)]
     ban_id = await sanctions.ban(ctx.db, person.id, accounts, person.place_id or "", reason, ctx.person.id, ctx.now)
-    await membership.leave(ctx.core, ctx.db, person, ctx.now, ban=True)
+    await leave_circle(ctx.core, ctx.db, person, ctx.now, ban=True)
     await conversations.clear(ctx.db, person.id)
     await people.update(ctx.db, person.id, onboarded_at=None)
     await ctx.tell(person.id, lambda t: t("mod-banned-you"))
@@ -129,10 +129,7 @@ async def ban_gate(ctx: Context, stage: str) -> bool:
 
 
 def install(core) -> None:
-    from bot.moderation.commands import register
-
-    if ban_gate not in GATES:
-        GATES.insert(0, ban_gate)
+    core.hooks.gate(ban_gate, first=True)
     register(core, "ban", ban_cmd, ("bannir",), "bannir", "modhelp-ban")
     register(core, "unban", unban_cmd, ("debannir",), "debannir", "modhelp-unban")
     register(core, "bans", bans_cmd, ("bannis",), "bannis", "modhelp-bans")

@@ -7,29 +7,25 @@ Commands take ids shown by /circles and /circle ("#12"), or a first name when it
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from bot.circles import membership
-from bot.circles.placement import plan_split
+from bot.circles import introduction, leave_circle, merge_circles, plan_split
 from bot.core import access, audit, roles
 from bot.core.clock import from_iso
+from bot.core.hooks import ModeratorCommand
 from bot.core.i18n import Localized
 from bot.core.router import Command, Context
+from bot.storage import activity, people, sanctions
 from bot.storage import circles as circle_store
-from bot.storage import people
+from bot.storage import reports as report_store
 from bot.storage.circles import Circle
 
 MAX_LISTED = 40
-# Moderation commands are not shown by /help (residents do not need them): /modhelp lists them.
-MOD_HELP: list[tuple[str, str, str]] = []  # (english name, french name, help key)
-# Moderation buttons share the "mod:" prefix: "mod:<kind>:…", each kind handled by one feature.
-MOD_ACTIONS: dict[str, Callable[[Context, list[str]], Awaitable[None]]] = {}
 
 
 async def mod_action(ctx: Context) -> None:
-    """Dispatch a moderation button; anything unknown (forged, stale) is answered, never raised on."""
+    """Dispatch a moderation button; anything unknown (forged, stale) is answered, never raised on.
+    Moderation buttons share the "mod:" prefix: "mod:<kind>:…", each kind registered by one module."""
     parts = ctx.payload.split(":")
-    handler = MOD_ACTIONS.get(parts[1]) if len(parts) > 1 else None
+    handler = ctx.core.hooks.moderator_actions.get(parts[1]) if len(parts) > 1 else None
     if handler is None:
         await ctx.reply(ctx.t("choice-expired"))
         return
@@ -138,10 +134,10 @@ async def move_cmd(ctx: Context) -> None:
     if len(await circle_store.member_ids(ctx.db, circle.id)) >= ctx.core.config.circles.hard_max:
         await ctx.reply(ctx.t("mod-circle-full", id=circle.id, max=ctx.core.config.circles.hard_max))
         return
-    await membership.leave(ctx.core, ctx.db, person, ctx.now)
+    await leave_circle(ctx.core, ctx.db, person, ctx.now)
     await circle_store.add_member(ctx.db, circle.id, person.id, ctx.now)
     await ctx.core.queue_invite(ctx.db, circle.id, person.id, ctx.now)
-    await ctx.core.post_to_circle(ctx.db, circle.id, await membership.introduction(ctx.core, person), ctx.now)
+    await ctx.core.post_to_circle(ctx.db, circle.id, await introduction(ctx.core, person), ctx.now)
     await ctx.tell(person.id, lambda t: t("mod-moved-you", place=access.place_name(ctx, circle.place_id),
                                           number=circle.number))
     await audit.record(ctx.db, ctx.person.id, "move", f"person:{person.id}", f"circle:{circle.id}", ctx.now,
@@ -172,7 +168,7 @@ async def merge_cmd(ctx: Context) -> None:
     if total > ctx.core.config.circles.hard_max:
         await ctx.reply(ctx.t("mod-circle-full", id=target.id, max=ctx.core.config.circles.hard_max))
         return
-    await membership.merge(ctx.core, ctx.db, source.id, target.id, ctx.now)
+    await merge_circles(ctx.core, ctx.db, source.id, target.id, ctx.now)
     await audit.record(ctx.db, ctx.person.id, "merge", f"circle:{source.id}", f"circle:{target.id}", ctx.now,
                        place_id=target.place_id)
     await ctx.reply(ctx.t("mod-merge-done", source=source.id, target=target.id))
@@ -349,8 +345,9 @@ async def modhelp_cmd(ctx: Context) -> None:
     if await access.require_some_moderator_or_host(ctx) is False:
         return
     lines = [ctx.t("modhelp-header")]
-    for name, french, key in MOD_HELP:
-        lines.append(Localized(f"/{french if ctx.t.lang == 'fr' else name} — ") + ctx.t(key))
+    for entry in ctx.core.hooks.moderator_help:
+        shown = entry.french_name if ctx.t.lang == "fr" else entry.name
+        lines.append(Localized(f"/{shown} — ") + ctx.t(entry.help_key))
     await ctx.reply(Localized.join(lines))
 
 
@@ -362,26 +359,20 @@ def register(core, name: str, handler, aliases: tuple[str, ...], french: str, he
     writing for the first time gets theirs in ``access``."""
     core.router.command(Command(name, handler, aliases=aliases, needs_member=needs_member,
                                 in_groups=in_groups, french_name=french, anonymous=True))
-    if help_key and (name, french, help_key) not in MOD_HELP:
-        MOD_HELP.append((name, french, help_key))
+    if help_key:
+        core.hooks.moderator_help.append(ModeratorCommand(name, french, help_key))
 
 
-def _privacy() -> None:
+def _privacy(core) -> None:
     """/mydata and /forget cover what moderation stores (reports, warnings, mutes, bans, audit, activity)."""
-    from bot.people import privacy
-    from bot.storage import activity, sanctions
-    from bot.storage import reports as report_store
-
-    for exporter in (report_store.export, sanctions.export, audit.export, activity.export):
-        if exporter not in privacy.EXPORTERS:
-            privacy.EXPORTERS.append(exporter)
-    for eraser in (report_store.erase, sanctions.erase, audit.erase):
-        if eraser not in privacy.ERASERS:
-            privacy.ERASERS.append(eraser)
+    core.hooks.person_data(report_store.export, report_store.erase)
+    core.hooks.person_data(sanctions.export, sanctions.erase)
+    core.hooks.person_data(audit.export, audit.erase)
+    core.hooks.person_data(activity.export)
 
 
 def install(core) -> None:
-    _privacy()
+    _privacy(core)
     core.router.action("mod", mod_action)
     register(core, "circles", circles_cmd, ("cercles",), "cercles", "modhelp-circles")
     register(core, "circle", circle_cmd, ("cercle",), "cercle", "modhelp-circle")

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from rapidfuzz import fuzz
 
-from bot.circles import membership
+from bot.circles import place_in_circle
 from bot.core import access, audit, roles
-from bot.core.chat import Body, Incoming, TextIn
+from bot.core.chat import Body, TextIn
 from bot.core.clock import from_iso, to_iso
 from bot.core.config import CONTENT_DIR
 from bot.core.flows import StepFlow, typed
+from bot.core.hooks import RoomEvent
 from bot.core.router import Context
 from bot.moderation.safety import FloodMeter, WordList, is_newcomer, judge, normalise_answer
-from bot.people.onboarding import GATES
 from bot.storage import activity, people, sanctions
 from bot.storage import circles as circle_store
 from bot.storage.conversations import Conversation
@@ -78,7 +78,8 @@ class Guard:
             return False
         return until is not None
 
-    async def hook(self, core, event: Incoming, person: Person | None, circle_id: int, now: datetime) -> bool | None:
+    async def hook(self, core, room: RoomEvent) -> bool | None:
+        event, person, circle_id, now = room.event, room.person, room.circle_id, room.now
         body = event.body
         if person is None or not isinstance(body, TextIn) or not body.text.strip():
             return None
@@ -181,7 +182,7 @@ class LocalQuestion(StepFlow):
         question = questions(ctx.core).get(ctx.person.place_id or "")
         if question is None:  # the question was removed from the content meanwhile
             await self.end(ctx)
-            await membership.place(ctx.core, ctx.db, ctx.person, ctx.now)
+            await place_in_circle(ctx.core, ctx.db, ctx.person, ctx.now)
             return
         await ctx.reply(ctx.t("localq-ask", question=question.text.get(ctx.t.lang, question.text["fr"])))
 
@@ -190,7 +191,7 @@ class LocalQuestion(StepFlow):
         answer = (typed(body) or "")[:200]
         if question is None or question.accepts(answer):
             await self.end(ctx)
-            await membership.place(ctx.core, ctx.db, ctx.person, ctx.now)
+            await place_in_circle(ctx.core, ctx.db, ctx.person, ctx.now)
             return
         conv.data["tries"] = int(conv.data.get("tries", 0)) + 1
         if conv.data["tries"] < ATTEMPTS:
@@ -238,7 +239,7 @@ async def question_action(ctx: Context, parts: list[str]) -> None:
     if place_ids is False or not await access.require_place(ctx, place_ids, person.place_id):  # type: ignore[arg-type]
         return
     if parts[3] == "ok":
-        await membership.place(ctx.core, ctx.db, person, ctx.now)
+        await place_in_circle(ctx.core, ctx.db, person, ctx.now)
         await ctx.reply(ctx.t("localq-accepted", name=person.first_name))
     else:
         await ctx.tell(person.id, lambda t: t("localq-refused"))
@@ -248,11 +249,8 @@ async def question_action(ctx: Context, parts: list[str]) -> None:
 
 
 def install(core) -> None:
-    from bot.moderation.commands import MOD_ACTIONS
-
     guard = Guard(core)
-    core.group_hooks.insert(0, guard.hook)
+    core.hooks.on_room_event(guard.hook, first=True)
     core.router.flow(LocalQuestion())
-    if question_gate not in GATES:
-        GATES.append(question_gate)
-    MOD_ACTIONS["lq"] = question_action
+    core.hooks.gate(question_gate)
+    core.hooks.moderator_action("lq", question_action)

@@ -16,6 +16,7 @@ from bot.core.interests import fold
 from bot.core.router import Command, Context
 from bot.core.scheduler import Job, every
 from bot.moderation import bans
+from bot.moderation.commands import register
 from bot.storage import circles as circle_store
 from bot.storage import people, sanctions
 from bot.storage import reports as report_store
@@ -211,10 +212,8 @@ async def retention_pass(core, now: datetime) -> None:
 
 
 def install(core) -> None:
-    from bot.moderation.commands import MOD_ACTIONS, register
-
     core.router.command(Command("report", report_cmd, aliases=("signaler",), help_key="help-report",
                                 in_groups=True, french_name="signaler"))
     register(core, "reports", reports_cmd, ("signalements",), "signalements", "modhelp-reports")
-    MOD_ACTIONS["r"] = report_action
+    core.hooks.moderator_action("r", report_action)
     core.scheduler.add(Job("moderation-retention", every(timedelta(days=1)), retention_pass))

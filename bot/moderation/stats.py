@@ -16,6 +16,7 @@ from bot.core.chat import Attachment, Outgoing
 from bot.core.clock import to_iso
 from bot.core.i18n import Localized
 from bot.moderation import charts
+from bot.moderation.commands import register
 from bot.storage import activity
 from bot.storage.database import Database
 
@@ -154,6 +155,4 @@ async def stats_cmd(ctx) -> None:
 
 
 def install(core) -> None:
-    from bot.moderation.commands import register
-
     register(core, "stats", stats_cmd, ("statistiques",), "stats", "modhelp-stats")

@@ -9,9 +9,7 @@ same steps to change one answer (``mode = "profile"``), and a restart resumes at
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from bot.circles import membership
+from bot.circles import leave_circle, place_in_circle
 from bot.core.chat import Body, CommandIn, LocationIn
 from bot.core.clock import to_iso
 from bot.core.flows import StepFlow, picked, picked_place, place_buttons, typed
@@ -26,20 +24,6 @@ from bot.storage.conversations import Conversation
 FLOW = "onboarding"
 ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
-
-# Features that may hold a newcomer back (a ban, a local-knowledge question) add a gate here. A gate is
-# called with the stage ("start" before onboarding begins, "place" before placement in a circle) and
-# returns False when it answered the person itself and onboarding must not go on now.
-Gate = Callable[[Context, str], Awaitable[bool]]
-GATES: list[Gate] = []
-
-
-async def gates_pass(ctx: Context, stage: str) -> bool:
-    for gate in GATES:
-        if not await gate(ctx, stage):
-            return False
-    return True
-
 
 class Onboarding(StepFlow):
     name = FLOW
@@ -154,8 +138,8 @@ class Onboarding(StepFlow):
             return
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
-        await membership.leave(ctx.core, ctx.db, person, ctx.now)
-        await membership.place(ctx.core, ctx.db, person, ctx.now)
+        await leave_circle(ctx.core, ctx.db, person, ctx.now)
+        await place_in_circle(ctx.core, ctx.db, person, ctx.now)
 
     # ---- interests and help: pick several from a list ---------------------------------------
 
@@ -286,8 +270,8 @@ class Onboarding(StepFlow):
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
         ctx.person = person
-        if await circle_store.circle_of(ctx.db, person.id) is None and await gates_pass(ctx, "place"):
-            await membership.place(ctx.core, ctx.db, person, ctx.now)
+        if await circle_store.circle_of(ctx.db, person.id) is None and await ctx.core.hooks.gates_pass(ctx, "place"):
+            await place_in_circle(ctx.core, ctx.db, person, ctx.now)
 
 
 def _language_from_text(text: str) -> str | None:
@@ -330,7 +314,7 @@ async def start(ctx: Context) -> None:
     if ctx.person.onboarded:
         await ctx.reply(ctx.t("start-already-member"))
         return
-    if not await gates_pass(ctx, "start"):
+    if not await ctx.core.hooks.gates_pass(ctx, "start"):
         return
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
     code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""

@@ -4,16 +4,15 @@ Stored about a person: their record in ``people`` (first name, language, consent
 interests, help offered and welcome, check-in choice, chosen contact), their platform identities, their
 circle membership, an unfinished conversation, and messages still waiting to reach them. Message
 contents are not kept: the inbox blanks each event once handled, the outbox once delivered.
-Features that store more about a person add it to ``EXPORTERS`` and ``ERASERS``.
+Features that store more about a person register it with ``core.hooks.person_data``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.circles import membership
+from bot.circles import leave_circle, place_label
 from bot.core.chat import Attachment, Outgoing
 from bot.core.clock import from_iso
 from bot.core.i18n import Localized
@@ -23,13 +22,8 @@ from bot.storage import circles as circle_store
 from bot.storage import conversations, outbox, people
 from bot.storage.database import Database
 
-Exporter = Callable[[Database, int], Awaitable[dict[str, Any]]]
-Eraser = Callable[[Database, int], Awaitable[None]]
-EXPORTERS: list[Exporter] = []
-ERASERS: list[Eraser] = []
 
-
-async def export(db: Database, person_id: int) -> dict[str, Any]:
+async def export(core, db: Database, person_id: int) -> dict[str, Any]:
     """Everything stored about one person, as plain data."""
     person = await db.fetchone("SELECT * FROM people WHERE id = ?", (person_id,))
     data: dict[str, Any] = {"person": dict(person) if person else None}
@@ -48,7 +42,7 @@ async def export(db: Database, person_id: int) -> dict[str, Any]:
             for c in chats
         ]
     )
-    for exporter in EXPORTERS:
+    for exporter in core.hooks.exporters:
         data.update(await exporter(db, person_id))
     return data
 
@@ -58,8 +52,8 @@ async def erase(core, db: Database, person_id: int, now) -> None:
     person = await people.get(db, person_id)
     if person is None:
         return
-    await membership.leave(core, db, person, now)
-    for eraser in ERASERS:
+    await leave_circle(core, db, person, now)
+    for eraser in core.hooks.erasers:
         await eraser(db, person_id)
     for identity in await people.identities(db, person_id):
         await outbox.drop_for_chat(db, identity.platform, identity.private_chat_id)
@@ -75,14 +69,14 @@ async def mydata(ctx: Context) -> None:
     if ctx.person is None:
         await ctx.reply(ctx.t("mydata-nothing"))
         return
-    data = await export(ctx.db, ctx.person.id)
+    data = await export(ctx.core, ctx.db, ctx.person.id)
     circle = await circle_store.circle_of(ctx.db, ctx.person.id)
     lines = [ctx.t("mydata-header"), summary(ctx)]
     if ctx.person.consent_at:
         lines.append(ctx.t("mydata-consent", date=ctx.t.short_date(from_iso(ctx.person.consent_at))))
     if circle:
         lines.append(
-            ctx.t("mydata-circle", place=membership.place_label(ctx.core, circle.place_id), number=circle.number)
+            ctx.t("mydata-circle", place=place_label(ctx.core, circle.place_id), number=circle.number)
         )
     lines.append(ctx.t("mydata-not-kept"))
     await ctx.reply(Localized.join(lines))

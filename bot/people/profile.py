@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.circles import membership
+from bot.circles import leave_circle
 from bot.core.chat import Body
 from bot.core.flows import StepFlow, picked
 from bot.core.i18n import Localized
@@ -74,7 +74,7 @@ async def leave_answer(ctx: Context) -> None:
     if ctx.payload != "leave:yes":
         await ctx.reply(ctx.t("leave-kept"))
         return
-    if await membership.leave(ctx.core, ctx.db, ctx.person, ctx.now) is None:
+    if await leave_circle(ctx.core, ctx.db, ctx.person, ctx.now) is None:
         await ctx.reply(ctx.t("leave-not-in-circle"))
         return
     await ctx.reply(ctx.t("leave-done"))

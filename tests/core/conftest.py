@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from adapters.memory import MemoryPlatform
+from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.chat import ChoiceIn, CommandIn, Outgoing, TextIn
 from bot.core.clock import FakeClock
@@ -81,7 +82,7 @@ class Neighbours:
 async def hood(tmp_path: Path, config: Config, content: Content) -> AsyncIterator[Neighbours]:
     db = await Database.open(tmp_path / "test.sqlite3")
     clock = FakeClock()
-    core = Core(config, db, content, clock)
+    core = build_core(config, db, content, clock)
     platform = MemoryPlatform()
     core.attach(platform)
     hood = Neighbours(core, platform, clock)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from adapters.base import Adapter
 from bot.activities import announcements
+from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.chat import Capabilities, Delivered, InviteResult, Outgoing, SendResult
 from bot.core.clock import SystemClock, to_iso
@@ -85,7 +86,7 @@ async def main(phase: str, db_path: str, log: str, n: int, mode: str) -> None:
     config = load_config()
     config = replace(config, places=replace(config.places, national=""))  # the communes are not needed here
     db = await Database.open(db_path)
-    core = Core(config, db, Content.load(config), SystemClock())
+    core = build_core(config, db, Content.load(config), SystemClock())
     platform = FilePlatform(Path(log), mode == "idempotent", 4 if mode == "plain4" else 0)
     core.attach(platform)
     if phase == "setup":

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapters.memory import MemoryPlatform
-from bot.core.app import Content, Core
+from bot.assemble import build_core
+from bot.core.app import Content
 from bot.core.clock import FakeClock
 from bot.core.config import Config
 from bot.storage.database import Database
@@ -26,7 +27,7 @@ def with_admin(config: Config, **moderation: object) -> Config:
 
 async def neighbours(tmp_path, config: Config, content: Content, name: str = "m.sqlite3") -> Neighbours:
     db = await Database.open(tmp_path / name)
-    core = Core(config, db, content, FakeClock())
+    core = build_core(config, db, content, FakeClock())
     platform = MemoryPlatform()
     core.attach(platform)
     return Neighbours(core, platform, core.clock)  # type: ignore[arg-type]

@@ -389,7 +389,7 @@ async def test_forget_erases_the_neighbours_a_helper_registered(hood: Neighbours
     hugo = await person_id(hood, "hugo")
     from bot.people.privacy import export
 
-    data = await export(hood.core.db, hugo)
+    data = await export(hood.core, hood.core.db, hugo)
     assert [h["first_name"] for h in data["helping"]] == ["Jeanne"]
     await hood.say("hugo", "/oublier")
     await hood.press("hugo", "forget:yes")

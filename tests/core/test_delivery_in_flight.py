@@ -91,9 +91,9 @@ async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(
     async def deliver_once() -> None:
         await core.deliver_due("fake")
 
-    async def handle(event) -> None:
+    async def handle(event, batch) -> None:
         nonlocal handled
-        await real_handle(event)
+        await real_handle(event, batch)
         handled += 1
         if handled == 10:
             asyncio.get_running_loop().create_task(deliver_once())

@@ -261,10 +261,10 @@ async def test_reports_are_deleted_after_the_retention(mods) -> None:
 async def test_host_is_told_and_words_held(mods) -> None:
     seen = []
 
-    async def spy(core, event, person, circle_id, now):
-        seen.append(event.body)
+    async def spy(core, room):
+        seen.append(room.event.body)
 
-    mods.core.group_hooks.append(spy)
+    mods.core.hooks.on_room_event(spy)
     room = mods.platform.room_of("bob")
     mods.clock.advance(hours=25)  # no longer newcomers
     await mods.send("bob", TextIn("quel connard"), chat=room)

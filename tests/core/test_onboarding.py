@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.core.app import Core
+from bot.assemble import build_core
 from bot.core.chat import ChoiceIn, LocationIn
 from bot.storage import circles as circle_store
 from bot.storage import people
@@ -154,7 +154,7 @@ async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, tmp
     await hood.core.db.close()
     # A new process: new database connection, new core, same file.
     db = await Database.open(tmp_path / "test.sqlite3")
-    hood.core = Core(hood.core.config, db, hood.core.content, hood.clock)
+    hood.core = build_core(hood.core.config, db, hood.core.content, hood.clock)
     hood.core.attach(hood.platform)
     out = await hood.say("kim", "charonne")
     assert "Charonne" in out[0].text and "What do you enjoy" in out[0].text

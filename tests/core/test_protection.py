@@ -17,10 +17,10 @@ async def mods(tmp_path, config, content):
     hood.ids = await setup_roles(hood)
     hood.relayed = []
 
-    async def spy(core, event, person, circle_id, now):  # stands for mirroring: runs after protection
-        hood.relayed.append(event.body.text if isinstance(event.body, TextIn) else None)
+    async def spy(core, room):  # stands for mirroring: runs after protection
+        hood.relayed.append(room.event.body.text if isinstance(room.event.body, TextIn) else None)
 
-    hood.core.group_hooks.append(spy)
+    hood.core.hooks.on_room_event(spy)
     yield hood
     await hood.core.db.close()
 

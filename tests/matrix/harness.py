@@ -21,6 +21,7 @@ from nio import AsyncClient, JoinResponse, RoomCreateResponse, RoomPreset, RoomS
 
 from adapters.base import Adapter
 from adapters.matrix import MatrixAdapter
+from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.clock import SystemClock
 from bot.core.config import Config
@@ -63,7 +64,7 @@ class Bot:
 
     async def start(self) -> Bot:
         db = await Database.open(self.db_path)
-        self.core = Core(self.config, db, self.content, SystemClock())
+        self.core = build_core(self.config, db, self.content, SystemClock())
         self.adapter = MatrixAdapter(
             self.server.base_url, self.account.user_id, access_token=self.account.access_token,
             sync_timeout_ms=self.sync_timeout_ms,

@@ -17,6 +17,7 @@ import pytest
 
 from adapters import telegram
 from adapters.telegram import Rates, Settings, TelegramAdapter
+from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.clock import SystemClock
 from bot.core.config import Config, load_config
@@ -148,7 +149,7 @@ async def make_world(
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
     async with BotApiEmulator(TOKEN, limits=limits, round_trip=round_trip) as emu:
         db = await Database.open(tmp_path / "telegram.sqlite3")
-        core = Core(config, db, content, SystemClock())
+        core = build_core(config, db, content, SystemClock())
         options = Settings(mode=mode, poll_timeout=2, rates=rates, housekeeping_every=0.3, **settings)  # type: ignore[arg-type]
         adapter = await telegram.start(core, config, base_url=emu.base_url, base_file_url=emu.base_file_url,
                                        settings=options)

@@ -1,0 +1,100 @@
+"""The places where features plug into the core, beyond commands, flows and buttons (``bot.core.router``).
+
+Each ``Core`` holds its own ``Hooks``: features add to them in their ``install(core)``, so two cores in
+one process (two tests, a benchmark beside a test) never see each other's registrations, and no feature
+changes another feature's module-level lists. A feature that needs to react to something another
+feature does (a person being erased, a newcomer about to be placed, a word written in a circle room)
+registers here instead of importing that feature's internals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from bot.core.chat import Incoming
+from bot.storage.database import Database
+from bot.storage.people import Person
+
+if TYPE_CHECKING:
+    from bot.core.app import Core
+    from bot.core.router import Context
+
+# Called with the stage ("start" before onboarding begins, "place" before placement in a circle);
+# returns False when it answered the person itself and onboarding must not go on now (a ban, a
+# local-knowledge question).
+Gate = Callable[["Context", str], Awaitable[bool]]
+# /mydata: what a feature stores about a person, as plain data.
+Exporter = Callable[[Database, int], Awaitable[dict[str, Any]]]
+# /forget: delete what a feature stores about a person (inside the erasing transaction).
+Eraser = Callable[[Database, int], Awaitable[None]]
+# A moderation button "mod:<kind>:…": the handler gets the payload split on ":".
+ModeratorAction = Callable[["Context", list[str]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    """Something that happened in a circle's room, with what the core already looked up for it."""
+
+    event: Incoming
+    person: Person | None  # the writer, when they are known to the bot
+    circle_id: int
+    rooms: list[tuple[str, str]]  # the circle's rooms (platform, chat id), found with the event
+    now: datetime
+
+
+# Called for every event in a circle room. A hook that returns False holds the event back from the
+# hooks after it (it is how moderation stops a flooding member's words from being mirrored).
+GroupHook = Callable[["Core", RoomEvent], Awaitable[bool | None]]
+
+
+@dataclass(frozen=True)
+class ModeratorCommand:
+    """A line of /modhelp: moderation commands are not shown by /help (residents do not need them)."""
+
+    name: str
+    french_name: str
+    help_key: str
+
+
+@dataclass
+class Hooks:
+    gates: list[Gate] = field(default_factory=list)
+    exporters: list[Exporter] = field(default_factory=list)
+    erasers: list[Eraser] = field(default_factory=list)
+    group: list[GroupHook] = field(default_factory=list)
+    moderator_actions: dict[str, ModeratorAction] = field(default_factory=dict)
+    moderator_help: list[ModeratorCommand] = field(default_factory=list)
+
+    def gate(self, gate: Gate, *, first: bool = False) -> None:
+        """``first`` for a gate that must answer before any other (a ban before a question)."""
+        if first:
+            self.gates.insert(0, gate)
+        else:
+            self.gates.append(gate)
+
+    def person_data(self, exporter: Exporter, eraser: Eraser | None = None) -> None:
+        """What a feature stores about a person: shown by /mydata, deleted by /forget."""
+        self.exporters.append(exporter)
+        if eraser is not None:
+            self.erasers.append(eraser)
+
+    def on_room_event(self, hook: GroupHook, *, first: bool = False) -> None:
+        """``first`` for a guard that may hold an event back before it is mirrored."""
+        if first:
+            self.group.insert(0, hook)
+        else:
+            self.group.append(hook)
+
+    def moderator_action(self, kind: str, handler: ModeratorAction) -> None:
+        if kind in self.moderator_actions:
+            raise ValueError(f"moderation button kind {kind!r} registered twice")
+        self.moderator_actions[kind] = handler
+
+    async def gates_pass(self, ctx: Context, stage: str) -> bool:
+        for gate in self.gates:
+            if not await gate(ctx, stage):
+                return False
+        return True
