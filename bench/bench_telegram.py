@@ -35,7 +35,7 @@ import telegram
 from telegram.warnings import PTBDeprecationWarning
 
 from adapters import telegram as tg_adapter
-from adapters.telegram import Rates, Settings
+from adapters.telegram import Settings, TelegramRates
 from bench.emulators import EmulatorProcess, LocalEmulator
 from bot.assemble import build_core
 from bot.core.app import Content, Core
@@ -115,7 +115,7 @@ async def echo_bot(emu: Emulator, n: int, text: str) -> tuple[float, float]:
 
 async def ours(emu: Emulator, tmp: Path, n: int, content: Content, in_flight: int = 4) -> tuple[float, float]:
     """Our adapter + core with the deployment's defaults (except flood limits: none on either side)."""
-    settings = Settings(poll_timeout=1, rates=Rates.unlimited(), sends_in_flight=in_flight)
+    settings = Settings(poll_timeout=1, rates=TelegramRates.unlimited(), sends_in_flight=in_flight)
     core, adapter = await _start(tmp, content, emu, settings)
     users = await emu.add_users("Voisin", n)
     tasks = [asyncio.create_task(core.run_dispatcher()), asyncio.create_task(core.run_delivery("telegram"))]

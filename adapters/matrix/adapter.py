@@ -69,6 +69,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
+from bot.core.pacing import backoff
 from bot.storage import circles as circle_store
 from bot.storage import inbox
 
@@ -400,7 +401,7 @@ class MatrixAdapter(Adapter):
             self.rate_limited += 1
             tries = hold.tries + 1 if hold is not None and hold.key == key else 1
             # The outbox re-queues the refused message at max(retry_after, its backoff 2^(tries-1) s).
-            wait = max(result.seconds, 2.0 ** (tries - 1)) + 0.5
+            wait = max(result.seconds, backoff(tries)) + 0.5
             self._holds[room_id] = _Hold(key, time.monotonic() + wait, tries)
         elif hold is not None and hold.key == key and not isinstance(result, RetryLater):
             del self._holds[room_id]

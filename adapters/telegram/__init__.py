@@ -31,7 +31,7 @@ from telegram.error import TelegramError
 
 from adapters.telegram import adoption
 from adapters.telegram.adapter import Settings, TelegramAdapter
-from adapters.telegram.limits import Rates
+from adapters.telegram.limits import TelegramRates
 from adapters.telegram.render import plain
 from bot.core.i18n import LANGUAGES
 from bot.core.interests import fold
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from bot.core.app import Core
     from bot.core.config import Config
 
-__all__ = ["Rates", "Settings", "TelegramAdapter", "deep_link", "menus", "start"]
+__all__ = ["Settings", "TelegramAdapter", "TelegramRates", "deep_link", "menus", "start"]
 
 log = logging.getLogger(__name__)
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")

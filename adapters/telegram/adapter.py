@@ -10,7 +10,7 @@ Effects that need no answer (a migration to a supergroup, reactions as activity,
 in that same transaction. In webhook mode the update is stored before the HTTP answer, for the same
 reason, and the secret token is checked on every request.
 
-Delivering. The core's outbox worker calls ``send``/``invite``. Sends are paced (``limits.Pacer``); a
+Delivering. The core's outbox worker calls ``send``/``invite``. Sends are paced (``limits.chat_limits``); a
 429 stalls only its chat; a message over 4096 characters goes out in parts, and a retry resumes at the
 first part not sent. Errors become ``Delivered``/``RetryLater``/``Undeliverable`` (``errors.outcome``).
 
@@ -37,7 +37,7 @@ from telegram.error import BadRequest, ChatMigrated, Conflict, NetworkError, Ret
 from adapters.base import Adapter
 from adapters.telegram import adoption, errors, store
 from adapters.telegram.convert import Converted, convert
-from adapters.telegram.limits import Pacer, Rates
+from adapters.telegram.limits import TelegramRates, chat_limits
 from adapters.telegram.render import MAX_CAPTION, Part, plain, render, units
 from bot.core.chat import (
     Capabilities,
@@ -70,7 +70,7 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str = ""
     webhook_host: str = "0.0.0.0"
-    rates: Rates | None = None
+    rates: TelegramRates | None = None
     housekeeping_every: float = 30.0
     sends_in_flight: int = 4  # see [telegram] sends_in_flight in content/default.toml
 
@@ -93,7 +93,7 @@ class TelegramAdapter(Adapter):
         self.core = core
         self.settings = settings or Settings()
         self.capabilities = replace(TelegramAdapter.capabilities, sends_in_flight=self.settings.sends_in_flight)
-        self.pacer = Pacer(self.settings.rates)
+        self.pacer = chat_limits(self.settings.rates)
         self.username = ""
         self.bot_id = 0
         self._parts_sent: dict[str, int] = {}  # idempotency key → parts already delivered

@@ -23,6 +23,7 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.core import pacing
 from bot.core.chat import RetryLater, SendResult, Undeliverable
 
 # BadRequest texts that mean the chat itself is gone or closed to the bot, not that one message was wrong.
@@ -100,5 +101,5 @@ def outcome(error: Exception, attempt: int = 1) -> SendResult:
 
 
 def backoff(attempt: int) -> float:
-    """1, 2, 4 … 60 s: network trouble is retried patiently, never hammered."""
-    return float(min(60, 2 ** max(0, attempt - 1)))
+    """Network trouble with Telegram is retried patiently, never hammered, and never more than a minute apart."""
+    return pacing.backoff(attempt, cap=60)

@@ -27,7 +27,7 @@ from bot.core.chat import (
     Undeliverable,
 )
 from bot.core.clock import from_iso
-from bot.core.pacing import Pacer
+from bot.core.pacing import Pacer, backoff
 from bot.storage import circles as circle_store
 from bot.storage import outbox, people
 
@@ -176,7 +176,7 @@ class Delivery:
                 if link:
                     await self._send_invite_link(item, link, now)
             elif isinstance(outcome, RetryLater):
-                at = max(_after(now, outcome.seconds), now + outbox.backoff(item.attempts))
+                at = max(_after(now, outcome.seconds), _after(now, backoff(item.attempts)))
                 await outbox.retry(self.core.db, item.id, at, outcome.reason)
             elif isinstance(outcome, Undeliverable):
                 await outbox.failed(self.core.db, item.id, outcome.reason)

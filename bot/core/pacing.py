@@ -1,17 +1,23 @@
-"""Pacing deliveries to a platform's overall rate, so a fan-out of thousands never meets a 429.
+"""Pacing deliveries to what a platform accepts, so a fan-out of thousands never meets a wall of 429s.
 
-A platform declares how many messages a second it accepts overall (``Capabilities.messages_per_second``,
-about 30 for Telegram); the delivery worker waits on this pacer before each send. It spaces sends
-evenly — a token bucket of capacity one — because Telegram counts over a sliding second: a bucket that
-saved up a burst would send 30 at once and then 30 more within the same second. A small margin below
-the declared rate absorbs timer jitter. Clock and sleep are injectable so a benchmark can scale time.
+Three tools, one place:
+- ``Pacer`` spaces sends evenly to a platform's overall rate (``Capabilities.messages_per_second``), a
+  token bucket of capacity one: Telegram counts over a sliding second, and a bucket that saved up a
+  burst would send 30 at once and then 30 more within the same second. A small margin below the
+  declared rate absorbs timer jitter. Clock and sleep are injectable so a benchmark can scale time.
+- ``ChatLimits`` keeps sliding windows per chat and overall (Telegram: 1 a second per private chat,
+  20 a minute per group, ~30 a second overall) and the stalls a 429 imposes on one chat, so the outbox
+  worker can skip a chat that must wait and go on with the others.
+- ``backoff`` is how long to wait before trying again after the n-th transient failure.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 MARGIN = 0.97
 
@@ -33,3 +39,95 @@ class Pacer:
         self._next = slot + self.interval
         if slot > now:
             await self._sleep(slot - now)
+
+
+def backoff(attempt: int, cap: float = 600.0) -> float:
+    """1, 2, 4 … seconds up to ``cap``: transient trouble is retried patiently, never hammered."""
+    return float(min(cap, 2 ** max(0, attempt - 1)))
+
+
+@dataclass(frozen=True)
+class Rates:
+    """How many sends a platform allows, each limit a sliding window (0: no limit)."""
+
+    overall: int
+    overall_window: float
+    private: int
+    private_window: float
+    group: int
+    group_window: float
+    margin: float = 0.0  # seconds added to every window: our clock stamps a send before the platform does
+
+    @classmethod
+    def unlimited(cls) -> Rates:
+        return cls(overall=0, overall_window=1.0, private=0, private_window=1.0, group=0, group_window=1.0)
+
+
+class Window:
+    """At most ``limit`` events in any ``span`` seconds."""
+
+    def __init__(self, limit: int, span: float) -> None:
+        self.limit, self.span = limit, span
+        self.stamps: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        if self.limit <= 0:
+            return 0.0
+        while self.stamps and self.stamps[0] <= now - self.span:
+            self.stamps.popleft()
+        return self.stamps[0] + self.span - now if len(self.stamps) >= self.limit else 0.0
+
+    def add(self, now: float) -> None:
+        if self.limit > 0:
+            self.stamps.append(now)
+
+
+class ChatLimits:
+    """Per-chat and overall windows, and 429 stalls. ``is_group`` tells a group chat from a private one
+    (each platform has its own way to say it)."""
+
+    def __init__(self, rates: Rates, is_group: Callable[[str], bool],
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rates = rates
+        self.is_group = is_group
+        self.clock = clock
+        self._overall = Window(rates.overall, rates.overall_window + rates.margin)
+        self._chats: dict[str, Window] = {}
+        self._stalled: dict[str, float] = {}
+
+    def _chat(self, chat_id: str) -> Window:
+        window = self._chats.get(chat_id)
+        if window is None:
+            r = self.rates
+            limit, span = (r.group, r.group_window) if self.is_group(chat_id) else (r.private, r.private_window)
+            window = self._chats[chat_id] = Window(limit, span + r.margin)
+        return window
+
+    def ready_in(self, chat_id: str) -> float:
+        """Seconds before this chat may receive a message (its own window, or a 429 stall)."""
+        now = self.clock()
+        stalled = self._stalled.get(chat_id, 0.0) - now
+        if stalled <= 0:
+            self._stalled.pop(chat_id, None)
+        return max(stalled, self._chat(chat_id).wait(now), 0.0)
+
+    async def acquire(self, chat_id: str) -> None:
+        """Wait for a slot in this chat and overall, then take it."""
+        while True:
+            now = self.clock()
+            wait = max(self.ready_in(chat_id), self._overall.wait(now))
+            if wait <= 0:
+                self._overall.add(now)
+                self._chat(chat_id).add(now)
+                return
+            await asyncio.sleep(wait)
+
+    def stall(self, chat_id: str, seconds: float) -> None:
+        """The platform said 429 for this chat: nothing more to it until ``seconds`` have passed."""
+        self._stalled[chat_id] = max(self._stalled.get(chat_id, 0.0), self.clock() + seconds)
+
+    def forget_idle(self) -> None:
+        """Drop windows of chats not written to lately, so a fan-out to 100,000 chats does not stay in memory."""
+        now = self.clock()
+        for chat_id in [c for c, w in self._chats.items() if not w.stamps or w.stamps[-1] < now - w.span]:
+            del self._chats[chat_id]

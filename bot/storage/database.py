@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sqlite3
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
@@ -26,6 +28,11 @@ log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 Row = aiosqlite.Row
 T = TypeVar("T")
+# What SQLite's authorizer reports as touching a table (its first argument is the table's name).
+_TABLE_ACTIONS = frozenset({sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
+# Distinct statement texts whose tables are remembered (statements built with a varying number of
+# placeholders would otherwise grow the memory without end).
+_TABLES_REMEMBERED = 2048
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -55,6 +62,9 @@ class Database:
         self._waiting = 0
         # Writes held back inside the current transaction, per table: runs of (statement, rows).
         self._held: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
+        # The tables each statement text touches, as SQLite itself reported them (see ``_tables_of``).
+        self._touches: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._heard: set[str] | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -72,8 +82,35 @@ class Database:
         await conn.execute("PRAGMA foreign_keys=ON")
         await conn.execute("PRAGMA busy_timeout=5000")
         db = cls(conn)
+        await conn.set_authorizer(db._authorize)
         await db.migrate()
         return db
+
+    def _authorize(self, action: int, arg1: str | None, *_: object) -> int:
+        """SQLite's authorizer, called while it compiles a statement (in aiosqlite's thread): it names
+        every table the statement reads or writes, including through triggers and views. It never
+        refuses anything; it only listens when ``_tables_of`` asks."""
+        if self._heard is not None and action in _TABLE_ACTIONS and arg1:
+            self._heard.add(arg1)
+        return sqlite3.SQLITE_OK
+
+    async def _tables_of(self, sql: str, params: Sequence[Any]) -> frozenset[str]:
+        """The tables a statement touches: SQLite compiles it once under EXPLAIN (which runs nothing)
+        while the authorizer listens; the answer is remembered per statement text."""
+        known = self._touches.get(sql)
+        if known is not None:
+            self._touches.move_to_end(sql)
+            return known
+        self._heard = set()
+        try:
+            await self._conn.execute(f"EXPLAIN {sql}", params)
+            known = frozenset(self._heard)
+        finally:
+            self._heard = None
+        self._touches[sql] = known
+        if len(self._touches) > _TABLES_REMEMBERED:
+            self._touches.popitem(last=False)
+        return known
 
     async def close(self) -> None:
         await self._conn.close()
@@ -157,9 +194,10 @@ class Database:
     async def write_later(self, table: str, sql: str, params: Sequence[Any] = ()) -> None:
         """A write on ``table`` whose outcome nobody waits for (an answer queued in the outbox, offered
         choices forgotten). Inside the caller's transaction it is held, and the held writes on that
-        table go in one ``executemany`` just before the next statement that names the table, or before
-        COMMIT; a ROLLBACK drops them with the rest. Handling a batch of 100 messages thus costs one
-        trip for 100 answers instead of 100 trips. Outside a transaction it runs at once.
+        table go in one ``executemany`` just before the next statement that touches the table (as
+        SQLite's authorizer reports it: directly, or through a trigger or a view), or before COMMIT; a
+        ROLLBACK drops them with the rest. Handling a batch of 100 messages thus costs one trip for 100
+        answers instead of 100 trips. Outside a transaction it runs at once.
 
         Writes on different tables may be reordered between themselves: use it only for tables that
         no trigger or foreign key ties to others."""
@@ -172,11 +210,12 @@ class Database:
         else:
             runs.append((sql, [params]))
 
-    async def _release_held(self, sql: str | None) -> None:
+    async def _release_held(self, sql: str | None, params: Sequence[Any] = ()) -> None:
         """Send the held writes a statement may depend on (every held write when ``sql`` is None)."""
         if not self._held or not self._in_own_transaction():
             return
-        for table in [t for t in self._held if sql is None or t in sql]:
+        touched = None if sql is None else await self._tables_of(sql, params)
+        for table in [t for t in self._held if touched is None or t in touched]:
             for statement, rows in self._held.pop(table):
                 await self._conn.executemany(statement, rows)
 
@@ -185,28 +224,31 @@ class Database:
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns how many rows it changed."""
-        await self._release_held(sql)
+        await self._release_held(sql, params)
         cursor = await self._conn.execute(sql, params)
         return cursor.rowcount
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one INSERT; returns the new row's id."""
-        await self._release_held(sql)
+        await self._release_held(sql, params)
         row = await self._conn.execute_insert(sql, params)
         return int(row[0]) if row and row[0] is not None else 0
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Run one statement for many rows; returns how many rows changed in all."""
-        await self._release_held(sql)
+        rows = list(rows)
+        if not rows:
+            return 0
+        await self._release_held(sql, rows[0])
         cursor = await self._conn.executemany(sql, rows)
         return cursor.rowcount
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        await self._release_held(sql)
+        await self._release_held(sql, params)
         return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        await self._release_held(sql)
+        await self._release_held(sql, params)
         rows = await self._conn.execute_fetchall(sql, params)
         return next(iter(rows), None)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.core.clock import to_iso
 from bot.storage.database import Database
@@ -137,11 +137,6 @@ async def drop_for_chat(db: Database, platform: str, chat_id: str) -> None:
 async def counts(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")
     return {r[0]: r[1] for r in rows}
-
-
-def backoff(attempts: int) -> timedelta:
-    """1 s, 2 s, 4 s … capped at 10 minutes: transient failures are retried, never hammered."""
-    return timedelta(seconds=min(600, 2 ** max(0, attempts - 1)))
 
 
 async def add_many(db: Database, rows: list[tuple[str, str, str, str, str | None]], now: datetime) -> None:

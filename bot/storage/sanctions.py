@@ -108,10 +108,6 @@ async def mute(db: Database, person_id: int, circle_id: int, until: datetime, re
     )
 
 
-async def muted_until(db: Database, person_id: int, now: datetime) -> str | None:
-    return await db.scalar("SELECT until FROM mutes WHERE person_id = ? AND until > ?", (person_id, to_iso(now)))
-
-
 async def delete_expired_mutes(db: Database, now: datetime) -> int:
     return await db.execute("DELETE FROM mutes WHERE until <= ?", (to_iso(now),))
 

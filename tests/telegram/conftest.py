@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from adapters import telegram
-from adapters.telegram import Rates, Settings, TelegramAdapter
+from adapters.telegram import Settings, TelegramAdapter, TelegramRates
 from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.clock import SystemClock
@@ -28,7 +28,7 @@ TOKEN = "123:ABC"
 TOKEN_ENV = "VOISINAGE_TEST_TELEGRAM_TOKEN"
 # Conversations: 5 messages a second per private chat on both sides, so tests are not slowed by pacing.
 CHATTY = Limits(private=5, group=100)
-CHATTY_RATES = Rates(private=5, group=100)
+CHATTY_RATES = TelegramRates(private=5, group=100)
 
 
 @pytest.fixture(scope="session")
@@ -141,7 +141,7 @@ async def make_world(
     monkeypatch: pytest.MonkeyPatch,
     *,
     limits: Limits = CHATTY,
-    rates: Rates = CHATTY_RATES,
+    rates: TelegramRates = CHATTY_RATES,
     mode: str = "polling",
     round_trip: float = 0.0,
     **settings: object,

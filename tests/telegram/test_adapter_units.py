@@ -9,7 +9,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from adapters.telegram import errors
 from adapters.telegram.adoption import missing_rights
 from adapters.telegram.convert import convert
-from adapters.telegram.limits import Pacer, Rates
+from adapters.telegram.limits import TelegramRates, chat_limits
 from adapters.telegram.render import keyboard, plain, split_html, units
 from bot.core.chat import Choice, CommandIn, JoinedIn, RetryLater, TextIn, Undeliverable
 from tests.telegram.emulator import parse_html
@@ -110,7 +110,7 @@ def test_missing_rights_are_listed() -> None:
 
 async def test_a_stall_affects_only_its_chat() -> None:
     now = [100.0]
-    pacer = Pacer(Rates(), clock=lambda: now[0])
+    pacer = chat_limits(TelegramRates(), clock=lambda: now[0])
     await pacer.acquire("1")
     assert 0.9 < pacer.ready_in("1") <= 1.1 and pacer.ready_in("2") == 0
     pacer.stall("3", 5)

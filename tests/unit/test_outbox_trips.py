@@ -38,6 +38,26 @@ async def test_held_writes_are_seen_by_the_transaction_that_made_them_and_commit
     assert await db.scalar("SELECT COUNT(*) FROM outbox") == 3  # and COMMIT sends the rest
 
 
+async def test_held_writes_are_sent_before_a_statement_that_reads_their_table_through_a_view(db: Database) -> None:
+    """SQLite names the tables a statement touches, views and triggers included: the held writes go
+    first even when the statement's text never names their table (a text search would miss it)."""
+    await db.execute("CREATE TEMP VIEW waiting AS SELECT chat_id FROM outbox WHERE status = 'pending'")
+    clock = FakeClock()
+    async with db.transaction():
+        await _queue(db, "1", clock)
+        assert await db.scalar("SELECT COUNT(*) FROM waiting") == 1
+
+
+async def test_held_writes_stay_held_when_a_statement_only_mentions_their_table_in_its_text(db: Database) -> None:
+    """A string that contains the table's name is not a use of the table: nothing is sent early."""
+    clock = FakeClock()
+    async with db.transaction():
+        await _queue(db, "1", clock)
+        await db.fetchall("SELECT 'outbox' FROM people WHERE first_name = 'outbox'")
+        assert "outbox" in db._held  # still held: one trip for all of them at the commit
+    assert await db.scalar("SELECT COUNT(*) FROM outbox") == 1
+
+
 async def test_held_writes_are_dropped_with_a_rollback(db: Database) -> None:
     clock = FakeClock()
     with pytest.raises(RuntimeError):
