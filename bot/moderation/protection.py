@@ -1,7 +1,7 @@
 """Protection of circles, applied: anti-flood, no links from newcomers, the word list, and the optional
 local-knowledge question asked before a newcomer is placed.
 
-The group hook runs before mirroring (it is put first in ``core.group_hooks``) and returns False to
+The group hook runs before mirroring (it is put first in ``core.hooks.group``) and returns False to
 hold a message back, so a muted member's words are not copied to the circle's other rooms. What it
 cannot do is hide the message in the room where it was written: that needs the platform (Telegram
 ``restrictChatMember``, a Matrix power level) and is left to the adapters as a follow-up.
