@@ -49,6 +49,7 @@ from bot.core.chat import (
     SendResult,
     Undeliverable,
 )
+from bot.core.pacing import backoff
 from bot.storage import inbox
 
 if TYPE_CHECKING:
@@ -156,8 +157,9 @@ class TelegramAdapter(Adapter):
                 continue
             except NetworkError as exc:  # timeouts, 5xx, connection refused: wait and try again
                 failures += 1
-                log.warning("getUpdates failed (%s); retrying in %.0f s", exc, errors.backoff(failures))
-                await asyncio.sleep(errors.backoff(failures))
+                wait = backoff(failures, cap=errors.NETWORK_RETRY_CAP)
+                log.warning("getUpdates failed (%s); retrying in %.0f s", exc, wait)
+                await asyncio.sleep(wait)
                 continue
             if batch:
                 offset = await self.store_batch(batch)

@@ -23,8 +23,8 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.core import pacing
 from bot.core.chat import RetryLater, SendResult, Undeliverable
+from bot.core.pacing import backoff
 
 # BadRequest texts that mean the chat itself is gone or closed to the bot, not that one message was wrong.
 _GONE = (
@@ -46,6 +46,9 @@ _MARKUP = ("can't parse entities", "can't find end tag", "unsupported start tag"
 class PollingConflict(RuntimeError):
     """Another process polls this bot, or a webhook is set: two consumers would split the updates."""
 
+
+# Network trouble with Telegram is retried patiently, never hammered, and never more than a minute apart.
+NETWORK_RETRY_CAP = 60.0
 
 def seconds(value: int | float | dtm.timedelta) -> float:
     """A wait as seconds, whether PTB gave an int or (with ``PTB_TIMEDELTA=true``) a timedelta."""
@@ -88,18 +91,13 @@ def outcome(error: Exception, attempt: int = 1) -> SendResult:
             return Undeliverable(f"chat gone: {text_of(error)}")
         return Undeliverable(f"refused: {text_of(error)}", chat_gone=False)
     if isinstance(error, TimedOut):
-        return RetryLater(backoff(attempt), "timed out")
+        return RetryLater(backoff(attempt, cap=NETWORK_RETRY_CAP), "timed out")
     if isinstance(error, ChatMigrated):
         return RetryLater(1, f"chat migrated to {error.new_chat_id}")
     if isinstance(error, Conflict | InvalidToken):
         return RetryLater(60, f"bot misconfigured: {text_of(error)}")
     if isinstance(error, NetworkError):
-        return RetryLater(backoff(attempt), f"network: {text_of(error)}")
+        return RetryLater(backoff(attempt, cap=NETWORK_RETRY_CAP), f"network: {text_of(error)}")
     if isinstance(error, TelegramError):
         return RetryLater(30, f"telegram: {text_of(error)}")
     return RetryLater(60, f"{type(error).__name__}: {error}")
-
-
-def backoff(attempt: int) -> float:
-    """Network trouble with Telegram is retried patiently, never hammered, and never more than a minute apart."""
-    return pacing.backoff(attempt, cap=60)
