@@ -12,6 +12,7 @@ An adapter has two halves:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from bot.core.chat import Capabilities, InviteResult, Outgoing, RoomSpec, SendResult
@@ -26,6 +27,12 @@ class Adapter(ABC):
     # True when resending the same idempotency key cannot show a message twice (Matrix txn ids):
     # then items interrupted mid-send are resent after a crash instead of being given up.
     idempotent_sends: bool = False
+    # When the platform last answered a poll or a sync (None: not polling, e.g. a Telegram webhook).
+    # The running process writes it down, so `voisinage status` and /healthz can tell a stuck poller.
+    last_contact: datetime | None = None
+
+    def heard_from_platform(self) -> None:
+        self.last_contact = datetime.now(UTC)
 
     @abstractmethod
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult: ...

@@ -1,8 +1,10 @@
-"""``voisinage run | init | check-config`` — the commands a volunteer types.
+"""``voisinage run | init | check-config | admin | backup | restore | status`` — the commands a
+volunteer or a town hall's IT types.
 
 ``run`` serves every platform that has credentials in the environment (Telegram, Matrix); with none,
 it talks in the terminal through the console adapter, with the embedded SQLite database — so the
-first run on a fresh machine needs nothing but Python.
+first run on a fresh machine needs nothing but Python. The others help whoever runs it: the first
+admin, a consistent backup while it runs, what it is doing (see ``bot.operations``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+from importlib import metadata
 from pathlib import Path
 
 from bot.core.config import DEFAULTS_FILE, Config, ConfigError, load_config
@@ -21,6 +24,7 @@ log = logging.getLogger("voisinage")
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="voisinage", description="Voisinage, the neighbourhood bot.")
+    parser.add_argument("--version", action="version", version=f"voisinage {_version()}")
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="serve Telegram/Matrix, or talk in this terminal when no token is set")
     run.add_argument("--config", type=Path, help="the deployment's TOML file (default: built-in defaults)")
@@ -31,7 +35,35 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--config", type=Path, default=Path("voisinage.toml"))
     check = sub.add_parser("check-config", help="check a configuration file and say what is wrong")
     check.add_argument("--config", type=Path, default=None)
+    _operations_parsers(sub)
     return parser
+
+
+def _operations_parsers(sub: argparse._SubParsersAction) -> None:
+    def with_database(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--config", type=Path, help="the deployment's TOML file (default: built-in defaults)")
+        parser.add_argument("--database", help="SQLite file (default: deployment.database from the config)")
+        return parser
+
+    admin = sub.add_parser("admin", help="add, list or remove the people who may do everything")
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    for action, text in (("add", "make an account admin"), ("remove", "take an admin's rights back")):
+        with_database(admin_sub.add_parser(action, help=text)).add_argument(
+            "account", help="platform:user, e.g. telegram:123456789 or matrix:@anne:example.org")
+    with_database(admin_sub.add_parser("list", help="who the admins are, and where each comes from"))
+    backup = with_database(sub.add_parser("backup", help="a consistent copy of the database, even while it runs"))
+    backup.add_argument("file", type=Path, help="the new backup file (must not exist)")
+    restore = with_database(sub.add_parser("restore", help="put a backup back (the bot must be stopped)"))
+    restore.add_argument("file", type=Path, help="a file written by `voisinage backup`")
+    restore.add_argument("--force", action="store_true", help="even if a heartbeat says the bot runs")
+    with_database(sub.add_parser("status", help="what the bot is doing, from any shell"))
+
+
+def _version() -> str:
+    try:
+        return metadata.version("voisinage")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,6 +73,10 @@ def main(argv: list[str] | None = None) -> int:
         return init(args.config)
     if command == "check-config":
         return check_config(args.config)
+    if command in ("admin", "backup", "restore", "status"):
+        from bot.operations.commands import operate
+
+        return operate(args)
     if args.command is None:
         args = _parser().parse_args(["run", *(argv or [])])
     return run(args)
@@ -83,6 +119,9 @@ def check_config(path: Path | None) -> int:
         f"Configuration OK. Platforms: {', '.join(platforms) or 'none (console)'}. "
         f"Database: {config.deployment.database}."
     )
+    from bot.operations.commands import show_admins
+
+    show_admins(config, Path(config.deployment.database))
     return 0
 
 
@@ -129,15 +168,21 @@ async def _platform_adapters(core, config: Config) -> list:
 
 
 async def _serve_platforms(core, adapters: list) -> None:
-    tasks = [asyncio.create_task(core.run_dispatcher()), asyncio.create_task(core.scheduler.run_forever())]
+    from bot.operations import heartbeat, web
+
+    tasks = [asyncio.create_task(core.run_dispatcher()), asyncio.create_task(core.scheduler.run_forever()),
+             asyncio.create_task(heartbeat.run(core, adapters))]
     for adapter in adapters:
         tasks.append(asyncio.create_task(adapter.run(core)))
         tasks.append(asyncio.create_task(core.run_delivery(adapter.platform)))
+    server = await web.serve(core) if core.config.web.enabled else None
     try:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()
+        if server is not None:
+            await server.cleanup()
         for adapter in adapters:
             with contextlib.suppress(Exception):
                 await adapter.close()
@@ -145,10 +190,15 @@ async def _serve_platforms(core, adapters: list) -> None:
 
 async def _serve_console(core, state_file: Path) -> None:
     from adapters.console import ConsoleAdapter, ConsoleState, run_console
+    from bot.operations import heartbeat
 
     adapter = ConsoleAdapter(ConsoleState.load(state_file), core.t_default)
     core.attach(adapter)
-    await run_console(core, adapter)
+    beating = asyncio.create_task(heartbeat.run(core, []))
+    try:
+        await run_console(core, adapter)
+    finally:
+        beating.cancel()
 
 
 if __name__ == "__main__":

@@ -242,6 +242,7 @@ class MatrixAdapter(Adapter):
 
     async def _take(self, resp: SyncResponse, history: bool) -> bool:
         """Join invitations, store the batch's events and its token; False to sync the batch again."""
+        self.heard_from_platform()
         for room_id in resp.rooms.invite:
             joined = await self.client.join(room_id)
             if isinstance(joined, JoinError):
@@ -276,7 +277,7 @@ class MatrixAdapter(Adapter):
             self._gone.pop(room_id, None)
         self._gone.update(gone)
         if events:
-            self.core.inbox_ready()
+            self.core.inbox_ready(len(events))
         await self._tell_encrypted_rooms()
         return True
 

@@ -145,6 +145,7 @@ class TelegramAdapter(Adapter):
         while True:
             try:
                 batch = await self._get_updates(offset)
+                self.heard_from_platform()
                 failures = 0
             except Conflict as exc:
                 raise errors.PollingConflict(
@@ -195,7 +196,7 @@ class TelegramAdapter(Adapter):
             events = [c.incoming for c in converted if c.incoming is not None]
             await inbox.accept(self.core.db, PLATFORM, events, cursor, now)
         if events:
-            self.core.inbox_ready()
+            self.core.inbox_ready(len(events))
         await self._answer_callbacks([c.callback_query_id for c in converted if c.callback_query_id])
 
     def _understand(self, raw: dict[str, Any]) -> Converted | Unreadable:

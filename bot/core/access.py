@@ -40,10 +40,15 @@ async def _admin_first_contact(ctx: Context) -> None:
     """Privileged commands are anonymous (a stranger leaves no record); an admin named in the
     configuration who writes for the first time gets their record here, as any first contact would."""
     address = ctx.address
-    if ctx.person is None and address.private and f"{address.platform}:{address.user_id}" in admins(ctx):
+    if ctx.person is None and address.private and await _named_admin(ctx, f"{address.platform}:{address.user_id}"):
         lang = ctx.event.sender.language if ctx.event.sender.language in ("fr", "en") else ctx.t.lang
         ctx.person = await people.create(ctx.db, address.platform, address.user_id, address.chat_id,
                                          ctx.event.sender.first_name[:64], lang, ctx.now)
+
+
+async def _named_admin(ctx: Context, account: str) -> bool:
+    """Named in the configuration, or added with ``voisinage admin add``."""
+    return account in admins(ctx) or bool(await ctx.db.scalar("SELECT 1 FROM admins WHERE account = ?", (account,)))
 
 
 async def scope(ctx: Context) -> list[str] | None:

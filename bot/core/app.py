@@ -30,6 +30,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import Clock, SystemClock, to_iso
 from bot.core.config import CONTENT_DIR, Config
+from bot.core.counters import Counters
 from bot.core.delivery import Delivery
 from bot.core.hooks import Hooks, RoomEvent
 from bot.core.i18n import Catalogues, Localized, Translator
@@ -83,6 +84,7 @@ class Core:
         self.clock: Clock = clock or SystemClock()
         self.router = Router()
         self.hooks = Hooks()
+        self.counters = Counters()  # what /metrics shows
         self.transports: dict[str, Transport] = {}
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
@@ -114,10 +116,11 @@ class Core:
         if not event.external_id:
             raise ValueError("an incoming event needs its platform id (external_id) for deduplication")
         await inbox.accept(self.db, event.address.platform, [event], cursor, self.clock.now())
-        self._inbox_ready.set()
+        self.inbox_ready()
 
-    def inbox_ready(self) -> None:
+    def inbox_ready(self, received: int = 1) -> None:
         """Adapters that write to the inbox themselves call this to wake the dispatcher."""
+        self.counters.add("updates_received", received)
         self._inbox_ready.set()
 
     async def process_pending(self, batch: int = 500) -> int:
@@ -130,6 +133,7 @@ class Core:
                 if not pending:
                     return handled
                 done = await self._handle_batch(pending)
+                self.counters.add("events_handled", done)
                 handled += done
                 pending = pending[done:]
 
@@ -168,6 +172,7 @@ class Core:
                 await inbox.finish(self.db, [inbox_id])
         except Exception as exc:
             log.exception("event %s failed", inbox_id)
+            self.counters.add("handling_errors")
             async with self.db.transaction():
                 await inbox.fail(self.db, inbox_id, f"{type(exc).__name__}: {exc}")
                 if event.address.private:

@@ -125,6 +125,17 @@ class Moderation:
 
 
 @dataclass(frozen=True)
+class Web:
+    """The bot's own HTTP server: health and metrics for whoever runs it (see ``[web]`` in default.toml)."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    metrics: bool = False
+    stale_minutes: int = 10
+
+
+@dataclass(frozen=True)
 class Activities:
     """Local activities: limits on what organizers type, the weekly cap, announcement timing, imports."""
 
@@ -154,6 +165,7 @@ class Config:
     matrix: Matrix
     activities: Activities
     moderation: Moderation = field(default_factory=Moderation)
+    web: Web = field(default_factory=Web)
 
 
 def _content_path(path: str) -> Path:
@@ -239,6 +251,10 @@ def _validate(cfg: Config) -> None:
         if getattr(cfg.moderation, key) <= 0:
             raise ConfigError(f"moderation.{key}", "must be above 0", f"{key} = {getattr(Moderation, key)}")
     _validate_activities(cfg.activities)
+    if not 1 <= cfg.web.port <= 65535:
+        raise ConfigError("web.port", "must be 1 to 65535", "port = 8080")
+    if cfg.web.stale_minutes <= 0:
+        raise ConfigError("web.stale_minutes", "must be above 0", "stale_minutes = 10")
     if cfg.telegram.mode not in ("polling", "webhook"):
         raise ConfigError("telegram.mode", 'must be "polling" or "webhook"', 'mode = "polling"')
     for path in cfg.places.neighbourhood_paths():

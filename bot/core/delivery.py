@@ -27,6 +27,7 @@ from bot.core.chat import (
     Undeliverable,
 )
 from bot.core.clock import from_iso
+from bot.core.counters import RATE_LIMIT_REASONS
 from bot.core.pacing import Pacer, backoff
 from bot.storage import circles as circle_store
 from bot.storage import outbox, people
@@ -167,6 +168,7 @@ class Delivery:
         now = self.core.clock.now()
         link = result.link if isinstance(result, InviteResult) else ""
         outcome = result.outcome if isinstance(result, InviteResult) else result
+        self._count(item, outcome)
         if isinstance(outcome, Delivered) and not link:
             self.claims(item.platform).delivered(item.id)  # the common case: written with the next claim
             return
@@ -181,6 +183,16 @@ class Delivery:
             elif isinstance(outcome, Undeliverable):
                 await outbox.failed(self.core.db, item.id, outcome.reason)
                 await self._unreachable(item, outcome, now)
+
+    def _count(self, item: outbox.Item, outcome: SendResult) -> None:
+        counters = self.core.counters
+        counters.add("sends", platform=item.platform, outcome=type(outcome).__name__.lower())
+        if isinstance(outcome, RetryLater) and outcome.reason.startswith(RATE_LIMIT_REASONS):
+            counters.add("rate_limited", platform=item.platform)
+            log.info("%s rate-limited: waiting %.0f s", item.platform, outcome.seconds)
+        elif isinstance(outcome, Undeliverable):
+            log.warning("%s: %s to chat %s refused for good (%s)",
+                        item.platform, item.kind, item.chat_id, outcome.reason)
 
     async def _send_invite_link(self, item: outbox.Item, link: str, now: datetime) -> None:
         data = json.loads(item.payload)

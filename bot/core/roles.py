@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.core.clock import to_iso
+from bot.storage import admins as admin_store
 from bot.storage import people
 from bot.storage.database import Database
 
@@ -18,11 +19,13 @@ ROOM_POWER = 50
 
 
 async def is_admin(db: Database, admins: list[str], person_id: int) -> bool:
-    """Admins are named in the configuration as "platform:user id"."""
-    for identity in await people.identities(db, person_id):
-        if f"{identity.platform}:{identity.user_id}" in admins:
-            return True
-    return False
+    """Admins are named in the configuration as "platform:user id", or added with ``voisinage admin add``."""
+    accounts = [f"{i.platform}:{i.user_id}" for i in await people.identities(db, person_id)]
+    if any(account in admins for account in accounts):
+        return True
+    return bool(accounts) and bool(
+        await db.scalar(f"SELECT 1 FROM admins WHERE account IN ({','.join('?' * len(accounts))})", accounts)
+    )
 
 
 async def is_moderator(db: Database, admins: list[str], person_id: int, place_id: str | None) -> bool:
@@ -52,7 +55,7 @@ async def moderators_of(db: Database, place_id: str) -> list[int]:
 
 async def admin_ids(db: Database, admins: list[str]) -> list[int]:
     ids = []
-    for entry in admins:
+    for entry in dict.fromkeys([*admins, *await admin_store.accounts(db)]):
         platform, _, user_id = entry.partition(":")
         person = await people.by_identity(db, platform, user_id)
         if person:

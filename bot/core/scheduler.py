@@ -59,6 +59,7 @@ class Scheduler:
         self.core = core
         self.owner = owner or uuid.uuid4().hex[:12]
         self.jobs: dict[str, Job] = {}
+        self.last_tick: datetime | None = None  # when this process last looked for due passes
 
     def add(self, job: Job) -> None:
         if job.name in self.jobs:
@@ -82,6 +83,9 @@ class Scheduler:
                 continue
             await self._release(job.name, now)
             ran.append(job.name)
+        self.last_tick = self.core.clock.now()
+        if ran:
+            log.info("scheduler pass: ran %s", ", ".join(ran))
         return ran
 
     async def run_forever(self, interval: float = 30.0) -> None:

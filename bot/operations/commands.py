@@ -1,0 +1,102 @@
+"""The command-line side of ``bot.operations``: ``voisinage admin | backup | restore | status``.
+
+Each says what it did in one plain line, and a mistake (a wrong account, a missing file, a running
+bot under a restore) in one plain line on stderr with exit code 2: never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+from pathlib import Path
+
+from bot.core.config import Config, ConfigError, load_config
+from bot.operations import admins, backup, status
+from bot.storage.database import Database
+
+
+def operate(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        return _refuse(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}")
+    database = Path(args.database or config.deployment.database)
+    try:
+        if args.command == "backup":
+            size = backup.backup(database, args.file)
+            print(f"Backed up {database} to {args.file} ({size:,} bytes). Restore with: voisinage restore {args.file}")
+        elif args.command == "restore":
+            version = backup.restore(args.file, database, force=args.force)
+            print(f"Restored {args.file} into {database} (schema {version}); the next start brings it up to date.")
+        elif args.command == "status":
+            _need(database)
+            print(asyncio.run(_status(database)))
+        else:
+            return asyncio.run(_admin(args, config, database))
+    except (backup.BackupError, admins.AccountError) as err:
+        return _refuse(str(err))
+    except (sqlite3.Error, OSError) as err:
+        return _refuse(f"{database}: {err}")
+    return 0
+
+
+def _refuse(text: str) -> int:
+    print(text, file=sys.stderr)
+    return 2
+
+
+def _need(database: Path) -> None:
+    if not database.exists():
+        raise backup.BackupError(f"no database at {database} (give --database, or --config with deployment.database)")
+
+
+async def _status(database: Path) -> str:
+    db = await Database.open(database)
+    try:
+        return status.render(await status.gather(db))
+    finally:
+        await db.close()
+
+
+async def _admin(args: argparse.Namespace, config: Config, database: Path) -> int:
+    if args.action in ("add", "remove"):
+        admins.parse_account(args.account)  # refused before a database is created for nothing
+    db = await Database.open(database)
+    try:
+        if args.action == "add":
+            new = await admins.add(db, args.account)
+            print(f"{args.account} is {'now' if new else 'already'} an admin. They can write /modhelp to the bot.")
+        elif args.action == "remove":
+            if not await admins.remove(db, args.account):
+                configured = args.account in config.deployment.admins
+                where = " (it is named in the configuration file: remove it there)" if configured else ""
+                return _refuse(f"{args.account} was not added with `voisinage admin add`{where}; nothing changed.")
+            print(f"{args.account} is no longer an admin.")
+        else:
+            print(_admin_lines(await admins.everyone(db, config)))
+    finally:
+        await db.close()
+    return 0
+
+
+def _admin_lines(found: list[tuple[str, str]]) -> str:
+    if not found:
+        return "No admin yet. Add the first one with: voisinage admin add telegram:123456789"
+    return "Admins:\n" + "\n".join(f"  {account} ({origin})" for account, origin in found)
+
+
+def show_admins(config: Config, database: Path) -> None:
+    """For check-config: who may do everything (the database is only read, never created here)."""
+
+    async def read() -> list[tuple[str, str]]:
+        if not database.exists():
+            return await admins.everyone(None, config)
+        db = await Database.open(database)
+        try:
+            return await admins.everyone(db, config)
+        finally:
+            await db.close()
+
+    print(_admin_lines(asyncio.run(read())))

@@ -1,0 +1,109 @@
+"""``voisinage status``: what the bot is doing, read from the database (so it works from any shell),
+and the same figures for /healthz and /metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.core.clock import from_iso
+from bot.operations.backup import HEARTBEAT_SECONDS
+from bot.storage import runtime
+from bot.storage.database import Database
+
+
+@dataclass
+class Status:
+    now: datetime
+    process: str | None  # "pid@host" while its heartbeat is fresh
+    started: datetime | None
+    contacts: dict[str, datetime]  # platform → last successful poll/sync
+    scheduler_tick: datetime | None
+    inbox: dict[tuple[str, str], int]  # (platform, status) → events
+    outbox: dict[tuple[str, str, str], int]  # (platform, kind, status) → items
+    outbox_oldest: dict[tuple[str, str], datetime]  # (platform, kind) → oldest waiting item
+    jobs: list[tuple[str, datetime | None]]  # pass name, last run
+    checkins: dict[str, int] = field(default_factory=dict)  # open, escalated_open, asked, answered, escalated
+
+    def problems(self, stale: timedelta) -> list[str]:
+        """What /healthz fails on: a platform silent for too long, a scheduler that stopped looking."""
+        found = [f"{platform}: no poll or sync for {_ago(self.now - seen)}"
+                 for platform, seen in sorted(self.contacts.items()) if self.now - seen > stale]
+        if self.process is None:
+            found.append("no running process (no heartbeat)")
+        elif self.scheduler_tick is None or self.now - self.scheduler_tick > stale:
+            found.append("the scheduler has not looked for due passes lately")
+        return found
+
+
+async def gather(db: Database, now: datetime | None = None) -> Status:
+    now = now or datetime.now(UTC)
+    marks = await runtime.read(db)
+    process = marks.get("process")
+    alive = process is not None and now - process[1] < timedelta(seconds=2 * HEARTBEAT_SECONDS)
+    inbox = {(r[0], r[1]): r[2] for r in await db.fetchall_alone(
+        "SELECT platform, status, COUNT(*) FROM inbox WHERE status != 'done' GROUP BY platform, status")}
+    outbox = {(r[0], r[1], r[2]): r[3] for r in await db.fetchall_alone(
+        "SELECT platform, kind, status, COUNT(*) FROM outbox WHERE status != 'sent' GROUP BY platform, kind, status")}
+    oldest = {(r[0], r[1]): from_iso(r[2]) for r in await db.fetchall_alone(
+        "SELECT platform, kind, MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending') "
+        "GROUP BY platform, kind")}
+    jobs = [(r[0], from_iso(r[1]) if r[1] else None)
+            for r in await db.fetchall_alone("SELECT name, last_run_at FROM jobs ORDER BY name")]
+    return Status(
+        now=now,
+        process=process[0] if alive and process else None,
+        started=marks["started"][1] if "started" in marks and alive else None,
+        contacts={key.partition(":")[2]: when for key, (_, when) in marks.items() if key.startswith("contact:")},
+        scheduler_tick=from_iso(marks["scheduler"][0]) if "scheduler" in marks else None,
+        inbox=inbox, outbox=outbox, outbox_oldest=oldest, jobs=jobs,
+        checkins=await _checkins(db),
+    )
+
+
+async def _checkins(db: Database) -> dict[str, int]:
+    row = await db.fetchall_alone(
+        "SELECT COUNT(*), COUNT(answered_at), COUNT(escalated_at), "
+        "COALESCE(SUM(closed_at IS NULL), 0), COALESCE(SUM(closed_at IS NULL AND escalated_at IS NOT NULL), 0) "
+        "FROM checkins")
+    asked, answered, escalated, still_open, escalated_open = row[0]
+    return {"asked": asked, "answered": answered, "escalated": escalated,
+            "open": still_open, "escalated_open": escalated_open}
+
+
+def _ago(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} days"
+
+
+def render(status: Status) -> str:
+    """Plain lines for a person at a terminal."""
+    lines = []
+    if status.process:
+        since = f", started {_ago(status.now - status.started)} ago" if status.started else ""
+        lines.append(f"Running: yes ({status.process}{since})")
+    else:
+        lines.append("Running: no (no heartbeat in the last minute)")
+    for platform, seen in sorted(status.contacts.items()):
+        lines.append(f"  {platform}: last poll/sync {_ago(status.now - seen)} ago")
+    tick = f"{_ago(status.now - status.scheduler_tick)} ago" if status.scheduler_tick else "never"
+    lines.append(f"Scheduler: last looked for due passes {tick}")
+    for name, ran in status.jobs:
+        lines.append(f"  {name}: {'last ran ' + _ago(status.now - ran) + ' ago' if ran else 'never ran'}")
+    waiting = sum(n for (_, state), n in status.inbox.items() if state == "new")
+    failed = sum(n for (_, state), n in status.inbox.items() if state == "failed")
+    lines.append(f"Inbox: {waiting} waiting, {failed} failed")
+    lines.append("Outbox:" if status.outbox else "Outbox: nothing waiting")
+    for platform, kind in sorted({(p, k) for p, k, _ in status.outbox}):
+        counts = {state: n for (p, k, state), n in status.outbox.items() if (p, k) == (platform, kind)}
+        oldest = status.outbox_oldest.get((platform, kind))
+        age = f", oldest {_ago(status.now - oldest)}" if oldest else ""
+        lines.append(f"  {platform} {kind}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + age)
+    c = status.checkins
+    lines.append(f"Check-ins: {c['open']} open ({c['escalated_open']} escalated); "
+                 f"{c['asked']} asked in all, {c['answered']} answered, {c['escalated']} escalated")
+    return "\n".join(lines)
