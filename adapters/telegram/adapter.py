@@ -431,9 +431,9 @@ class TelegramAdapter(Adapter):
         for stranger in strangers:
             await self._remove(stranger)
         async with self.core.db.transaction():
-            given = await adoption.give_groups(self.core, self.core.clock.now())
-        if given:
-            self.core.wake_outbox()
+            await adoption.give_groups(self.core, self.core.clock.now())
+            await adoption.ask_for_groups(self.core, self.core.clock.now())
+        self.core.wake_outbox()
         self.pacer.forget_idle()
 
     async def _remove(self, stranger: store.Stranger) -> None:

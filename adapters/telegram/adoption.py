@@ -13,6 +13,7 @@ later still works), and the neighbourhood's moderators are told.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -21,18 +22,24 @@ from typing import TYPE_CHECKING, Any
 from adapters.telegram import store
 from bot.circles import place_label
 from bot.core import roles
-from bot.core.chat import JoinedIn
+from bot.core.chat import JoinedIn, TextIn
 from bot.core.hooks import RoomEvent
 from bot.core.i18n import Localized, Translator
 from bot.core.places import Place
 from bot.core.router import Command, Context
 from bot.storage import circles as circle_store
+from bot.storage import people
 from bot.storage.people import Person
 
 if TYPE_CHECKING:
     from bot.core.app import Core
 
 log = logging.getLogger(__name__)
+
+# Longest message relayed between private chats while a circle waits for its group.
+MAX_WAITING_RELAY = 1000
+# Local hours when moderators may be asked to make a group (once a day, by the outbox's dedupe key).
+ASK_FROM, ASK_UNTIL = 9, 20
 
 # What the bot needs in a circle group, in the order they are listed to the moderator.
 # Being an administrator is what lets it see every message (privacy mode stops at admins).
@@ -150,13 +157,114 @@ async def give_groups(core: Core, now: datetime, place_id: str | None = None) ->
     return given
 
 
+# ---- groups on demand -------------------------------------------------------------------------------
+
+
+async def ask_for_groups(core: Core, now: datetime) -> int:
+    """Circles still waiting for a group once the pool is empty: their neighbourhood's moderators (or
+    the admins, where it has none) get the steps once a day, and each waiting resident is told once,
+    plainly, that the circle exists and its group is on its way. Returns how many circles wait."""
+    waiting = await store.waiting_invites(core.db)
+    by_place: dict[str, list[int]] = {}
+    for circle_id, item_ids in waiting.items():
+        circle = await circle_store.get(core.db, circle_id)
+        if circle is None or circle.status != "open":
+            continue
+        by_place.setdefault(circle.place_id, []).append(circle.number)
+        for person_id in await _waiting_people(core, item_ids):
+            await _tell_group_coming(core, person_id, circle.place_id, circle.number, now)
+    local = now.astimezone(core.config.deployment.zone)
+    if ASK_FROM <= local.hour < ASK_UNTIL:  # volunteers are not woken up for it
+        for place_id, numbers in sorted(by_place.items()):
+            await _ask_moderators(core, place_id, len(numbers), now)
+    return sum(len(n) for n in by_place.values())
+
+
+async def _waiting_people(core: Core, item_ids: list[int]) -> list[int]:
+    rows = await core.db.fetchall(
+        f"SELECT payload FROM outbox WHERE id IN ({','.join('?' * len(item_ids))})", item_ids
+    )
+    return sorted({int(json.loads(r[0])["person_id"]) for r in rows})
+
+
+async def _tell_group_coming(core: Core, person_id: int, place_id: str, number: int, now: datetime) -> None:
+    place = place_label(core, place_id)
+    await core.tell(
+        core.db, person_id, lambda t: t("telegram-group-coming", place=place, number=number), None, now,
+        dedupe_key=f"telegram-group-coming:{place_id}:{number}:{person_id}",
+    )
+
+
+async def _ask_moderators(core: Core, place_id: str, circles: int, now: datetime) -> None:
+    """Once a day per neighbourhood (the outbox keeps one message per person and local day)."""
+    who = await roles.moderators_of(core.db, place_id) or await roles.admin_ids(core.db, core.config.deployment.admins)
+    if not who:
+        log.warning("circles of %s wait for a Telegram group and nobody moderates it", place_id)
+        return
+    place = core.content.places.get(place_id)
+    name = place.name if place else place_id
+    day = now.astimezone(core.config.deployment.zone).date().isoformat()
+    bot = getattr(core.transports.get(store.PLATFORM), "username", "") or "le robot"
+    for person_id in who:
+        await core.tell(
+            core.db, person_id,
+            lambda t: t.plural("telegram-need-group", circles, place=name, bot=bot,
+                               rights=describe_missing(t, [key for _, key in REQUIRED_RIGHTS[1:]])),
+            None, now, dedupe_key=f"telegram-need-group:{place_id}:{day}:{person_id}",
+        )
+
+
+async def relay_while_waiting(ctx: Context) -> bool:
+    """Private words of a Telegram member whose circle has no group yet go to the circle's other
+    members (their private chats, and the circle's rooms on other platforms), with the author's name:
+    the circle works before its group exists. Once the group is adopted, members get its link."""
+    if ctx.address.platform != store.PLATFORM or ctx.person is None or not isinstance(ctx.body, TextIn):
+        return False
+    text = ctx.body.text.strip()
+    circle = await circle_store.circle_of(ctx.db, ctx.person.id)
+    if not text or circle is None or await circle_store.room_on(ctx.db, circle.id, store.PLATFORM) is not None:
+        return False
+    reached = await _relay_privately(ctx.core, circle.id, ctx.person, text, ctx.event.external_id, ctx.now)
+    reached += await ctx.core.post_to_circle(
+        ctx.db, circle.id, _line(ctx.core.t_default, ctx.person, text), ctx.now, kind="relay",
+        dedupe_key=f"telegram-waiting:{ctx.event.external_id}",
+    )
+    await ctx.reply(ctx.t.plural("telegram-waiting-relayed", reached) if reached else ctx.t("telegram-waiting-alone"))
+    return True
+
+
+async def _relay_privately(core: Core, circle_id: int, author: Person, text: str, source: str, now: datetime) -> int:
+    """To each other member on Telegram (the circle has no group there yet), in the room's language."""
+    reached = 0
+    for member_id in await circle_store.member_ids(core.db, circle_id):
+        if member_id == author.id:
+            continue
+        for identity in await people.identities(core.db, member_id):
+            if identity.platform != store.PLATFORM or identity.unreachable_at:
+                continue
+            reached += await core.queue_message(
+                core.db, store.PLATFORM, identity.private_chat_id, _line(core.t_default, author, text), (), now,
+                dedupe_key=f"telegram-waiting:{source}:{member_id}", kind="relay",
+            )
+    return reached
+
+
+def _line(t: Translator, author: Person, text: str) -> Localized:
+    return t("relay-message", name=author.first_name or t("someone"), text=text[:MAX_WAITING_RELAY])
+
+
 # ---- strangers ---------------------------------------------------------------------------------------
 
 
 async def on_group_event(core: Core, room: RoomEvent) -> None:
-    """A group hook: a join into a circle group by someone who is not of that circle is a stranger's."""
+    """A group hook: a join into a circle group by someone who is not of that circle is a stranger's;
+    words written in the circle's room on another platform reach its Telegram members still waiting
+    for their group."""
     event, person, circle_id, now = room.event, room.person, room.circle_id, room.now
-    if event.address.platform != store.PLATFORM or not isinstance(event.body, JoinedIn):
+    if event.address.platform != store.PLATFORM:
+        await _room_words_to_waiting(core, room)
+        return
+    if not isinstance(event.body, JoinedIn):
         return
     if event.body.invite:
         await store.use_invite(core.db, event.body.invite, event.address.user_id, now)
@@ -169,6 +277,15 @@ async def on_group_event(core: Core, room: RoomEvent) -> None:
     waker = getattr(core.transports.get(store.PLATFORM), "wake_housekeeping", None)
     if waker:
         waker()
+
+
+async def _room_words_to_waiting(core: Core, room: RoomEvent) -> None:
+    body = room.event.body
+    if room.person is None or room.person.circle_id != room.circle_id or not isinstance(body, TextIn):
+        return
+    if not body.text.strip() or any(platform == store.PLATFORM for platform, _ in room.rooms):
+        return
+    await _relay_privately(core, room.circle_id, room.person, body.text.strip(), room.event.external_id, room.now)
 
 
 async def _belongs(core: Core, person: Person, circle_id: int) -> bool:
@@ -202,3 +319,5 @@ def install(core: Core) -> None:
                                     in_groups=True, french_name="adopter"))
     if on_group_event not in core.hooks.group:
         core.hooks.on_room_event(on_group_event)
+    if relay_while_waiting not in core.hooks.private_words:
+        core.hooks.private_words.append(relay_while_waiting)

@@ -244,7 +244,7 @@ class Core:
             await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
         elif not ctx.person.onboarded:
             await self.router.commands["start"].handler(ctx)
-        else:
+        elif not await self.hooks.private_words_taken(ctx):
             await ctx.reply(ctx.t("private-chat-hint"))
 
     async def _route_command(self, ctx: Context, body: CommandIn) -> None:

@@ -32,6 +32,9 @@ Exporter = Callable[[Database, int], Awaitable[dict[str, Any]]]
 Eraser = Callable[[Database, int], Awaitable[None]]
 # A moderation button "mod:<kind>:…": the handler gets the payload split on ":".
 ModeratorAction = Callable[["Context", list[str]], Awaitable[None]]
+# Words a member writes to the bot privately, outside any question: True when the hook took them
+# (relayed them to a circle still waiting for its group, say); otherwise the bot explains itself.
+PrivateWords = Callable[["Context"], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Hooks:
     group: list[GroupHook] = field(default_factory=list)
     moderator_actions: dict[str, ModeratorAction] = field(default_factory=dict)
     moderator_help: list[ModeratorCommand] = field(default_factory=list)
+    private_words: list[PrivateWords] = field(default_factory=list)
 
     def gate(self, gate: Gate, *, first: bool = False) -> None:
         """``first`` for a gate that must answer before any other (a ban before a question)."""
@@ -92,6 +96,12 @@ class Hooks:
         if kind in self.moderator_actions:
             raise ValueError(f"moderation button kind {kind!r} registered twice")
         self.moderator_actions[kind] = handler
+
+    async def private_words_taken(self, ctx: Context) -> bool:
+        for hook in self.private_words:
+            if await hook(ctx):
+                return True
+        return False
 
     async def gates_pass(self, ctx: Context, stage: str) -> bool:
         for gate in self.gates:

@@ -23,6 +23,7 @@ class Status:
     outbox: dict[tuple[str, str, str], int]  # (platform, kind, status) → items
     outbox_oldest: dict[tuple[str, str], datetime]  # (platform, kind) → oldest waiting item
     jobs: list[tuple[str, datetime | None]]  # pass name, last run
+    waiting_rooms: dict[str, int]  # platform → circles whose members wait for a room there (Telegram groups)
     checkins: dict[str, int] = field(default_factory=dict)  # open, escalated_open, asked, answered, escalated
 
     def problems(self, stale: timedelta) -> list[str]:
@@ -48,6 +49,11 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
     oldest = {(r[0], r[1]): from_iso(r[2]) for r in await db.fetchall_alone(
         "SELECT platform, kind, MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending') "
         "GROUP BY platform, kind")}
+    waiting_rooms = {r[0]: r[1] for r in await db.fetchall_alone(
+        "SELECT o.platform, COUNT(DISTINCT json_extract(o.payload, '$.circle_id')) FROM outbox o "
+        "WHERE o.kind = 'invite' AND o.status = 'pending' AND NOT EXISTS (SELECT 1 FROM circle_rooms r "
+        "WHERE r.platform = o.platform AND r.circle_id = json_extract(o.payload, '$.circle_id')) "
+        "GROUP BY o.platform")}
     jobs = [(r[0], from_iso(r[1]) if r[1] else None)
             for r in await db.fetchall_alone("SELECT name, last_run_at FROM jobs ORDER BY name")]
     return Status(
@@ -56,7 +62,7 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
         started=marks["started"][1] if "started" in marks and alive else None,
         contacts={key.partition(":")[2]: when for key, (_, when) in marks.items() if key.startswith("contact:")},
         scheduler_tick=from_iso(marks["scheduler"][0]) if "scheduler" in marks else None,
-        inbox=inbox, outbox=outbox, outbox_oldest=oldest, jobs=jobs,
+        inbox=inbox, outbox=outbox, outbox_oldest=oldest, jobs=jobs, waiting_rooms=waiting_rooms,
         checkins=await _checkins(db),
     )
 
@@ -103,6 +109,8 @@ def render(status: Status) -> str:
         oldest = status.outbox_oldest.get((platform, kind))
         age = f", oldest {_ago(status.now - oldest)}" if oldest else ""
         lines.append(f"  {platform} {kind}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + age)
+    for platform, circles in sorted(status.waiting_rooms.items()):
+        lines.append(f"Circles waiting for a {platform} group: {circles} (moderators are asked once a day)")
     c = status.checkins
     lines.append(f"Check-ins: {c['open']} open ({c['escalated_open']} escalated); "
                  f"{c['asked']} asked in all, {c['answered']} answered, {c['escalated']} escalated")

@@ -77,6 +77,11 @@ class Snapshot(Collector):
         for platform, seen in sorted(s.contacts.items()):
             contact.add_metric([platform], max(0.0, (s.now - seen).total_seconds()))
         yield contact
+        waiting = GaugeMetricFamily(f"{PREFIX}_circles_waiting_for_room",
+                                    "Circles whose members wait for a room (a Telegram group)", labels=["platform"])
+        for platform, circles in sorted(s.waiting_rooms.items()):
+            waiting.add_metric([platform], circles)
+        yield waiting
 
     def _checkins(self) -> Iterator[Metric]:
         c = self.status.checkins
