@@ -126,16 +126,25 @@ def check_config(path: Path | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     config = _load(args.config)
     if config is None:
         return 2
+    has_platform = bool(config.telegram.token) or bool(config.matrix.homeserver)
+    _logging(args, console=args.console or not has_platform)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(config, args))
     return 0
+
+
+def _logging(args: argparse.Namespace, *, console: bool) -> None:
+    """One line for each thing worth knowing from the bot itself (start, platforms, rate limits, refusals,
+    periodic passes); libraries only warn. ``-v`` tells more, libraries included. In the terminal
+    (the console), only warnings: the conversation is what matters there."""
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ours = logging.DEBUG if args.verbose else logging.INFO
+    for name in ("bot", "adapters", "voisinage"):
+        logging.getLogger(name).setLevel(logging.WARNING if console and not args.verbose else ours)
 
 
 async def _serve(config: Config, args: argparse.Namespace) -> None:

@@ -204,6 +204,7 @@ class MatrixAdapter(Adapter):
             device = resp.device_id
         async with self.db.transaction():
             await self._set_state("device_id", device)
+        log.info("Matrix: connected as %s (device %s)", self.user_id, device)
 
     async def close(self) -> None:
         """An open aiohttp session keeps the process alive: always close."""

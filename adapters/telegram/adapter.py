@@ -111,6 +111,7 @@ class TelegramAdapter(Adapter):
             self._started = True
         self.username = self.bot.username or ""
         self.bot_id = self.bot.id
+        log.info("Telegram: connected as @%s (%s)", self.username, self.settings.mode)
 
     async def close(self) -> None:
         if self._webhook is not None:

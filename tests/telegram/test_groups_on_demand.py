@@ -66,3 +66,18 @@ async def test_alone_in_a_waiting_circle_the_words_are_not_lost_in_silence(world
     await world.onboard(alice)
     world.emu.send_text(alice, "Il y a quelqu'un ?")
     await _texts_with(world, alice, "seul·e dans ce cercle")
+
+
+async def test_logs_never_hold_what_people_write(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """What `voisinage run -v` shows: the bot's own loggers in detail, the libraries' information lines."""
+    caplog.set_level("INFO")
+    for name in ("bot", "adapters"):
+        caplog.set_level("DEBUG", logger=name)
+    alice, bob = world.emu.add_user("Alice"), world.emu.add_user("Bob")
+    await world.onboard(alice)
+    await world.onboard(bob)
+    world.emu.send_text(alice, "Mon code de porte est 4242B")
+    await _texts_with(world, bob, "4242B")
+    await world.quiet()
+    assert caplog.records  # the run did log
+    assert not [r.getMessage() for r in caplog.records if "4242B" in r.getMessage()]
