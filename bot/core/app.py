@@ -53,6 +53,12 @@ ChoiceList = Sequence[tuple[str, str]]
 # Called for every event in a circle room: (core, event, sender or None, circle id, now). A hook that
 # returns False holds the event back from the hooks after it (it is how moderation stops mirroring).
 GroupHook = Callable[["Core", Incoming, "Person | None", int, datetime], Awaitable[bool | None]]
+# Work a handler decided but that waits on the network or burns CPU (a Telegram rights check, a chart):
+# done by the delivery worker after the handler's transaction committed, outside any transaction, from
+# the data queued with it. It returns the step that stores its outcome (or None), run in one
+# transaction with the work's own "done" mark: done once, and redone from scratch after a crash.
+StoreStep = Callable[[Database], Awaitable[None]]
+DeferredWork = Callable[["Core", dict], Awaitable[StoreStep | None]]
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Core:
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.delivery = Delivery(self)
         self.group_hooks: list[GroupHook] = []
+        self.deferred: dict[str, DeferredWork] = {}  # see queue_work
         self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
         self._event_circle: int | None = None
         # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
@@ -350,6 +357,17 @@ class Core:
             else:
                 await conversations.forget_choices(db, platform, chat_id)
         return queued
+
+    async def queue_work(
+        self, db: Database, platform: str, chat_id: str, name: str, data: dict, now: datetime
+    ) -> None:
+        """Have ``self.deferred[name]`` done with ``data`` once this transaction commits, by the delivery
+        worker of ``platform`` (``chat_id``: whom it answers, so that forgetting them drops it too).
+        The write transaction never waits on the network or on a long computation: polling, delivery
+        and the scheduler would all wait with it."""
+        if name not in self.deferred:
+            raise ValueError(f"no deferred work called {name!r}")
+        await outbox.add(db, platform, "work", chat_id, json.dumps({"work": name, "data": data}), now)
 
     async def queue_file(self, db: Database, message: Outgoing, now: datetime) -> None:
         await outbox.add(db, message.platform, "message", message.chat_id, message.to_json(), now)

@@ -134,6 +134,8 @@ class Delivery:
             key = await self.idempotency_key(item.id)
             if item.kind == "message":
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            if item.kind == "work":
+                return await self._do_work(item)
             if item.kind in ROOM_ACTIONS:
                 return await self._deliver_room_action(transport, item)
             return await self._deliver_invite(transport, item, key)
@@ -143,6 +145,21 @@ class Delivery:
             if item.attempts + 1 >= POISON_ATTEMPTS:  # ``attempts`` was read before this claim
                 return Undeliverable(f"gave up after {POISON_ATTEMPTS} attempts: {reason}", chat_gone=False)
             return RetryLater(60, reason)
+
+    async def _do_work(self, item: outbox.Item) -> SendResult:
+        """Deferred work (``Core.queue_work``): done here, outside any transaction; its outcome is stored
+        in one transaction with its 'sent' mark, so it takes effect once. Work whose item is no longer
+        ours (dropped meanwhile) stores nothing."""
+        spec = json.loads(item.payload)
+        work = self.core.deferred.get(spec["work"])
+        if work is None:
+            return Undeliverable(f"no deferred work called {spec['work']!r}", chat_gone=False)
+        store = await work(self.core, spec["data"])
+        async with self.core.db.transaction():
+            if await outbox.sent(self.core.db, [item.id], self.core.clock.now()) and store is not None:
+                await store(self.core.db)
+        self.core.wake_outbox()
+        return Delivered()
 
     async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
         data = json.loads(item.payload)

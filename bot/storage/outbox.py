@@ -92,11 +92,11 @@ async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered:
     return {row[0] for row in rows if row[0] in wanted}
 
 
-async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> None:
+async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> int:
     """Delivered: the content is blanked, only the fact and the dedupe key stay. Only rows still
-    'sending' (see ``claim``)."""
+    'sending' (see ``claim``); returns how many."""
     marks = ", ".join("?" * len(item_ids))
-    await db.execute_alone(
+    return await db.execute_alone(
         f"UPDATE outbox SET status = 'sent', sent_at = ?, payload = '', error = NULL "
         f"WHERE id IN ({marks}) AND status = 'sending'",
         (to_iso(now), *item_ids),
@@ -130,10 +130,15 @@ async def recover(db: Database, platform: str, now: datetime, idempotent: bool) 
     """After a crash: items left 'sending' are sent again when the platform deduplicates by key (Matrix
     transaction ids, the console) and still remembers the key (claimed less than ``IDEMPOTENT_FOR``
     ago); every other one is marked failed as "may have arrived" rather than risk a duplicate.
-    Returns how many items were found 'sending'."""
-    again = 0
+    Deferred work (kind 'work') is always done again: its outcome is stored with its 'sent' mark, so
+    an item still 'sending' did nothing yet. Returns how many items were found 'sending'."""
+    again = await db.execute(
+        "UPDATE outbox SET status = 'pending', not_before = ? WHERE platform = ? AND status = 'sending' "
+        "AND kind = 'work'",
+        (to_iso(now), platform),
+    )
     if idempotent:
-        again = await db.execute(
+        again += await db.execute(
             "UPDATE outbox SET status = 'pending', not_before = ? "
             "WHERE platform = ? AND status = 'sending' AND claimed_at >= ?",
             (to_iso(now), platform, to_iso(now - IDEMPOTENT_FOR)),
