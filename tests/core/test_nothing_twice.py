@@ -275,3 +275,19 @@ async def test_an_in_memory_change_is_undone_with_its_transaction(hood: Neighbou
     assert state["n"] == 2
 
 
+
+
+# ---- tests that cannot fail ------------------------------------------------------------------------
+
+
+async def test_the_tests_platform_catches_a_raw_string_after_the_outbox(hood: Neighbours) -> None:
+    """Reproduces: the in-memory platform checked that every text was a catalogue sentence, but the
+    outbox round trip turned any string into one, so the check always passed. A raw string (the bug it
+    exists to catch) is now refused and recorded; other adapters get it escaped, never as markup."""
+    core, now = hood.core, hood.clock.now()
+    await core.queue_message(core.db, "fake", "dm:ana", "<b>brut</b>", (), now)  # type: ignore[arg-type]
+    await core.queue_message(core.db, "fake", "dm:ana", Localized("<b>du catalogue</b>"), (), now)
+    await hood.core.settle()
+    assert hood.platform.not_catalogue == ["&lt;b&gt;brut&lt;/b&gt;"]
+    assert [str(m.text) for m in hood.platform.to("dm:ana")] == ["<b>du catalogue</b>"]
+    hood.platform.not_catalogue.clear()  # shown failing: the fixture would fail the test otherwise
