@@ -133,6 +133,9 @@ class Delivery:
         try:
             key = await self.idempotency_key(item.id)
             if item.kind == "message":
+                found = await self._sent_before(transport, item, key)
+                if found is not None:
+                    return found
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
             if item.kind == "work":
                 return await self._do_work(item)
@@ -145,6 +148,20 @@ class Delivery:
             if item.attempts + 1 >= POISON_ATTEMPTS:  # ``attempts`` was read before this claim
                 return Undeliverable(f"gave up after {POISON_ATTEMPTS} attempts: {reason}", chat_gone=False)
             return RetryLater(60, reason)
+
+    async def _sent_before(self, transport: Transport, item: outbox.Item, key: str) -> Delivered | None:
+        """An item tried before (a send that failed on the network, or was cut by a crash) may have
+        arrived. A platform's memory of idempotency keys is short (Synapse forgets a transaction id
+        after about 30 minutes, and when it restarts), so where the adapter can look (``already_sent``,
+        Matrix), it looks for the message itself before sending it again."""
+        look = getattr(transport, "already_sent", None)
+        if not item.attempts or look is None:
+            return None
+        external_id = await look(item.chat_id, key)
+        if external_id is None:
+            return None
+        log.info("outbox item %s had arrived before (%s): not sent again", item.id, external_id)
+        return Delivered(external_id)
 
     async def _do_work(self, item: outbox.Item) -> SendResult:
         """Deferred work (``Core.queue_work``): done here, outside any transaction; its outcome is stored
