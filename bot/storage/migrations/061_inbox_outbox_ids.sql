@@ -26,7 +26,7 @@ CREATE INDEX inbox_pending ON inbox(status, id);
 CREATE TABLE outbox_rebuilt (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     platform    TEXT NOT NULL,
-    kind        TEXT NOT NULL,                 -- message | invite | power | mute | remove | check
+    kind        TEXT NOT NULL,                 -- message | invite | power | mute | remove | work
     chat_id     TEXT NOT NULL,                 -- where it goes (for an invite: the person's private chat)
     payload     TEXT NOT NULL,
     dedupe_key  TEXT UNIQUE,                   -- at most once per (message, target)
