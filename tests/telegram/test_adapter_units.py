@@ -155,3 +155,37 @@ def test_a_message_is_resent_only_when_the_failure_was_before_sending(error: Tel
 def test_other_calls_than_messages_are_still_retried_after_a_timeout() -> None:
     """Invites, bans, restrictions give the same result if done twice: a timeout is simply retried."""
     assert isinstance(errors.outcome(_wrapped(TimedOut(), httpx.ReadTimeout("read"))), RetryLater)
+
+
+async def test_real_ptb_errors_are_told_apart_by_what_reached_telegram() -> None:
+    """The cause chain ``send_outcome`` reads is the one real python-telegram-bot raises: a refused
+    connection (nothing sent) is retried; an answer that never came (the request left) is not."""
+    import asyncio
+    import socket
+
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    with socket.socket() as probe:  # a port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = Bot("1:A", base_url=f"http://127.0.0.1:{closed}/bot", request=HTTPXRequest(connect_timeout=2))
+    with pytest.raises(NetworkError) as caught:
+        await refused.send_message(1, "x")
+    assert isinstance(errors.send_outcome(caught.value), RetryLater)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the request arrives ... and no answer ever comes
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        slow = Bot("1:A", base_url=f"http://127.0.0.1:{port}/bot", request=HTTPXRequest(read_timeout=0.3))
+        with pytest.raises(TimedOut) as caught:
+            await slow.send_message(1, "x")
+        outcome = errors.send_outcome(caught.value)
+        assert isinstance(outcome, Undeliverable) and outcome.reason.startswith(errors.MAY_HAVE_ARRIVED)
+    finally:
+        server.close()
