@@ -480,9 +480,11 @@ class MatrixAdapter(Adapter):
         raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
 
     async def _circle_alias(self, circle_id: int) -> str:
-        """The local part of a circle room's alias: deterministic (found again after a crash), and
-        unguessable and unique to this database (its salt), so no one can take it first."""
-        return f"voisinage-{await outbox.instance_salt(self.db)}-circle-{circle_id}"
+        """The local part of a circle room's alias: deterministic (found again after a crash), unique to
+        this database, and unguessable (a hash with its salt, which message keys show, so the aliases of
+        other circles cannot be worked out from it): no one can take it first or find the rooms."""
+        salt = await outbox.instance_salt(self.db)
+        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""
