@@ -40,7 +40,9 @@ from nio import (
     LoginResponse,
     RoomCreateResponse,
     RoomGetStateEventResponse,
+    RoomMessagesResponse,
     RoomPreset,
+    RoomResolveAliasResponse,
     RoomVisibility,
     SyncResponse,
     UploadResponse,
@@ -71,7 +73,7 @@ from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
 from bot.core.pacing import backoff
 from bot.storage import circles as circle_store
-from bot.storage import inbox
+from bot.storage import inbox, outbox
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -104,6 +106,9 @@ CIRCLE_POWER_LEVELS: dict[str, Any] = {
     },
 }
 MUTED_LEVEL = -1  # below events_default: cannot post in the room
+# Every bot message carries its outbox key: found again after Synapse forgot the transaction id.
+OUTBOX_KEY = "org.voisinage.outbox_key"
+LOOK_BACK = 50  # the bot's latest messages in a room searched for it
 MODERATOR_LEVEL = 50
 # A rate-limited room whose refused message has not come back this long after its wait is released.
 RELEASE_AFTER_S = 120.0
@@ -376,15 +381,35 @@ class MatrixAdapter(Adapter):
                 attached = await self._send_file(room_id, message.attachment, idempotency_key + "-file")
                 if not isinstance(attached, Delivered):
                     return self._noted(room_id, idempotency_key, attached)
-            resp = await self.client.room_send(
-                room_id, "m.room.message", render.content(message), tx_id=idempotency_key
-            )
+            content = {**render.content(message), OUTBOX_KEY: idempotency_key}
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=idempotency_key)
         except NETWORK_ERRORS as exc:
             return network(exc)
         result = self._noted(room_id, idempotency_key, outcome(resp, getattr(resp, "event_id", "")))
         if isinstance(result, Delivered) and message.choices:
             self._choices_event[room_id] = result.external_id
         return result
+
+    async def already_sent(self, room_id: str, key: str) -> str | None:
+        """The id of the bot's message carrying ``key`` among its latest in the room, if there is one.
+        Asked by the outbox before sending an item again (it was tried before): Synapse recognises a
+        repeated transaction id only for a while and not across its restart, the key in the content
+        stays. None when it is not there, or the room cannot be read now (the transaction id still
+        protects the resend while Synapse remembers it)."""
+        try:
+            resp = await self.client.room_messages(
+                room_id, limit=LOOK_BACK, message_filter={"senders": [self.user_id], "types": ["m.room.message"]}
+            )
+        except NETWORK_ERRORS as exc:
+            log.warning("could not look for an earlier send in %s: %s", room_id, exc)
+            return None
+        if not isinstance(resp, RoomMessagesResponse):
+            return None
+        for event in resp.chunk:
+            source = getattr(event, "source", {}) or {}
+            if (source.get("content") or {}).get(OUTBOX_KEY) == key:
+                return str(source.get("event_id") or "")
+        return None
 
     def _refuse(self, room_id: str) -> SendResult | None:
         if room_id in self._gone:
@@ -427,8 +452,14 @@ class MatrixAdapter(Adapter):
         return outcome(resp, getattr(resp, "event_id", ""))
 
     async def create_room(self, spec: RoomSpec) -> str:
-        """A private, unencrypted room for a circle; the bot is its creator (never listed: room v12)."""
+        """A private, unencrypted room for a circle; the bot is its creator (never listed: room v12).
+
+        The room gets an alias made from the circle and this database's salt. A crash between creating
+        the room and storing it left an orphan room, and a second one was created on the next try; now
+        the next try finds the alias taken and takes that room again."""
+        alias = await self._circle_alias(spec.circle_id)
         resp = await self.client.room_create(
+            alias=alias,
             visibility=RoomVisibility.private,
             name=render.room_name(spec.name),
             topic=render.room_name(spec.topic),
@@ -440,9 +471,23 @@ class MatrixAdapter(Adapter):
                 {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
             ],
         )
-        if not isinstance(resp, RoomCreateResponse):
-            raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
-        return resp.room_id
+        if isinstance(resp, RoomCreateResponse):
+            return resp.room_id
+        if isinstance(resp, ErrorResponse) and resp.status_code == "M_ROOM_IN_USE":  # created before a crash
+            server = self.user_id.partition(":")[2]
+            found = await self.client.room_resolve_alias(f"#{alias}:{server}")
+            if isinstance(found, RoomResolveAliasResponse):
+                log.info("the room of circle %s was created before (%s): taken again", spec.circle_id, found.room_id)
+                return found.room_id
+            resp = found
+        raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
+
+    async def _circle_alias(self, circle_id: int) -> str:
+        """The local part of a circle room's alias: deterministic (found again after a crash), unique to
+        this database, and unguessable (a hash with its salt, which message keys show, so the aliases of
+        other circles cannot be worked out from it): no one can take it first or find the rooms."""
+        salt = await outbox.instance_salt(self.db)
+        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""

@@ -13,6 +13,9 @@ reason, and the secret token is checked on every request.
 Delivering. The core's outbox worker calls ``send``/``invite``. Sends are paced (``limits.chat_limits``); a
 429 stalls only its chat; a message over 4096 characters goes out in parts, and a retry resumes at the
 first part not sent. Errors become ``Delivered``/``RetryLater``/``Undeliverable`` (``errors.outcome``).
+Telegram cannot recognise a message sent twice, so a message whose request may have reached it (a read
+timeout, a connection cut) is "may have arrived" and never resent (``errors.send_outcome``); only a
+failure before the request left (no connection, DNS) or an error Telegram answered is retried.
 
 Housekeeping. A small loop removes strangers from circle groups and gives pool groups to circles that
 wait for one.
@@ -320,7 +323,7 @@ class TelegramAdapter(Adapter):
 
     def _failed(self, chat_id: str, exc: TelegramError, key: str) -> SendResult:
         attempt = self._attempts[key] = self._attempts.get(key, 0) + 1
-        result = errors.outcome(exc, attempt)
+        result = errors.send_outcome(exc, attempt)
         if isinstance(exc, RetryAfter):
             self.pacer.stall(chat_id, result.seconds)  # type: ignore[union-attr]
         if isinstance(result, Undeliverable):

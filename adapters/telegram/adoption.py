@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.telegram import store
 from bot.circles import place_label
 from bot.core import roles
-from bot.core.chat import JoinedIn, TextIn
+from bot.core.chat import Incoming, JoinedIn, TextIn
 from bot.core.hooks import RoomEvent
 from bot.core.i18n import Localized, Translator
 from bot.core.places import Place
 from bot.core.router import Command, Context
 from bot.storage import circles as circle_store
 from bot.storage import people
+from bot.storage.database import Database
 from bot.storage.people import Person
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ def describe_missing(t: Translator, keys: Sequence[str]) -> Localized:
 
 
 async def adopt(ctx: Context) -> None:
-    """``/adopt [neighbourhood]`` in a group, by a moderator of that neighbourhood."""
+    """``/adopt [neighbourhood]`` in a group, by a moderator of that neighbourhood.
+
+    The bot's rights in the group are asked from Telegram (up to 10 s) after this transaction commits,
+    as deferred work (``check_rights``): the write transaction never waits on the network."""
     address = ctx.address
     if address.private or address.platform != store.PLATFORM:
         await ctx.reply(ctx.t("telegram-adopt-in-group"))
@@ -83,18 +87,41 @@ async def adopt(ctx: Context) -> None:
     if not await roles.is_moderator(ctx.db, ctx.core.config.deployment.admins, ctx.person.id, place.id):
         await ctx.reply(ctx.t("telegram-adopt-not-moderator", place=place.name))
         return
-    adapter = ctx.core.transports.get(store.PLATFORM)
+    await ctx.core.queue_work(ctx.db, store.PLATFORM, address.chat_id, ADOPT_WORK,
+                              {"event": ctx.event.to_json(), "place_id": place.id}, ctx.now)
+
+
+ADOPT_WORK = "telegram-adopt"
+
+
+async def check_rights(core: Core, order: dict) -> Callable[[Database], Awaitable[None]]:
+    """Deferred work of ``/adopt``: read the bot's rights in the group (network, no transaction open),
+    then, in the step returned (one transaction), say what is missing or adopt the group. Who asked is
+    looked up again there: they may have been forgotten, or lost their role, meanwhile."""
+    event = Incoming.from_json(order["event"])
+    adapter = core.transports.get(store.PLATFORM)
     try:
-        member, title = await adapter.bot_member(address.chat_id)  # type: ignore[union-attr]
+        member, title = await adapter.bot_member(event.address.chat_id)  # type: ignore[union-attr]
     except Exception as exc:  # the rights could not be read now: say so, change nothing
-        log.warning("rights check in %s failed: %s", address.chat_id, exc)
-        await ctx.reply(ctx.t("telegram-adopt-check-failed"))
-        return
-    missing = missing_rights(member)
-    if missing:
-        await ctx.reply(ctx.t("telegram-adopt-missing", missing=describe_missing(ctx.t, missing)))
-        return
-    await _accept(ctx, place, title)
+        log.warning("rights check in %s failed: %s", event.address.chat_id, exc)
+        member, title = None, ""
+
+    async def answer(db: Database) -> None:
+        person = await people.by_identity(db, store.PLATFORM, event.address.user_id)
+        place = core.content.places.get(order["place_id"])
+        if person is None or place is None:
+            return
+        ctx = Context(core, db, event, person, core.translator(person.language), core.clock.now())
+        if not await roles.is_moderator(db, core.config.deployment.admins, person.id, place.id):
+            await ctx.reply(ctx.t("telegram-adopt-not-moderator", place=place.name))
+        elif member is None:
+            await ctx.reply(ctx.t("telegram-adopt-check-failed"))
+        elif missing := missing_rights(member):
+            await ctx.reply(ctx.t("telegram-adopt-missing", missing=describe_missing(ctx.t, missing)))
+        else:
+            await _accept(ctx, place, title)
+
+    return answer
 
 
 async def _place_for(ctx: Context) -> Place | None:
@@ -321,3 +348,4 @@ def install(core: Core) -> None:
         core.hooks.on_room_event(on_group_event)
     if relay_while_waiting not in core.hooks.private_words:
         core.hooks.private_words.append(relay_while_waiting)
+    core.hooks.deferred[ADOPT_WORK] = check_rights

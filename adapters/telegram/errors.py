@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dtm
 import warnings
 
+import httpx
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -101,3 +102,31 @@ def outcome(error: Exception, attempt: int = 1) -> SendResult:
     if isinstance(error, TelegramError):
         return RetryLater(30, f"telegram: {text_of(error)}")
     return RetryLater(60, f"{type(error).__name__}: {error}")
+
+
+# httpx failures that happen before a single byte of the request left: no connection was made (refused,
+# DNS, unreachable, TLS handshake) or none was free in the pool. Only these are safe to send again.
+_BEFORE_SENDING = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+MAY_HAVE_ARRIVED = "may have arrived"
+
+
+def sent_nothing(error: Exception) -> bool:
+    """Whether a failed call surely did nothing at Telegram. PTB wraps the HTTP library's error (in
+    ``__cause__``): a connection that could not be made (refused, DNS) or a pool with no free
+    connection sent nothing. A read or write timeout, a connection cut mid-way, any other failure of
+    the HTTP layer: the request may have been received. With no such cause, Telegram answered (a 5xx):
+    it looked at the request and says it failed."""
+    cause = error.__cause__
+    if cause is None:
+        return not isinstance(error, TimedOut)
+    return isinstance(cause, _BEFORE_SENDING)
+
+
+def send_outcome(error: Exception, attempt: int = 1) -> SendResult:
+    """``outcome`` for a message, which Telegram cannot recognise if it comes twice. A timeout or a
+    network failure after the request left may hide a message that arrived: like a crash mid-send, it
+    is marked "may have arrived" and never sent again. Failures known to be before sending (no
+    connection, DNS) are retried, as are Telegram's own answers (429, 5xx)."""
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest) and not sent_nothing(error):
+        return Undeliverable(f"{MAY_HAVE_ARRIVED}: {type(error).__name__}: {text_of(error)}", chat_gone=False)
+    return outcome(error, attempt)

@@ -324,6 +324,17 @@ class Core:
                 await conversations.forget_choices(db, platform, chat_id)
         return queued
 
+    async def queue_work(
+        self, db: Database, platform: str, chat_id: str, name: str, data: dict, now: datetime
+    ) -> None:
+        """Have ``self.hooks.deferred[name]`` done with ``data`` once this transaction commits, by the delivery
+        worker of ``platform`` (``chat_id``: whom it answers, so that forgetting them drops it too).
+        The write transaction never waits on the network or on a long computation: polling, delivery
+        and the scheduler would all wait with it."""
+        if name not in self.hooks.deferred:
+            raise ValueError(f"no deferred work called {name!r}")
+        await outbox.add(db, platform, "work", chat_id, json.dumps({"work": name, "data": data}), now)
+
     async def queue_file(self, db: Database, message: Outgoing, now: datetime) -> None:
         await outbox.add(db, message.platform, "message", message.chat_id, message.to_json(), now)
 

@@ -37,6 +37,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# An item whose delivery raised (a bug, a library error) this many times is given up: marked failed, so
+# the chat's later messages are no longer held behind it. Transient failures the adapter recognises
+# (rate limits, the network) are not counted here: they are retried for as long as they last.
+POISON_ATTEMPTS = 5
+
 
 # Outbox kinds that change a member's standing in a circle room: the adapter method that does it, and
 # its arguments from the item's payload.
@@ -52,6 +57,7 @@ class Delivery:
         self.core = core
         self.pacers: dict[str, Pacer] = {}
         self._claims: dict[str, Claims] = {}
+        self._salt: str | None = None
 
     def claims(self, platform: str) -> Claims:
         if platform not in self._claims:
@@ -116,17 +122,62 @@ class Delivery:
             if isinstance(result, RetryLater):
                 return
 
+    async def idempotency_key(self, item_id: int) -> str:
+        """The key a platform recognises a repeated send by (a Matrix transaction id): the outbox id,
+        which is never given twice (migration 061), with this database's own salt, so a new database
+        whose ids start at 1 again cannot collide with what an older one sent on the same account."""
+        if self._salt is None:
+            self._salt = await outbox.instance_salt(self.core.db)
+        return f"voisinage-{self._salt}-{item_id}"
+
     async def _deliver(self, transport: Transport, item: outbox.Item) -> SendResult | InviteResult:
-        key = f"voisinage-{item.id}"
         try:
+            key = await self.idempotency_key(item.id)
             if item.kind == "message":
+                found = await self._sent_before(transport, item, key)
+                if found is not None:
+                    return found
                 return await transport.send(Outgoing.from_json(item.payload), idempotency_key=key)
+            if item.kind == "work":
+                return await self._do_work(item)
             if item.kind in ROOM_ACTIONS:
                 return await self._deliver_room_action(transport, item)
             return await self._deliver_invite(transport, item, key)
-        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly
-            log.exception("delivery of outbox item %s failed", item.id)
-            return RetryLater(60, f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug or an unexpected library error: retry later, loudly, a few times
+            log.exception("delivery of outbox item %s failed (attempt %s)", item.id, item.attempts + 1)
+            reason = f"{type(exc).__name__}: {exc}"
+            if item.attempts + 1 >= POISON_ATTEMPTS:  # ``attempts`` was read before this claim
+                return Undeliverable(f"gave up after {POISON_ATTEMPTS} attempts: {reason}", chat_gone=False)
+            return RetryLater(60, reason)
+
+    async def _sent_before(self, transport: Transport, item: outbox.Item, key: str) -> Delivered | None:
+        """An item tried before (a send that failed on the network, or was cut by a crash) may have
+        arrived. A platform's memory of idempotency keys is short (Synapse forgets a transaction id
+        after about 30 minutes, and when it restarts), so where the adapter can look (``already_sent``,
+        Matrix), it looks for the message itself before sending it again."""
+        look = getattr(transport, "already_sent", None)
+        if not item.attempts or look is None:
+            return None
+        external_id = await look(item.chat_id, key)
+        if external_id is None:
+            return None
+        log.info("outbox item %s had arrived before (%s): not sent again", item.id, external_id)
+        return Delivered(external_id)
+
+    async def _do_work(self, item: outbox.Item) -> SendResult:
+        """Deferred work (``Core.queue_work``): done here, outside any transaction; its outcome is stored
+        in one transaction with its 'sent' mark, so it takes effect once. Work whose item is no longer
+        ours (dropped meanwhile) stores nothing."""
+        spec = json.loads(item.payload)
+        work = self.core.hooks.deferred.get(spec["work"])
+        if work is None:
+            return Undeliverable(f"no deferred work called {spec['work']!r}", chat_gone=False)
+        store = await work(self.core, spec["data"])
+        async with self.core.db.transaction():
+            if await outbox.sent(self.core.db, [item.id], self.core.clock.now()) and store is not None:
+                await store(self.core.db)
+        self.core.wake_outbox()
+        return Delivered()
 
     async def _deliver_invite(self, transport: Transport, item: outbox.Item, key: str) -> SendResult | InviteResult:
         data = json.loads(item.payload)

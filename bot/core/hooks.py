@@ -32,6 +32,12 @@ Exporter = Callable[[Database, int], Awaitable[dict[str, Any]]]
 Eraser = Callable[[Database, int], Awaitable[None]]
 # A moderation button "mod:<kind>:…": the handler gets the payload split on ":".
 ModeratorAction = Callable[["Context", list[str]], Awaitable[None]]
+# Work a handler decided but that waits on the network or burns CPU (a Telegram rights check, a chart):
+# done by the delivery worker after the handler's transaction committed, outside any transaction, from
+# the data queued with it (``Core.queue_work``). It returns the step that stores its outcome (or None),
+# run in one transaction with the work's own "done" mark: done once, and redone from scratch after a crash.
+StoreStep = Callable[[Database], Awaitable[None]]
+DeferredWork = Callable[["Core", dict], Awaitable[StoreStep | None]]
 # Words a member writes to the bot privately, outside any question: True when the hook took them
 # (relayed them to a circle still waiting for its group, say); otherwise the bot explains itself.
 PrivateWords = Callable[["Context"], Awaitable[bool]]
@@ -71,6 +77,7 @@ class Hooks:
     moderator_actions: dict[str, ModeratorAction] = field(default_factory=dict)
     moderator_help: list[ModeratorCommand] = field(default_factory=list)
     private_words: list[PrivateWords] = field(default_factory=list)
+    deferred: dict[str, DeferredWork] = field(default_factory=dict)  # work done after the commit, by name
 
     def gate(self, gate: Gate, *, first: bool = False) -> None:
         """``first`` for a gate that must answer before any other (a ban before a question)."""

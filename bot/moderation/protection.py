@@ -66,12 +66,14 @@ class Guard:
             if value is None:
                 return None  # not cached: they may be placed in this circle later
             self._joined[key] = from_iso(value)
+            core.db.on_rollback(lambda: self._joined.pop(key, None))  # the placement may be undone
         return self._joined[key]
 
     async def is_muted(self, core, person_id: int, now: datetime) -> bool:
         if self._mutes is None:  # after a start: the mutes still running
             rows = await core.db.fetchall("SELECT person_id, until FROM mutes WHERE until > ?", (to_iso(now),))
             self._mutes = {r[0]: from_iso(r[1]) for r in rows}
+            core.db.on_rollback(self._forget_mutes)  # read inside a transaction that may be undone
         until = self._mutes.get(person_id)
         if until is not None and until <= now:
             del self._mutes[person_id]
@@ -91,14 +93,15 @@ class Guard:
         verdict = judge(
             body.text,
             muted=muted,
-            flooding=not muted and self.meter.hit(person.id, now.timestamp()),
+            flooding=not muted and self._hit(core, person.id, now),
             newcomer=is_newcomer(joined, now, core.config.moderation.new_member_link_hours),
             words=self.words,
         )
         if verdict.relay:
             return None
         if verdict.reason == "flood":
-            self._mutes[person.id] = await mute_for_flood(core, person, circle_id, now)
+            until = await mute_for_flood(core, person, circle_id, now)
+            self._remember_mute(core, person.id, until)
         elif verdict.reason == "link":
             hours = core.config.moderation.new_member_link_hours
             await core.tell(core.db, person.id, lambda t: t("safety-link-wait", hours=hours), None, now)
@@ -114,7 +117,36 @@ class Guard:
         if (week, person.id) in self._counted:
             return
         self._counted.add((week, person.id))
+        core.db.on_rollback(lambda: self._counted.discard((week, person.id)))
         await activity.mark(core.db, [(week, person.id, person.place_id or "")])
+
+    # In-memory state changes with the message being handled; if its transaction is rolled back (a
+    # failed batch, replayed one event at a time), each change is taken back too, so the replay counts
+    # every message once and no one stays muted by a mute that was never stored.
+
+    def _hit(self, core, person_id: int, now: datetime) -> bool:
+        before = self.meter.history(person_id)
+        core.db.on_rollback(lambda: self.meter.restore(person_id, before))
+        return self.meter.hit(person_id, now.timestamp())
+
+    def _remember_mute(self, core, person_id: int, until: datetime) -> None:
+        mutes = self._mutes if self._mutes is not None else {}
+        before = mutes.get(person_id)
+        mutes[person_id] = until
+        self._mutes = mutes
+
+        def undo() -> None:
+            if self._mutes is None:
+                return
+            if before is None:
+                self._mutes.pop(person_id, None)
+            else:
+                self._mutes[person_id] = before
+
+        core.db.on_rollback(undo)
+
+    def _forget_mutes(self) -> None:
+        self._mutes = None
 
 
 async def mute_for_flood(core, person: Person, circle_id: int, now: datetime) -> datetime:

@@ -105,6 +105,16 @@ class FloodMeter:
     def forget(self, person_id: int) -> None:
         self._times.pop(person_id, None)
 
+    def history(self, person_id: int) -> tuple[float, ...]:
+        """The person's recent message times, to put back with ``restore`` if a message is taken back."""
+        return tuple(self._times.get(person_id, ()))
+
+    def restore(self, person_id: int, history: tuple[float, ...]) -> None:
+        if history:
+            self._times[person_id] = deque(history)
+        else:
+            self._times.pop(person_id, None)
+
 
 @dataclass(frozen=True)
 class Verdict:

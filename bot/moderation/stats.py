@@ -6,6 +6,7 @@ only the columns asked for), so /stats shows 0 rather than failing on a deployme
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -141,18 +142,40 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
 
 
 async def stats_cmd(ctx) -> None:
-    """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere)."""
+    """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere).
+
+    The figures are read in the handler's transaction; the chart is drawn after it commits
+    (``draw_chart``, deferred work): drawing takes a good part of a second of CPU, and the write
+    transaction would hold polling, delivery and the scheduler for that long."""
     place_ids = await access.places_asked(ctx)
     if place_ids is False:
         return
     where = ", ".join(access.place_name(ctx, p) for p in place_ids) if place_ids else str(ctx.t("stats-everywhere"))
     weeks, data = await gather(ctx.db, ctx.now, place_ids)
     await ctx.reply(summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200]))
-    png = chart(ctx.t, weeks, data, where[:80])
-    message = Outgoing(ctx.address.platform, ctx.address.chat_id, ctx.t("stats-chart-caption"),
-                       attachment=Attachment(f"stats-{weeks[-1].isoformat()}.png", "image/png", png))
-    await ctx.core.queue_file(ctx.db, message, ctx.now)
+    await ctx.core.queue_work(ctx.db, ctx.address.platform, ctx.address.chat_id, CHART_WORK, {
+        "platform": ctx.address.platform, "chat_id": ctx.address.chat_id, "lang": ctx.t.lang,
+        "weeks": [w.isoformat() for w in weeks], "data": data, "where": where[:80],
+    }, ctx.now)
+
+
+CHART_WORK = "stats-chart"
+
+
+async def draw_chart(core, order: dict):
+    """Deferred work: the PNG is drawn in a thread, outside any transaction; the step returned queues it."""
+    t = core.translator(order["lang"])
+    weeks = [date.fromisoformat(w) for w in order["weeks"]]
+    png = await asyncio.to_thread(chart, t, weeks, order["data"], order["where"])
+
+    async def queue(db: Database) -> None:
+        message = Outgoing(order["platform"], order["chat_id"], t("stats-chart-caption"),
+                           attachment=Attachment(f"stats-{weeks[-1].isoformat()}.png", "image/png", png))
+        await core.queue_file(db, message, core.clock.now())
+
+    return queue
 
 
 def install(core) -> None:
     register(core, "stats", stats_cmd, ("statistiques",), "stats", "modhelp-stats")
+    core.hooks.deferred[CHART_WORK] = draw_chart

@@ -39,7 +39,8 @@ def migrations() -> list[tuple[int, str, str]]:
     """(number, file name, SQL) for every file in ``bot/storage/migrations``, in order.
 
     Number ranges keep features apart: 001–009 foundation, 010–019 activities and outbox,
-    020–029 check-ins, 030–039 moderation, 040–049 Telegram, 050–059 Matrix.
+    020–029 check-ins, 030–039 moderation, 040–049 Telegram, 050–059 Matrix, 061–064 inbox and
+    outbox guarantees (issue 13).
     """
     found = []
     for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
@@ -65,6 +66,8 @@ class Database:
         # The tables each statement text touches, as SQLite itself reported them (see ``_tables_of``).
         self._touches: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._heard: set[str] | None = None
+        # What to undo in memory if the current transaction is rolled back (see on_rollback).
+        self._undo: list[Callable[[], None]] = []
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -147,12 +150,29 @@ class Database:
             except BaseException:
                 self._held.clear()
                 await self._conn.execute("ROLLBACK")
+                self._run_undo()
                 raise
             else:
                 await self._conn.execute("COMMIT")
             finally:
+                self._undo.clear()
                 self._depth = 0
                 self._owner = None
+
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """Keep in-memory state (a cache, a counter) consistent with what was committed: ``undo`` runs
+        if the caller's transaction is rolled back, and is forgotten when it commits. Outside a
+        transaction every statement commits at once: nothing to undo."""
+        if self._in_own_transaction():
+            self._undo.append(undo)
+
+    def _run_undo(self) -> None:
+        undo, self._undo = self._undo, []
+        for step in reversed(undo):  # newest first: each puts back what was there before it
+            try:
+                step()
+            except Exception:
+                log.exception("undoing in-memory state after a rollback failed")
 
     async def execute_alone(self, sql: str, params: Sequence[Any] = ()) -> int:
         """One statement that is a whole transaction by itself (SQLite's autocommit): one hop to the

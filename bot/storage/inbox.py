@@ -8,12 +8,15 @@ stored their effects.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 from bot.core.chat import Incoming
 from bot.core.clock import to_iso
 from bot.storage.database import Database
+
+log = logging.getLogger(__name__)
 
 
 async def accept(db: Database, platform: str, events: Sequence[Incoming], cursor: str | None, now: datetime) -> int:
@@ -40,13 +43,31 @@ async def reject(db: Database, platform: str, external_id: str, raw: str, error:
 
 
 async def pending(db: Database, limit: int = 500) -> list[tuple[int, Incoming]]:
-    rows = await db.fetchall("SELECT id, event FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
-    return [(row["id"], Incoming.from_json(row["event"])) for row in rows]
+    """The next events to handle, oldest first.
+
+    Read in its own turn, as ``outbox.due`` is: in the middle of another task's transaction the read
+    would see rows that may still be rolled back (a phantom event handled, or a different event that
+    reuses the id marked done unhandled). Each row is read on its own: one that cannot be read is
+    marked failed, in the same turn, instead of stopping the dispatcher at every restart."""
+    rows = await db.fetchall_alone("SELECT id, event FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
+    found: list[tuple[int, Incoming]] = []
+    unreadable: list[tuple[str, int]] = []
+    for row in rows:
+        try:
+            found.append((row["id"], Incoming.from_json(row["event"])))
+        except Exception as exc:  # a row written by an older release, or damaged
+            log.error("inbox row %s cannot be read: %r", row["id"], exc)
+            unreadable.append((f"unreadable: {type(exc).__name__}: {exc}"[:1000], row["id"]))
+    if unreadable:
+        async with db.transaction():
+            await db.executemany("UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", unreadable)
+    return found
 
 
 async def finish(db: Database, inbox_ids: Sequence[int]) -> None:
     """Mark handled and blank the content: message texts are not kept once handled."""
-    await db.executemany("UPDATE inbox SET status = 'done', event = '' WHERE id = ?", [(i,) for i in inbox_ids])
+    await db.executemany("UPDATE inbox SET status = 'done', event = '' WHERE id = ? AND status = 'new'",
+                         [(i,) for i in inbox_ids])
 
 
 async def fail(db: Database, inbox_id: int, error: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.clock import to_iso
 from bot.storage.database import Database
@@ -73,57 +73,87 @@ async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered:
     and must not be sent.
 
     ``delivered``: items already sent whose success is not written yet (see ``Delivery``). They are
-    marked sent in this same statement: several messages cost one trip to the database."""
+    marked sent in this same statement: several messages cost one trip to the database. Only a row
+    still 'sending' becomes 'sent': a success arriving late, after its row was dropped (a person
+    forgotten), must not mark whatever row holds that id now."""
     rows = await db.fetchall_alone(
         "WITH claimed AS (SELECT value AS id FROM json_each(?)), done AS (SELECT value AS id FROM json_each(?)) "
         "UPDATE outbox SET "
         "status = CASE WHEN id IN claimed THEN 'sending' ELSE 'sent' END, "
         "attempts = attempts + (id IN claimed), "
+        "claimed_at = CASE WHEN id IN claimed THEN ? ELSE claimed_at END, "
         "sent_at = CASE WHEN id IN claimed THEN sent_at ELSE ? END, "
         "payload = CASE WHEN id IN claimed THEN payload ELSE '' END, "
         "error = CASE WHEN id IN claimed THEN error END "
-        "WHERE (id IN claimed AND status = 'pending') OR id IN done RETURNING id",
-        (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now)),
+        "WHERE (id IN claimed AND status = 'pending') OR (id IN done AND status = 'sending') RETURNING id",
+        (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now), to_iso(now)),
     )
     wanted = set(item_ids)
     return {row[0] for row in rows if row[0] in wanted}
 
 
-async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> None:
-    """Delivered: the content is blanked, only the fact and the dedupe key stay."""
+async def sent(db: Database, item_ids: Sequence[int], now: datetime) -> int:
+    """Delivered: the content is blanked, only the fact and the dedupe key stay. Only rows still
+    'sending' (see ``claim``); returns how many."""
     marks = ", ".join("?" * len(item_ids))
-    await db.execute_alone(
-        f"UPDATE outbox SET status = 'sent', sent_at = ?, payload = '', error = NULL WHERE id IN ({marks})",
+    return await db.execute_alone(
+        f"UPDATE outbox SET status = 'sent', sent_at = ?, payload = '', error = NULL "
+        f"WHERE id IN ({marks}) AND status = 'sending'",
         (to_iso(now), *item_ids),
     )
 
 
 async def retry(db: Database, item_id: int, at: datetime, error: str) -> None:
     await db.execute(
-        "UPDATE outbox SET status = 'pending', not_before = ?, error = ? WHERE id = ?",
+        "UPDATE outbox SET status = 'pending', not_before = ?, error = ? "
+        "WHERE id = ? AND status IN ('pending', 'sending')",
         (to_iso(at), error[:500], item_id),
     )
 
 
 async def failed(db: Database, item_id: int, error: str) -> None:
     await db.execute(
-        "UPDATE outbox SET status = 'failed', payload = '', error = ? WHERE id = ?", (error[:500], item_id)
+        "UPDATE outbox SET status = 'failed', payload = '', error = ? "
+        "WHERE id = ? AND status IN ('pending', 'sending')",
+        (error[:500], item_id),
     )
+
+
+# How long a repeated send is recognised by a platform that deduplicates by key: Synapse keeps a
+# transaction id for about 30 minutes (and forgets it when it restarts). Past this, an item found
+# 'sending' is "may have arrived", never sent again.
+IDEMPOTENT_FOR = timedelta(minutes=20)
+MAY_HAVE_ARRIVED = "interrupted mid-send; may have arrived"
 
 
 async def recover(db: Database, platform: str, now: datetime, idempotent: bool) -> int:
     """After a crash: items left 'sending' are sent again when the platform deduplicates by key (Matrix
-    transaction ids, the console), else marked failed as 'unknown' rather than risk a duplicate."""
+    transaction ids, the console) and still remembers the key (claimed less than ``IDEMPOTENT_FOR``
+    ago); every other one is marked failed as "may have arrived" rather than risk a duplicate.
+    Deferred work (kind 'work') is always done again: its outcome is stored with its 'sent' mark, so
+    an item still 'sending' did nothing yet. Returns how many items were found 'sending'."""
+    again = await db.execute(
+        "UPDATE outbox SET status = 'pending', not_before = ? WHERE platform = ? AND status = 'sending' "
+        "AND kind = 'work'",
+        (to_iso(now), platform),
+    )
     if idempotent:
-        return await db.execute(
-            "UPDATE outbox SET status = 'pending', not_before = ? WHERE platform = ? AND status = 'sending'",
-            (to_iso(now), platform),
+        again += await db.execute(
+            "UPDATE outbox SET status = 'pending', not_before = ? "
+            "WHERE platform = ? AND status = 'sending' AND claimed_at >= ?",
+            (to_iso(now), platform, to_iso(now - IDEMPOTENT_FOR)),
         )
-    return await db.execute(
-        "UPDATE outbox SET status = 'failed', error = 'interrupted mid-send; may have arrived' "
-        "WHERE platform = ? AND status = 'sending'",
+    given_up = await db.execute(
+        f"UPDATE outbox SET status = 'failed', error = '{MAY_HAVE_ARRIVED}' WHERE platform = ? AND status = 'sending'",
         (platform,),
     )
+    return again + given_up
+
+
+async def instance_salt(db: Database) -> str:
+    """This database's own random word (migration 061): keys given to a platform carry it, so a new
+    database starting its ids at 1 again never repeats an older one's keys."""
+    return str(await db.scalar("SELECT value FROM instance WHERE key = 'salt'") or "")
 
 
 async def drop_for_chat(db: Database, platform: str, chat_id: str) -> None:

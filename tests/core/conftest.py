@@ -88,3 +88,4 @@ async def hood(tmp_path: Path, config: Config, content: Content) -> AsyncIterato
     hood = Neighbours(core, platform, clock)
     yield hood
     await hood.core.db.close()  # a test may have replaced the core (a restart)
+    assert platform.not_catalogue == [], "the core sent text that is not from the catalogue"

@@ -228,6 +228,28 @@ async def test_stats_text_and_a_real_png_chart(mods) -> None:
     assert image.size == (900, 600)
 
 
+async def test_the_stats_chart_is_drawn_outside_the_write_transaction(mods, monkeypatch) -> None:
+    """Reproduces: /stats drew its chart (a good part of a second of CPU) inside the handler's write
+    transaction, and polling, delivery and the scheduler all waited for it. Now it is drawn after the
+    transaction committed, by the delivery worker, and still arrives once, after the figures."""
+    from bot.moderation import stats
+
+    db = mods.core.db
+    drawn: list[bool] = []
+    real_chart = stats.chart
+
+    def watched_chart(*args):
+        drawn.append(db._depth > 0 or db._lock.locked())  # inside a transaction (or its turn)?
+        return real_chart(*args)
+
+    monkeypatch.setattr(stats, "chart", watched_chart)
+    out = await mods.say("mona", "/stats")
+    assert drawn == [False]
+    assert "Membres" in out[-2].text and out[-1].attachment is not None
+    assert len([m for m in mods.platform.to("dm:mona") if m.attachment]) == 1
+    assert await db.scalar("SELECT status FROM outbox WHERE kind = 'work'") == "sent"
+
+
 # ---- privacy and retention ------------------------------------------------------------------------
 
 

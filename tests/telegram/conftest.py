@@ -19,7 +19,7 @@ from adapters import telegram
 from adapters.telegram import Settings, TelegramAdapter, TelegramRates
 from bot.assemble import build_core
 from bot.core.app import Content, Core
-from bot.core.clock import SystemClock
+from bot.core.clock import SystemClock, to_iso
 from bot.core.config import Config, load_config
 from bot.storage.database import Database
 from tests.telegram.emulator import BotApiEmulator, EmuChat, EmuUser, Limits, SentMessage
@@ -126,11 +126,23 @@ class World:
             await asyncio.sleep(0.05)
         raise TimeoutError(f"no invite link for {user.first_name}: {[m.text for m in self.emu.sent(user)]}")
 
-    async def quiet(self, seconds: float = 0.3) -> None:
-        """Let the tasks finish what they are doing (used before asserting that nothing more happens)."""
-        await asyncio.sleep(seconds)
-        await self.emu.wait_until_consumed()
-        await asyncio.sleep(seconds)
+    async def quiet(self, timeout: float = 15.0) -> None:
+        """Wait for the positive sign that nothing more is coming (before asserting that nothing more
+        happens): every update confirmed, every stored event handled, nothing due or in flight in the
+        outbox. A fixed sleep instead passed whenever the bot was merely slow."""
+        await self.emu.wait_until_consumed(timeout)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            rows = await self.core.db.fetchall_alone(  # in its own turn: never another task's half-done rows
+                "SELECT (SELECT COUNT(*) FROM inbox WHERE status = 'new') + (SELECT COUNT(*) FROM outbox "
+                "WHERE status = 'sending' OR (status = 'pending' AND not_before <= ?))",
+                (to_iso(self.core.clock.now()),),
+            )
+            if rows[0][0] == 0 and not self.emu.pending_updates():
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"the bot is still busy after {timeout} s ({rows[0][0]} items)")
+            await asyncio.sleep(0.02)
 
 
 @contextlib.asynccontextmanager

@@ -86,6 +86,30 @@ async def test_adopt_says_exactly_which_rights_are_missing(world: World) -> None
     assert "modérateur" in refused.text
 
 
+async def test_adopt_asks_telegram_outside_the_write_transaction(world: World) -> None:
+    """Reproduces: /adopt asked Telegram for the bot's rights (up to 10 s each call) inside the handler's
+    write transaction, so polling, delivery and the scheduler waited for the network. The check is now
+    deferred work done after the commit; a check that fails says so and changes nothing."""
+    asked: list[bool] = []
+    real = world.adapter.bot_member
+
+    async def watched(chat_id: str):
+        asked.append(world.core.db._in_own_transaction())
+        if len(asked) == 1:
+            raise TimeoutError("Telegram is slow today")
+        return await real(chat_id)
+
+    world.adapter.bot_member = watched  # type: ignore[method-assign]
+    moderator = world.admin()
+    await world.say(moderator, "/start")
+    group = world.emu.add_group("Rue des Lilas", owner=moderator)
+    failed = await world.say(moderator, "/adopt belleville", group)
+    assert "vérifier" in failed.text and await world.core.db.scalar("SELECT COUNT(*) FROM telegram_groups") == 0
+    await world.say(moderator, "/adopt belleville", group)
+    assert asked == [False, False]
+    assert await world.core.db.scalar("SELECT COUNT(*) FROM telegram_groups") == 1
+
+
 async def test_a_group_adopted_later_is_given_to_the_waiting_circle(world: World) -> None:
     alice = world.emu.add_user("Alice")
     await world.onboard(alice)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from telegram import Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from adapters.telegram import errors
 from adapters.telegram.adoption import missing_rights
@@ -115,3 +116,76 @@ async def test_a_stall_affects_only_its_chat() -> None:
     assert 0.9 < pacer.ready_in("1") <= 1.1 and pacer.ready_in("2") == 0
     pacer.stall("3", 5)
     assert pacer.ready_in("3") == 5 and pacer.ready_in("2") == 0
+
+
+def _wrapped(error: TelegramError, cause: Exception) -> TelegramError:
+    """A PTB error as PTB raises it: ``raise NetworkError(...) from <httpx error>``."""
+    error.__cause__ = cause
+    return error
+
+
+@pytest.mark.parametrize(
+    ("error", "resent"),
+    [
+        (_wrapped(NetworkError("httpx.ConnectError: refused"), httpx.ConnectError("[Errno 111] refused")), True),
+        (_wrapped(NetworkError("httpx.ConnectError: dns"), httpx.ConnectError("Name or service not known")), True),
+        (_wrapped(TimedOut(), httpx.ConnectTimeout("connect")), True),
+        (_wrapped(TimedOut("Pool timeout"), httpx.PoolTimeout("pool")), True),
+        (NetworkError("Bad Gateway"), True),  # Telegram answered 502: it says it did not do it
+        (_wrapped(TimedOut(), httpx.ReadTimeout("read")), False),
+        (_wrapped(TimedOut(), httpx.WriteTimeout("write")), False),
+        (_wrapped(NetworkError("httpx.ReadError: reset"), httpx.ReadError("connection reset")), False),
+        (_wrapped(NetworkError("httpx.RemoteProtocolError"), httpx.RemoteProtocolError("closed")), False),
+        (_wrapped(NetworkError("Unknown error in HTTP implementation"), RuntimeError("?")), False),
+        (TimedOut(), False),
+    ],
+)
+def test_a_message_is_resent_only_when_the_failure_was_before_sending(error: TelegramError, resent: bool) -> None:
+    """Reproduces: every timeout and network error became "retry later", so a message whose answer was
+    lost after Telegram had received it went out twice. Only failures known to be before the request
+    left are retried; the others are "may have arrived", like a crash mid-send."""
+    result = errors.send_outcome(error)
+    if resent:
+        assert isinstance(result, RetryLater)
+    else:
+        assert isinstance(result, Undeliverable) and not result.chat_gone
+        assert result.reason.startswith(errors.MAY_HAVE_ARRIVED)
+
+
+def test_other_calls_than_messages_are_still_retried_after_a_timeout() -> None:
+    """Invites, bans, restrictions give the same result if done twice: a timeout is simply retried."""
+    assert isinstance(errors.outcome(_wrapped(TimedOut(), httpx.ReadTimeout("read"))), RetryLater)
+
+
+async def test_real_ptb_errors_are_told_apart_by_what_reached_telegram() -> None:
+    """The cause chain ``send_outcome`` reads is the one real python-telegram-bot raises: a refused
+    connection (nothing sent) is retried; an answer that never came (the request left) is not."""
+    import asyncio
+    import socket
+
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    with socket.socket() as probe:  # a port nobody listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = Bot("1:A", base_url=f"http://127.0.0.1:{closed}/bot", request=HTTPXRequest(connect_timeout=2))
+    with pytest.raises(NetworkError) as caught:
+        await refused.send_message(1, "x")
+    assert isinstance(errors.send_outcome(caught.value), RetryLater)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)  # the request arrives ... and no answer ever comes
+        await reader.read()  # until the client gives up and closes
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        slow = Bot("1:A", base_url=f"http://127.0.0.1:{port}/bot", request=HTTPXRequest(read_timeout=0.3))
+        with pytest.raises(TimedOut) as caught:
+            await slow.send_message(1, "x")
+        outcome = errors.send_outcome(caught.value)
+        assert isinstance(outcome, Undeliverable) and outcome.reason.startswith(errors.MAY_HAVE_ARRIVED)
+    finally:
+        server.close()

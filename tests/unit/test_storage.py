@@ -33,9 +33,26 @@ async def test_an_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) ->
         await db.close()
 
 
-async def test_opening_twice_applies_nothing_twice(tmp_path: Path) -> None:
-    for _ in range(2):
-        db = await Database.open(tmp_path / "db.sqlite3")
+async def test_opening_twice_applies_nothing_twice(tmp_path: Path, caplog) -> None:
+    """It had no assertion (it passed whatever opening did). The second open applies no migration and
+    keeps what the first one wrote, including the random salt migration 061 draws once."""
+    caplog.set_level("INFO", logger="bot.storage.database")
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        first = [r.getMessage() for r in caplog.records if r.getMessage().startswith("applying migration")]
+        salt = await db.scalar("SELECT value FROM instance WHERE key = 'salt'")
+        await db.execute_alone("INSERT INTO people (first_name, language, created_at) VALUES ('Ana', 'fr', 'x')")
+    finally:
+        await db.close()
+    assert len(first) == len(migrations())
+    caplog.clear()
+    db = await Database.open(tmp_path / "db.sqlite3")
+    try:
+        assert [r for r in caplog.records if r.getMessage().startswith("applying migration")] == []
+        assert await db.scalar("PRAGMA user_version") == migrations()[-1][0]
+        assert await db.scalar("SELECT value FROM instance WHERE key = 'salt'") == salt
+        assert await db.scalar("SELECT first_name FROM people") == "Ana"
+    finally:
         await db.close()
 
 
