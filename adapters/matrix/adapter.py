@@ -47,7 +47,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from adapters.base import Adapter
+from adapters.base import Adapter, StartFailed
 from adapters.matrix import render
 from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
 from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
@@ -193,13 +193,16 @@ class MatrixAdapter(Adapter):
             if not device:  # the token's own device, asked once and then stored
                 whoami = await self.client.whoami()
                 if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
-                    raise RuntimeError(f"Matrix: the access token was refused by the homeserver ({whoami})")
+                    raise StartFailed(f"Matrix: the access token was refused by the homeserver ({whoami})")
                 device = whoami.device_id
                 self.client.restore_login(self.user_id, device, self._access_token)
         else:
-            resp = await self.client.login(self._password, device_name="Voisinage", device_id=stored_device or None)
+            # nio 0.26's login() takes no device_id: it logs in as the client's own device_id, so the
+            # stored device is set there first (residents' clients then see the same device each start).
+            self.client.device_id = self._device_id or stored_device or self.client.device_id
+            resp = await self.client.login(self._password, device_name="Voisinage")
             if not isinstance(resp, LoginResponse):
-                raise RuntimeError(f"Matrix: login refused for {self.user_id} ({resp})")
+                raise StartFailed(f"Matrix: login refused for {self.user_id} ({resp})")
             device = resp.device_id
         async with self.db.transaction():
             await self._set_state("device_id", device)
