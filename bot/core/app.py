@@ -291,7 +291,10 @@ class Core:
     async def _route_choice(self, ctx: Context, body: ChoiceIn, conv: conversations.Conversation | None) -> None:
         prefix = body.payload.partition(":")[0]
         if prefix in self.router.actions:
-            await self.router.actions[prefix](ctx)
+            if ctx.person.onboarded or prefix in self.router.open_actions:
+                await self.router.actions[prefix](ctx)
+            else:  # an old button (or a forged payload) must not act for someone who is not a member
+                await self._not_yet(ctx, conv)
             return
         parsed = parse_flow_payload(body.payload)
         if conv is not None and parsed and parsed[0] == conv.flow and parsed[1] == conv.step:
@@ -301,6 +304,14 @@ class Core:
             await self.router.flows[conv.flow].handle(ctx, conv, TextIn(""))
         else:
             await ctx.reply(ctx.t("choice-expired"))
+
+    async def _not_yet(self, ctx: Context, conv: conversations.Conversation | None) -> None:
+        """A member's button pressed by someone still joining: say so, and go back to where they were."""
+        if conv is not None:
+            await ctx.reply(ctx.t("choice-needs-onboarding"))
+            await self.router.flows[conv.flow].handle(ctx, conv, TextIn(""))
+        else:
+            await ctx.reply(ctx.t("choice-needs-onboarding"), [(ctx.t("button-start"), "go:start")])
 
     async def _handle_group(self, event: Incoming, now: datetime) -> None:
         """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring

@@ -370,4 +370,4 @@ def install(core) -> None:
     core.router.flow(Onboarding())
     core.router.command(Command("start", start, aliases=("demarrer", "commencer"), needs_member=False))
     core.router.action("contact", contact_answer)
-    core.router.action("go", go)
+    core.router.action("go", go, before_onboarding=True)

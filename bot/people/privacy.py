@@ -138,4 +138,4 @@ def install(core) -> None:
             anonymous=True,
         )
     )
-    core.router.action("forget", forget_answer)
+    core.router.action("forget", forget_answer, before_onboarding=True)
