@@ -248,4 +248,4 @@ def install(core) -> None:
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
                                 help_key="help-organizer", french_name="organisateur"))
     core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
-    core.router.action("orgmod", decide)
+    core.router.action("orgmod", decide, before_onboarding=True)  # role-checked: admins need not join
