@@ -38,6 +38,7 @@ from nio import (
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
+    InviteMemberEvent,
     JoinError,
     LoginResponse,
     RoomCreateResponse,
@@ -72,7 +73,7 @@ from bot.core.chat import (
 from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
 from bot.storage import circles as circle_store
-from bot.storage import inbox
+from bot.storage import inbox, people
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -107,7 +108,7 @@ CIRCLE_POWER_LEVELS: dict[str, Any] = {
 MUTED_LEVEL = -1  # below events_default: cannot post in the room
 MODERATOR_LEVEL = 50
 # The columns of matrix_rooms that ``_mark_room`` may set: the names are written into its SQL.
-ROOM_COLUMNS = frozenset({"encrypted_told_at", "gone_at", "gone_reason"})
+ROOM_COLUMNS = frozenset({"encrypted_told_at", "gone_at", "gone_reason", "invited_by"})
 # A rate-limited room whose refused message has not come back this long after its wait is released.
 RELEASE_AFTER_S = 120.0
 
@@ -166,6 +167,7 @@ class MatrixAdapter(Adapter):
         self.core: Core | None = None
         self._synced = asyncio.Event()
         self._gone: dict[str, str] = {}  # room id -> why the bot is no longer there
+        self._inviter: dict[str, str] = {}  # room id -> who invited the bot there
         self._told: set[str] = set()  # encrypted rooms already told that the bot cannot read them
         self._choices_event: dict[str, str] = {}  # room id -> the bot's latest message with choices
         self._holds: dict[str, _Hold] = {}  # room id -> the refused message that must go first, and until when
@@ -187,9 +189,10 @@ class MatrixAdapter(Adapter):
     async def connect(self, core: Core) -> None:
         """Log in (reusing the stored device) and load what the adapter remembers about rooms."""
         self.core = core
-        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason FROM matrix_rooms")
+        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
         self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
         self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
+        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
@@ -248,6 +251,7 @@ class MatrixAdapter(Adapter):
 
     async def _take(self, resp: SyncResponse, history: bool) -> bool:
         """Join invitations, store the batch's events and its token; False to sync the batch again."""
+        await self._note_inviters(resp)
         for room_id in resp.rooms.invite:
             joined = await self.client.join(room_id)
             if isinstance(joined, JoinError):
@@ -286,6 +290,21 @@ class MatrixAdapter(Adapter):
         await self._tell_encrypted_rooms()
         return True
 
+    async def _note_inviters(self, resp: SyncResponse) -> None:
+        """Who invited the bot, from each invitation's own member event, stored before the bot joins."""
+        found: dict[str, str] = {}
+        for room_id, info in resp.rooms.invite.items():
+            for event in info.invite_state:  # nio's parsed events (their ``source`` lacks the content)
+                if (isinstance(event, InviteMemberEvent) and event.state_key == self.user_id
+                        and event.membership == "invite" and event.sender):
+                    found[room_id] = event.sender
+        if not found:
+            return
+        async with self.db.transaction():
+            for room_id, sender in found.items():
+                await self._mark_room(room_id, invited_by=sender)
+        self._inviter.update(found)
+
     async def _convert_room(self, room_id: str, sources: list[dict[str, Any]]) -> list[Incoming]:
         room = self.client.rooms.get(room_id)
         view = await self._view(room_id)
@@ -293,8 +312,8 @@ class MatrixAdapter(Adapter):
         found: list[Incoming] = []
         for source in sources:
             if is_own_join(source, self.user_id):
-                if view.private and not encrypted:
-                    found.append(self._start_from(view, source))
+                if view.private and not encrypted and (start := await self._start_from(view, source)):
+                    found.append(start)
                 continue
             if encrypted and view.private:
                 continue  # nothing can be answered there; the room was told once why
@@ -304,21 +323,46 @@ class MatrixAdapter(Adapter):
         return found
 
     async def _view(self, room_id: str) -> RoomView:
-        """A room is someone's private chat when it is no circle room and holds the bot and one person."""
+        """A room is someone's private chat when it is no circle room and holds the bot and one person,
+        who has joined it, with no one else invited, and who invited the bot (when that is known: rooms
+        from before it was recorded). Otherwise anyone could invite the bot and a victim into a room and
+        have the victim's check-ins and moderators' notices sent there."""
         room = self.client.rooms.get(room_id)
-        others = (set(room.users) | set(room.invited_users)) - {self.user_id} if room else set()
         circle = await circle_store.room_by_chat(self.db, self.platform, room_id)
         return RoomView(
             room_id,
-            private=circle is None and len(others) == 1,
+            private=circle is None and self._private_person(room_id) is not None,
             choices_event=self._choices_event.get(room_id),
             display_name=(room.user_name if room else (lambda _u: None)),
         )
 
-    def _start_from(self, view: RoomView, join: dict[str, Any]) -> Incoming:
-        """The bot was invited into a private chat and joined it: the person's onboarding begins."""
+    def _private_person(self, room_id: str) -> str | None:
+        """The one person whose private chat with the bot this room is, if it is one."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return None
+        joined = set(room.users) - {self.user_id}
+        invited = set(room.invited_users) - {self.user_id}
+        if len(joined) != 1 or invited:
+            return None
+        person = next(iter(joined))
+        inviter = self._inviter.get(room_id)
+        return person if inviter is None or inviter == person else None
+
+    async def _start_from(self, view: RoomView, join: dict[str, Any]) -> Incoming | None:
+        """The bot was invited into a private chat and joined it: the person's onboarding begins. Not for
+        someone who already has a private chat with the bot elsewhere: an event the bot makes up never
+        moves where their messages go (their own first message in this room will, if they write)."""
+        person = self._private_person(view.room_id)
+        if person is None:
+            return None
+        known = await people.by_identity(self.db, self.platform, person)
+        if known is not None:
+            chats = {i.private_chat_id for i in await people.identities(self.db, known.id)
+                     if i.platform == self.platform and not i.unreachable_at and i.private_chat_id not in self._gone}
+            if chats - {view.room_id}:
+                return None
         room = self.client.rooms[view.room_id]
-        person = next(iter((set(room.users) | set(room.invited_users)) - {self.user_id}))
         return Incoming(
             Address(self.platform, view.room_id, person, private=True),
             CommandIn("start"),
