@@ -21,6 +21,11 @@ if TYPE_CHECKING:
     from bot.core.app import Core
 
 
+class StartFailed(Exception):
+    """The platform cannot be reached or refused the bot's credentials at start: one sentence for the
+    person running ``voisinage run`` (what failed and what to check), never a traceback."""
+
+
 class Adapter(ABC):
     platform: str
     capabilities: Capabilities

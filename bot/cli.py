@@ -17,7 +17,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from bot.core.config import DEFAULTS_FILE, Config, ConfigError, load_config
+from bot.core.config import DEFAULTS_FILE, Config, ConfigError, check_secrets, load_config
+from bot.core.logs import install_redaction
 
 log = logging.getLogger("voisinage")
 
@@ -93,14 +94,21 @@ def init(path: Path) -> int:
     ]
     for line in DEFAULTS_FILE.read_text(encoding="utf-8").splitlines()[4:]:
         lines.append(line if not line or line.startswith(("#", "[")) else f"# {line}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"Cannot write {path}: {exc.strerror or exc}. Choose a folder that exists and that you may write in.",
+              file=sys.stderr)
+        return 2
     print(f"Wrote {path}. Edit it, then: voisinage run --config {path}")
     return 0
 
 
 def _load(path: Path | None) -> Config | None:
     try:
-        return load_config(path)
+        config = load_config(path)
+        check_secrets(config)
+        return config
     except ConfigError as err:
         print(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}", file=sys.stderr)
         return None
@@ -131,9 +139,28 @@ def run(args: argparse.Namespace) -> int:
         return 2
     has_platform = bool(config.telegram.token) or bool(config.matrix.homeserver)
     _logging(args, console=args.console or not has_platform)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(config, args))
+    install_redaction(_secrets(config))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve(config, args))
+    except StartError as err:
+        print(f"Cannot start: {err}", file=sys.stderr)
+        return 2
     return 0
+
+
+class StartError(Exception):
+    """Something outside the program keeps it from starting (a database folder, a platform that does not
+    answer): said in one sentence, without a traceback."""
+
+
+def _secrets(config: Config) -> list[str]:
+    """What must never appear in a log line, at any level (httpx logs Telegram's URLs, token included)."""
+    import os
+
+    names = (config.telegram.token_env, config.telegram.webhook_secret_env,
+             config.matrix.access_token_env, config.matrix.password_env)
+    return [os.environ.get(name, "") for name in names]
 
 
 def _logging(args: argparse.Namespace, *, console: bool) -> None:
@@ -147,11 +174,23 @@ def _logging(args: argparse.Namespace, *, console: bool) -> None:
         logging.getLogger(name).setLevel(logging.WARNING if console and not args.verbose else ours)
 
 
-async def _serve(config: Config, args: argparse.Namespace) -> None:
+async def _open(config: Config, database: str):
+    from sqlite3 import Error as SQLiteError
+
     from bot.assemble import open_core
 
+    folder = Path(database).expanduser().resolve().parent
+    if not folder.is_dir():
+        raise StartError(f"the database folder {folder} does not exist (--database or deployment.database)")
+    try:
+        return await open_core(config, database=database)
+    except (OSError, SQLiteError) as exc:
+        raise StartError(f"the database {database} cannot be opened ({exc})") from None
+
+
+async def _serve(config: Config, args: argparse.Namespace) -> None:
     database = args.database or config.deployment.database
-    core = await open_core(config, database=database)
+    core = await _open(config, database)
     try:
         adapters = [] if args.console else await _platform_adapters(core, config)
         if adapters:
@@ -164,15 +203,23 @@ async def _serve(config: Config, args: argparse.Namespace) -> None:
 
 async def _platform_adapters(core, config: Config) -> list:
     """Adapters for every platform with credentials. Each module's ``start`` attaches to the core."""
+    from adapters.base import StartFailed
+
     adapters = []
-    if config.telegram.token:
-        from adapters import telegram
+    try:
+        if config.telegram.token:
+            from adapters import telegram
 
-        adapters.append(await telegram.start(core, config))
-    if config.matrix.homeserver and (config.matrix.access_token or config.matrix.password):
-        from adapters import matrix
+            adapters.append(await telegram.start(core, config))
+        if config.matrix.homeserver and (config.matrix.access_token or config.matrix.password):
+            from adapters import matrix
 
-        adapters.append(await matrix.start(core, config))
+            adapters.append(await matrix.start(core, config))
+    except StartFailed as exc:
+        for adapter in adapters:
+            with contextlib.suppress(Exception):
+                await adapter.close()
+        raise StartError(str(exc)) from None
     return adapters
 
 

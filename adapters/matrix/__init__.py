@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from adapters.base import StartFailed
 from adapters.matrix.adapter import MatrixAdapter
+from adapters.matrix.errors import NETWORK_ERRORS
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -28,8 +30,11 @@ async def start(core: Core, config: Config) -> MatrixAdapter:
     adapter = MatrixAdapter.from_config(config.matrix)
     try:
         await adapter.connect(core)
-    except BaseException:
+    except BaseException as exc:
         await adapter.close()
+        if isinstance(exc, NETWORK_ERRORS):
+            raise StartFailed(f"Matrix: {config.matrix.homeserver} cannot be reached ({exc!r}); "
+                              "check the address and the network") from None
         raise
     core.attach(adapter)
     return adapter

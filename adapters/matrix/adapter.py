@@ -31,11 +31,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
+import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
+    InviteMemberEvent,
     JoinError,
     LoginResponse,
     RoomCreateResponse,
@@ -49,7 +52,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from adapters.base import Adapter
+from adapters.base import Adapter, StartFailed
 from adapters.matrix import render
 from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
 from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
@@ -73,7 +76,7 @@ from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
 from bot.core.pacing import backoff
 from bot.storage import circles as circle_store
-from bot.storage import inbox, outbox
+from bot.storage import inbox, outbox, people
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -110,6 +113,8 @@ MUTED_LEVEL = -1  # below events_default: cannot post in the room
 OUTBOX_KEY = "org.voisinage.outbox_key"
 LOOK_BACK = 50  # the bot's latest messages in a room searched for it
 MODERATOR_LEVEL = 50
+# The columns of matrix_rooms that ``_mark_room`` may set: the names are written into its SQL.
+ROOM_COLUMNS = frozenset({"encrypted_told_at", "gone_at", "gone_reason", "invited_by"})
 # A rate-limited room whose refused message has not come back this long after its wait is released.
 RELEASE_AFTER_S = 120.0
 
@@ -168,6 +173,7 @@ class MatrixAdapter(Adapter):
         self.core: Core | None = None
         self._synced = asyncio.Event()
         self._gone: dict[str, str] = {}  # room id -> why the bot is no longer there
+        self._inviter: dict[str, str] = {}  # room id -> who invited the bot there
         self._told: set[str] = set()  # encrypted rooms already told that the bot cannot read them
         self._choices_event: dict[str, str] = {}  # room id -> the bot's latest message with choices
         self._holds: dict[str, _Hold] = {}  # room id -> the refused message that must go first, and until when
@@ -189,9 +195,10 @@ class MatrixAdapter(Adapter):
     async def connect(self, core: Core) -> None:
         """Log in (reusing the stored device) and load what the adapter remembers about rooms."""
         self.core = core
-        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason FROM matrix_rooms")
+        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
         self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
         self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
+        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
@@ -199,13 +206,16 @@ class MatrixAdapter(Adapter):
             if not device:  # the token's own device, asked once and then stored
                 whoami = await self.client.whoami()
                 if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
-                    raise RuntimeError(f"Matrix: the access token was refused by the homeserver ({whoami})")
+                    raise StartFailed(f"Matrix: the access token was refused by the homeserver ({whoami})")
                 device = whoami.device_id
                 self.client.restore_login(self.user_id, device, self._access_token)
         else:
-            resp = await self.client.login(self._password, device_name="Voisinage", device_id=stored_device or None)
+            # nio 0.26's login() takes no device_id: it logs in as the client's own device_id, so the
+            # stored device is set there first (residents' clients then see the same device each start).
+            self.client.device_id = self._device_id or stored_device or self.client.device_id
+            resp = await self.client.login(self._password, device_name="Voisinage")
             if not isinstance(resp, LoginResponse):
-                raise RuntimeError(f"Matrix: login refused for {self.user_id} ({resp})")
+                raise StartFailed(f"Matrix: login refused for {self.user_id} ({resp})")
             device = resp.device_id
         async with self.db.transaction():
             await self._set_state("device_id", device)
@@ -249,6 +259,7 @@ class MatrixAdapter(Adapter):
     async def _take(self, resp: SyncResponse, history: bool) -> bool:
         """Join invitations, store the batch's events and its token; False to sync the batch again."""
         self.heard_from_platform()
+        await self._note_inviters(resp)
         for room_id in resp.rooms.invite:
             joined = await self.client.join(room_id)
             if isinstance(joined, JoinError):
@@ -287,6 +298,21 @@ class MatrixAdapter(Adapter):
         await self._tell_encrypted_rooms()
         return True
 
+    async def _note_inviters(self, resp: SyncResponse) -> None:
+        """Who invited the bot, from each invitation's own member event, stored before the bot joins."""
+        found: dict[str, str] = {}
+        for room_id, info in resp.rooms.invite.items():
+            for event in info.invite_state:  # nio's parsed events (their ``source`` lacks the content)
+                if (isinstance(event, InviteMemberEvent) and event.state_key == self.user_id
+                        and event.membership == "invite" and event.sender):
+                    found[room_id] = event.sender
+        if not found:
+            return
+        async with self.db.transaction():
+            for room_id, sender in found.items():
+                await self._mark_room(room_id, invited_by=sender)
+        self._inviter.update(found)
+
     async def _convert_room(self, room_id: str, sources: list[dict[str, Any]]) -> list[Incoming]:
         room = self.client.rooms.get(room_id)
         view = await self._view(room_id)
@@ -294,8 +320,8 @@ class MatrixAdapter(Adapter):
         found: list[Incoming] = []
         for source in sources:
             if is_own_join(source, self.user_id):
-                if view.private and not encrypted:
-                    found.append(self._start_from(view, source))
+                if view.private and not encrypted and (start := await self._start_from(view, source)):
+                    found.append(start)
                 continue
             if encrypted and view.private:
                 continue  # nothing can be answered there; the room was told once why
@@ -305,21 +331,46 @@ class MatrixAdapter(Adapter):
         return found
 
     async def _view(self, room_id: str) -> RoomView:
-        """A room is someone's private chat when it is no circle room and holds the bot and one person."""
+        """A room is someone's private chat when it is no circle room and holds the bot and one person,
+        who has joined it, with no one else invited, and who invited the bot (when that is known: rooms
+        from before it was recorded). Otherwise anyone could invite the bot and a victim into a room and
+        have the victim's check-ins and moderators' notices sent there."""
         room = self.client.rooms.get(room_id)
-        others = (set(room.users) | set(room.invited_users)) - {self.user_id} if room else set()
         circle = await circle_store.room_by_chat(self.db, self.platform, room_id)
         return RoomView(
             room_id,
-            private=circle is None and len(others) == 1,
+            private=circle is None and self._private_person(room_id) is not None,
             choices_event=self._choices_event.get(room_id),
             display_name=(room.user_name if room else (lambda _u: None)),
         )
 
-    def _start_from(self, view: RoomView, join: dict[str, Any]) -> Incoming:
-        """The bot was invited into a private chat and joined it: the person's onboarding begins."""
+    def _private_person(self, room_id: str) -> str | None:
+        """The one person whose private chat with the bot this room is, if it is one."""
+        room = self.client.rooms.get(room_id)
+        if room is None:
+            return None
+        joined = set(room.users) - {self.user_id}
+        invited = set(room.invited_users) - {self.user_id}
+        if len(joined) != 1 or invited:
+            return None
+        person = next(iter(joined))
+        inviter = self._inviter.get(room_id)
+        return person if inviter is None or inviter == person else None
+
+    async def _start_from(self, view: RoomView, join: dict[str, Any]) -> Incoming | None:
+        """The bot was invited into a private chat and joined it: the person's onboarding begins. Not for
+        someone who already has a private chat with the bot elsewhere: an event the bot makes up never
+        moves where their messages go (their own first message in this room will, if they write)."""
+        person = self._private_person(view.room_id)
+        if person is None:
+            return None
+        known = await people.by_identity(self.db, self.platform, person)
+        if known is not None:
+            chats = {i.private_chat_id for i in await people.identities(self.db, known.id)
+                     if i.platform == self.platform and not i.unreachable_at and i.private_chat_id not in self._gone}
+            if chats - {view.room_id}:
+                return None
         room = self.client.rooms[view.room_id]
-        person = next(iter((set(room.users) | set(room.invited_users)) - {self.user_id}))
         return Incoming(
             Address(self.platform, view.room_id, person, private=True),
             CommandIn("start"),
@@ -511,14 +562,29 @@ class MatrixAdapter(Adapter):
         return await self.set_power_level(room_id, user_id, MUTED_LEVEL)
 
     async def fetch_file(self, ref: str, max_bytes: int) -> bytes:
-        """A file a resident sent (an mxc:// URI), downloaded from the homeserver only when asked."""
-        resp = await self.client.download(mxc=ref)
-        body = getattr(resp, "body", None)
-        if not isinstance(body, bytes):
-            raise RuntimeError(f"download of {ref} failed: {getattr(resp, 'message', resp)}")
-        if len(body) > max_bytes:
-            raise FileTooBig(ref)
-        return body
+        """A file a resident sent (an mxc:// URI), downloaded from the homeserver only when asked.
+
+        Streamed, never read whole before the size check (nio's ``download`` keeps the whole body in
+        memory): a declared size above ``max_bytes`` is refused before reading, and reading stops as
+        soon as the limit is passed."""
+        parts = urlsplit(ref)
+        if parts.scheme != "mxc" or not parts.netloc or not parts.path.strip("/"):
+            raise ValueError(f"not an mxc:// URI: {ref[:100]}")
+        server, media = quote(parts.netloc, safe=""), quote(parts.path.strip("/"), safe="")
+        path = f"/_matrix/client/v1/media/download/{server}/{media}"
+        headers = {"Authorization": f"Bearer {self.client.access_token}"}
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=120)) as session, \
+                session.get(self.client.homeserver + path, headers=headers) as response:
+            if response.status != 200:
+                raise RuntimeError(f"download of {ref} failed: HTTP {response.status}")
+            if response.content_length is not None and response.content_length > max_bytes:
+                raise FileTooBig(ref)
+            body = bytearray()
+            async for chunk in response.content.iter_chunked(65536):
+                body.extend(chunk)
+                if len(body) > max_bytes:
+                    raise FileTooBig(ref)
+        return bytes(body)
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
         if room_id in self._gone:
@@ -572,7 +638,8 @@ class MatrixAdapter(Adapter):
             "INSERT INTO matrix_rooms (room_id) VALUES (?) ON CONFLICT (room_id) DO NOTHING", (room_id,)
         )
         for column, value in values.items():
-            assert column in ("encrypted_told_at", "gone_at", "gone_reason")
+            if column not in ROOM_COLUMNS:  # a real check, not an assert (python -O removes those)
+                raise ValueError(f"matrix_rooms has no column {column!r}")
             await self.db.execute(f"UPDATE matrix_rooms SET {column} = ? WHERE room_id = ?", (value, room_id))
 
 

@@ -27,8 +27,9 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
 )
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 
+from adapters.base import StartFailed
 from adapters.telegram import adoption
 from adapters.telegram.adapter import Settings, TelegramAdapter
 from adapters.telegram.limits import TelegramRates
@@ -69,8 +70,15 @@ async def start(
     adapter = TelegramAdapter(bot, core, settings)
     try:
         await adapter.open()
-    except BaseException:
+    except BaseException as exc:
         await adapter.close()
+        if isinstance(exc, InvalidToken):
+            raise StartFailed(f"Telegram refused the bot token in {tg.token_env} (check it with @BotFather)") from None
+        if isinstance(exc, NetworkError):  # TimedOut is one too
+            raise StartFailed(f"Telegram cannot be reached at {base_url.split('/bot')[0]} ({exc}); "
+                              "check the network, then start again") from None
+        if isinstance(exc, TelegramError):
+            raise StartFailed(f"Telegram refused to start the bot ({exc})") from None
         raise
     adoption.install(core)
     core.attach(adapter)

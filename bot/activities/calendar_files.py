@@ -10,20 +10,23 @@ addresses on this machine or its local network, since the URL is typed by an org
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
 
 import aiohttp
 import icalendar
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import ThreadedResolver
 
 from bot.storage.events import Event
 
 PRODID = "-//Voisinage//Activities//FR"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(frozen=True)
@@ -138,36 +141,95 @@ def _aware(value: date | datetime, zone: ZoneInfo) -> datetime:
 
 
 # ---- fetching a feed ----------------------------------------------------------------------------
+#
+# The URL is typed by an organizer, so the bot must not become a way to read this machine or its local
+# network (an admin page, a cloud metadata address). Checking the name once before the download is not
+# enough: a redirect leads elsewhere, and a name can resolve differently at connection time. So every
+# connection goes through a resolver that drops forbidden addresses, redirects are followed by hand
+# (each new URL checked again), and an address written as a number (which aiohttp never resolves) is
+# checked before it is used.
 
-async def fetch(url: str, max_bytes: int, allow_private: bool, timeout: float = 20.0) -> bytes:
-    """Download a calendar: http(s) only, at most ``max_bytes``, never a private address unless allowed."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("scheme", url[:100])
-    if not allow_private and await _is_private(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)):
-        raise FetchError("private", parts.hostname)
+REDIRECTS = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 5
+AddressCheck = Callable[[IPAddress], bool]
+
+
+def public_address(address: IPAddress) -> bool:
+    """Global unicast only: no loopback, private, link-local, shared (CGNAT), unspecified, multicast or
+    reserved address, including IPv4 written inside IPv6."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+class ForbiddenAddress(OSError):
+    """The feed's host is (or resolves only to) an address the bot must not connect to."""
+
+
+class FilteringResolver(AbstractResolver):
+    """aiohttp's resolver, keeping only the addresses ``allowed`` accepts, at connection time."""
+
+    def __init__(self, allowed: AddressCheck) -> None:
+        self.allowed = allowed
+        self.inner = ThreadedResolver()
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list:
+        found = await self.inner.resolve(host, port, family)
+        kept = [r for r in found if self.allowed(ipaddress.ip_address(r["host"].split("%")[0]))]
+        if not kept:
+            raise ForbiddenAddress(f"{host} resolves only to addresses that are not allowed")
+        return kept
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def fetch(url: str, max_bytes: int, allow_private: bool, timeout: float = 20.0,
+                allowed: AddressCheck | None = None) -> bytes:
+    """Download a calendar: http(s) only, at most ``max_bytes``, never a private address unless allowed
+    (``allowed``: which addresses may be connected to; the tests' only way to stand in for "public")."""
+    check: AddressCheck = (lambda _a: True) if allow_private else (allowed or public_address)
     try:
+        connector = aiohttp.TCPConnector(resolver=FilteringResolver(check), use_dns_cache=False)
         client_timeout = aiohttp.ClientTimeout(total=timeout)
-        async with aiohttp.ClientSession(timeout=client_timeout) as session, session.get(url) as response:
-            if response.status != 200:
-                raise FetchError("http", str(response.status))
-            body = bytearray()
-            async for chunk in response.content.iter_chunked(65536):
-                body.extend(chunk)
-                if len(body) > max_bytes:
-                    raise FetchError("too_big", str(max_bytes))
-            return bytes(body)
+        async with aiohttp.ClientSession(timeout=client_timeout, connector=connector) as session:
+            for _ in range(MAX_REDIRECTS + 1):
+                _check_url(url, check)
+                async with session.get(url, allow_redirects=False) as response:
+                    if response.status in REDIRECTS and response.headers.get("Location"):
+                        url = urljoin(url, response.headers["Location"])
+                        continue
+                    return await _body(response, max_bytes)
+            raise FetchError("http", "too many redirects")
+    except aiohttp.ClientConnectorError as exc:
+        if isinstance(exc.os_error, ForbiddenAddress) or isinstance(exc.__cause__, ForbiddenAddress):
+            raise FetchError("private", str(exc.host)) from None
+        raise FetchError("network", type(exc).__name__) from None
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise FetchError("network", type(exc).__name__) from None
 
 
-async def _is_private(host: str, port: int) -> bool:
+def _check_url(url: str, allowed: AddressCheck) -> None:
+    """The scheme, and a host written as an address (aiohttp connects to those without resolving)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("scheme", url[:100])
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return False  # unresolvable: the download itself will fail with a network error
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if address.is_private or address.is_loopback or address.is_link_local or address.is_reserved:
-            return True
-    return False
+        literal = ipaddress.ip_address(parts.hostname.split("%")[0])
+    except ValueError:
+        return  # a name: the resolver checks what it resolves to, at connection time
+    if not allowed(literal):
+        raise FetchError("private", parts.hostname)
+
+
+async def _body(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    if response.status != 200:
+        raise FetchError("http", str(response.status))
+    if response.content_length is not None and response.content_length > max_bytes:
+        raise FetchError("too_big", str(max_bytes))
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(65536):
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise FetchError("too_big", str(max_bytes))
+    return bytes(body)

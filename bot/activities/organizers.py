@@ -35,10 +35,12 @@ def places_label(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> str:
 
 
 async def deciders(core, db: Database, place_ids: list[str] | tuple[str, ...]) -> list[int]:
-    """Moderators of these neighbourhoods; the admins when none of them has a moderator yet."""
+    """Who decides for each of these neighbourhoods: its moderators, or the admins where it has none (so
+    no neighbourhood of a request is left without anyone able to answer it)."""
     found: list[int] = []
     for place_id in place_ids:
-        for person_id in await roles.moderators_of(db, place_id):
+        for person_id in await roles.moderators_of(db, place_id) or await roles.admin_ids(
+                db, core.config.deployment.admins):
             if person_id not in found:
                 found.append(person_id)
     return found or await roles.admin_ids(db, core.config.deployment.admins)
@@ -158,7 +160,7 @@ class OrganizerFlow(StepFlow):
 
 async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
     """Each moderator of the neighbourhoods served gets the application with decision buttons."""
-    places = places_label(ctx, organizer.places)
+    places = places_label(ctx, organizer.requested)
 
     def text(t) -> Localized:
         return t("organizer-application", name=organizer.name, kind=kind_label(t, organizer.kind), places=places,
@@ -169,29 +171,41 @@ async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
                 (t("organizer-button-trust"), f"orgmod:{organizer.id}:trust"),
                 (t("organizer-button-reject"), f"orgmod:{organizer.id}:no")]
 
-    for moderator_id in await deciders(ctx.core, ctx.db, organizer.places):
+    for moderator_id in await deciders(ctx.core, ctx.db, organizer.requested):
         key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
         await ctx.tell(moderator_id, text, buttons, dedupe_key=key)
 
 
+async def decidable(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> list[str]:
+    """The places among these that this person may decide for: those they moderate (an admin: all).
+    The applicant chooses the list, so a moderator of one place never decides for the others."""
+    admins = ctx.core.config.deployment.admins
+    if await roles.is_admin(ctx.db, admins, ctx.person.id):
+        return list(place_ids)
+    return [p for p in place_ids if await roles.is_moderator(ctx.db, admins, ctx.person.id, p)]
+
+
 async def decide(ctx: Context) -> None:
-    """A moderator's button on an application: only moderators of one of its neighbourhoods may."""
+    """A moderator's button on an application: it decides for the neighbourhoods they moderate only."""
     _, organizer_id, answer = [*ctx.payload.split(":"), "", ""][:3]
     organizer = await organizers.get(ctx.db, int(organizer_id)) if organizer_id.isdigit() else None
     if organizer is None or answer not in ("ok", "trust", "no"):
         await ctx.reply(ctx.t("choice-expired"))
         return
-    if not await may_decide(ctx, organizer.places):
-        await ctx.reply(ctx.t("organizer-not-moderator", places=places_label(ctx, organizer.places)))
+    mine = await decidable(ctx, organizer.requested)
+    if not mine:
+        await ctx.reply(ctx.t("organizer-not-moderator", places=places_label(ctx, organizer.requested)))
         return
     status = "rejected" if answer == "no" else "approved"
-    if not await organizers.decide(ctx.db, organizer.id, status, answer == "trust", ctx.person.id):
+    decided = await organizers.decide(ctx.db, organizer.id, status, answer == "trust", ctx.person.id, mine)
+    if not decided:
         await ctx.reply(ctx.t("organizer-already-decided", name=organizer.name))
         return
+    places = places_label(ctx, decided)
     key = f"organizer-decision-{answer}"
-    await ctx.tell(organizer.person_id, lambda t: t(key, name=organizer.name),
-                   dedupe_key=f"orgdec:{organizer.id}:{ctx.now.isoformat()}")
-    await ctx.reply(ctx.t(f"organizer-decided-{answer}", name=organizer.name))
+    await ctx.tell(organizer.person_id, lambda t: t(key, name=organizer.name, places=places),
+                   dedupe_key=f"orgdec:{organizer.id}:{ctx.now.isoformat()}:{ctx.person.id}")
+    await ctx.reply(ctx.t(f"organizer-decided-{answer}", name=organizer.name, places=places))
 
 
 async def organizer_command(ctx: Context) -> None:
@@ -216,11 +230,17 @@ async def trust_command(ctx: Context) -> None:
     if organizer is None:
         await ctx.reply(ctx.t("organizer-trust-usage"))
         return
-    if not await may_decide(ctx, organizer.places):
+    mine = await decidable(ctx, organizer.places)
+    if not mine:
         await ctx.reply(ctx.t("organizer-not-moderator", places=places_label(ctx, organizer.places)))
         return
-    await organizers.set_trusted(ctx.db, organizer.id, not organizer.trusted)
-    await ctx.reply(ctx.t("organizer-trusted" if not organizer.trusted else "organizer-untrusted", name=organizer.name))
+    marks = ", ".join("?" * len(mine))
+    trusted_here = bool(await ctx.db.scalar(
+        f"SELECT MIN(trusted) FROM organizer_places WHERE organizer_id = ? AND place_id IN ({marks})",
+        (organizer.id, *mine)))
+    await organizers.set_trusted(ctx.db, organizer.id, not trusted_here, mine)
+    key = "organizer-trusted" if not trusted_here else "organizer-untrusted"
+    await ctx.reply(ctx.t(key, name=organizer.name, places=places_label(ctx, mine)))
 
 
 def install(core) -> None:
@@ -228,4 +248,4 @@ def install(core) -> None:
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
                                 help_key="help-organizer", french_name="organisateur"))
     core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
-    core.router.action("orgmod", decide)
+    core.router.action("orgmod", decide, before_onboarding=True)  # role-checked: admins need not join

@@ -405,7 +405,7 @@ def install(core) -> None:
                                 help_key="help-event", french_name="evenement"))
     core.router.command(Command("myevents", my_events, aliases=("mesevenements", "mes-evenements"),
                                 help_key="help-myevents", french_name="mesevenements"))
-    core.router.action("evmod", moderate)
+    core.router.action("evmod", moderate, before_onboarding=True)  # role-checked: admins need not join
     core.router.action("evo", own_event)
 
 

@@ -53,6 +53,10 @@ MIN_GROUP_COMMIT = 8
 ChoiceList = Sequence[tuple[str, str]]
 
 
+# The outbox "chat" of room changes about someone erased with /forget (see ``_queue_room_item``).
+ERASED_CHAT = "-"
+
+
 @dataclass(frozen=True)
 class Content:
     """What a deployment can swap without code: texts, places, interests, kinds of help."""
@@ -267,7 +271,10 @@ class Core:
     async def _route_choice(self, ctx: Context, body: ChoiceIn, conv: conversations.Conversation | None) -> None:
         prefix = body.payload.partition(":")[0]
         if prefix in self.router.actions:
-            await self.router.actions[prefix](ctx)
+            if ctx.person.onboarded or prefix in self.router.open_actions:
+                await self.router.actions[prefix](ctx)
+            else:  # an old button (or a forged payload) must not act for someone who is not a member
+                await self._not_yet(ctx, conv)
             return
         parsed = parse_flow_payload(body.payload)
         if conv is not None and parsed and parsed[0] == conv.flow and parsed[1] == conv.step:
@@ -277,6 +284,14 @@ class Core:
             await self.router.flows[conv.flow].handle(ctx, conv, TextIn(""))
         else:
             await ctx.reply(ctx.t("choice-expired"))
+
+    async def _not_yet(self, ctx: Context, conv: conversations.Conversation | None) -> None:
+        """A member's button pressed by someone still joining: say so, and go back to where they were."""
+        if conv is not None:
+            await ctx.reply(ctx.t("choice-needs-onboarding"))
+            await self.router.flows[conv.flow].handle(ctx, conv, TextIn(""))
+        else:
+            await ctx.reply(ctx.t("choice-needs-onboarding"), [(ctx.t("button-start"), "go:start")])
 
     async def _handle_group(self, event: Incoming, batch: Batch, now: datetime) -> None:
         """A circle room: neighbours talking to each other. The bot stays quiet except for mirroring
@@ -392,16 +407,19 @@ class Core:
 
     async def _queue_room_item(
         self, db: Database, kind: str, circle_id: int, person_id: int, now: datetime, *,
-        dedupe: str | None = None, at: datetime | None = None, **details: object,
+        dedupe: str | None = None, at: datetime | None = None, anonymous: bool = False, **details: object,
     ) -> None:
         """One outbox item per platform account of the person, about their place in a circle's room
-        (an invite, a power level, a mute, a removal), carried out by ``bot.core.delivery``."""
+        (an invite, a power level, a mute, a removal), carried out by ``bot.core.delivery``.
+        ``anonymous``: filed under no private chat (for someone being erased: once carried out, the
+        item's content is blanked and nothing left in the outbox points to them)."""
         for identity in await people.identities(db, person_id):
+            chat_id = ERASED_CHAT if anonymous else identity.private_chat_id
             payload = json.dumps(
                 {"circle_id": circle_id, "person_id": person_id, "user_id": identity.user_id, **details}
             )
             await outbox.add(
-                db, identity.platform, kind, identity.private_chat_id, payload, now,
+                db, identity.platform, kind, chat_id, payload, now,
                 dedupe_key=f"{dedupe}:{identity.platform}" if dedupe else None, not_before=at,
             )
 
@@ -418,11 +436,12 @@ class Core:
         await self._queue_room_item(db, "power", circle_id, person_id, now, at=at, level=level)
 
     async def queue_room_removal(
-        self, db: Database, circle_id: int, person_id: int, now: datetime, *, ban: bool = False
+        self, db: Database, circle_id: int, person_id: int, now: datetime, *, ban: bool = False,
+        anonymous: bool = False,
     ) -> None:
-        """Take someone who left their circle (or was removed, or banned) out of its rooms on every
-        platform, so the circle's group holds its members and no one else."""
-        await self._queue_room_item(db, "remove", circle_id, person_id, now, ban=ban)
+        """Take someone who left their circle (or was removed, or banned, or erased) out of its rooms on
+        every platform, so the circle's group holds its members and no one else."""
+        await self._queue_room_item(db, "remove", circle_id, person_id, now, ban=ban, anonymous=anonymous)
 
     async def queue_room_mute(
         self, db: Database, circle_id: int, person_id: int, until: datetime, now: datetime

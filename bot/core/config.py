@@ -151,7 +151,10 @@ class Activities:
     feed_refresh_hours: int
     import_max_bytes: int
     import_chunk: int
-    import_allow_private: bool
+    # Whether a feed URL may point to this machine or its local network. Deliberately not a setting of
+    # default.toml, so a deployment's file cannot turn it on (it is refused as an unknown key): only
+    # code (the tests' local feed servers) sets it.
+    import_allow_private: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(str(path), "file not found", "voisinage init --config voisinage.toml") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML ({exc})", 'language = "fr"') from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), "not UTF-8 text (save it as UTF-8 in your editor)", 'name = "Voisinage"') from None
+    except OSError as exc:
+        raise ConfigError(str(path), f"cannot be read ({exc.strerror or exc})", "voisinage.toml") from None
 
 
 def _check_known(section: str, given: dict[str, Any], known: dict[str, Any]) -> None:
@@ -215,10 +222,38 @@ def _typed(section: str, key: str, value: Any, default: Any) -> Any:
 
 
 _TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+ADMIN_PLATFORMS = ("telegram", "matrix", "console")
+
+
+def _validate_admins(admins: list[str]) -> None:
+    """An admin without its platform ("modo") would match no one, silently: refuse it with an example."""
+    for entry in admins:
+        platform, sep, user_id = str(entry).partition(":")
+        if not isinstance(entry, str) or not sep or platform not in ADMIN_PLATFORMS or not user_id:
+            raise ConfigError(
+                "deployment.admins",
+                f"{entry!r} must be \"platform:user id\" with platform one of {', '.join(ADMIN_PLATFORMS)}",
+                'admins = ["telegram:123456789", "matrix:@ana:example.org"]',
+            )
+
+
+def check_secrets(cfg: Config) -> None:
+    """A platform set up in the file but whose secret is missing from the environment would otherwise be
+    skipped without a word (the console starts instead): say which variable to set."""
+    m = cfg.matrix
+    if m.homeserver and not (m.access_token or m.password):
+        raise ConfigError(
+            "matrix.homeserver",
+            f"is set but neither {m.access_token_env} nor {m.password_env} is in the environment",
+            f"{m.access_token_env}=syt_… voisinage run --config voisinage.toml",
+        )
+    if m.homeserver and not m.user_id:
+        raise ConfigError("matrix.user_id", "is needed with matrix.homeserver", 'user_id = "@voisinage:example.org"')
 
 
 def _validate(cfg: Config) -> None:
     """The checks that a type alone cannot express."""
+    _validate_admins(cfg.deployment.admins)
     if cfg.deployment.language not in LANGUAGES:
         raise ConfigError("deployment.language", f"must be one of {', '.join(LANGUAGES)}", 'language = "fr"')
     try:

@@ -112,6 +112,8 @@ class Router:
     commands: dict[str, Command] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)
     actions: dict[str, Handler] = field(default_factory=dict)
+    # Action prefixes that also work before onboarding is finished (the rest answer "join first").
+    open_actions: set[str] = field(default_factory=set)
     file_handler: Handler | None = None  # what a document sent in a private chat is for (calendar import)
     _listed: list[Command] = field(default_factory=list)
 
@@ -126,8 +128,12 @@ class Router:
     def flow(self, flow: Flow) -> None:
         self.flows[flow.name] = flow
 
-    def action(self, prefix: str, handler: Handler) -> None:
+    def action(self, prefix: str, handler: Handler, *, before_onboarding: bool = False) -> None:
+        """``before_onboarding``: the button also acts for someone who has not finished joining (the
+        "start" button, answers about /forget); every other button waits for a member."""
         self.actions[prefix] = handler
+        if before_onboarding:
+            self.open_actions.add(prefix)
 
     def on_file(self, handler: Handler) -> None:
         if self.file_handler is not None:

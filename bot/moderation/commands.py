@@ -373,7 +373,7 @@ def _privacy(core) -> None:
 
 def install(core) -> None:
     _privacy(core)
-    core.router.action("mod", mod_action)
+    core.router.action("mod", mod_action, before_onboarding=True)  # role-checked: admins need not join
     register(core, "circles", circles_cmd, ("cercles",), "cercles", "modhelp-circles")
     register(core, "circle", circle_cmd, ("cercle",), "cercle", "modhelp-circle")
     register(core, "move", move_cmd, ("deplacer",), "deplacer", "modhelp-move")

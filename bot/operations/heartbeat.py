@@ -13,15 +13,21 @@ import os
 import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot.core.clock import to_iso
 from bot.operations.backup import HEARTBEAT_SECONDS
 from bot.storage import runtime
 
 if TYPE_CHECKING:
-    from adapters.base import Adapter
     from bot.core.app import Core
+
+
+class Adapter(Protocol):
+    """What the heartbeat reads of a platform adapter (``adapters.base.Adapter`` has it)."""
+
+    platform: str
+    last_contact: datetime | None
 
 log = logging.getLogger(__name__)
 

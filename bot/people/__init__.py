@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.people import onboarding, privacy, profile
+from bot.people import onboarding, privacy, profile, retention
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -18,3 +18,4 @@ def install(core: Core) -> None:
     onboarding.install(core)
     profile.install(core)
     privacy.install(core)
+    retention.install(core)  # what is no longer needed expires

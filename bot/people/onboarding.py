@@ -128,18 +128,24 @@ class Onboarding(StepFlow):
         await people.update(ctx.db, ctx.person.id, place_id=place.id)
         conv.data.pop("candidates", None)
         conv.data["place_echo"] = place.label
-        if conv.data.get("mode") == "profile" and previous != place.id:
-            await self.move_to_new_place(ctx)
+        if conv.data.get("mode") == "profile" and previous != place.id and not await self.move_to_new_place(ctx):
+            return  # a gate of the new neighbourhood (its local question) now leads the conversation
         await self.next(ctx, conv, "place")
 
-    async def move_to_new_place(self, ctx: Context) -> None:
-        """A new neighbourhood means a new circle: leave the old one, join one there."""
+    async def move_to_new_place(self, ctx: Context) -> bool:
+        """A new neighbourhood means a new circle: leave the old one, join one there — through the same
+        gates as a newcomer (a ban, the neighbourhood's local question), or /profile would be a way round
+        them. False when a gate holds the person back (it has answered them itself)."""
         if await circle_store.circle_of(ctx.db, ctx.person.id) is None:
-            return
+            return True
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
         await leave_circle(ctx.core, ctx.db, person, ctx.now)
+        ctx.person = person
+        if not await ctx.core.hooks.gates_pass(ctx, "place"):
+            return False
         await place_in_circle(ctx.core, ctx.db, person, ctx.now)
+        return True
 
     # ---- interests and help: pick several from a list ---------------------------------------
 
@@ -354,4 +360,4 @@ def install(core) -> None:
     core.router.flow(Onboarding())
     core.router.command(Command("start", start, aliases=("demarrer", "commencer"), needs_member=False))
     core.router.action("contact", contact_answer)
-    core.router.action("go", go)
+    core.router.action("go", go, before_onboarding=True)

@@ -3,7 +3,8 @@
 Stored about a person: their record in ``people`` (first name, language, consent date, neighbourhood,
 interests, help offered and welcome, check-in choice, chosen contact), their platform identities, their
 circle membership, an unfinished conversation, and messages still waiting to reach them. Message
-contents are not kept: the inbox blanks each event once handled, the outbox once delivered.
+contents are not kept: the inbox blanks each event once handled, the outbox once delivered; what is
+left of them (times, chat ids) expires (``retention``).
 Features that store more about a person register it with ``core.hooks.person_data``.
 """
 
@@ -48,21 +49,47 @@ async def export(core, db: Database, person_id: int) -> dict[str, Any]:
 
 
 async def erase(core, db: Database, person_id: int, now) -> None:
-    """Delete a person and everything that points to them; their circle is told they left."""
+    """Delete a person and everything that points to them; their circle is told they left, and they are
+    taken out of its rooms on every platform (a removal filed under no private chat of theirs, so that it
+    survives the clearing of their outbox below and leaves nothing of them once carried out)."""
     person = await people.get(db, person_id)
     if person is None:
         return
-    await leave_circle(core, db, person, now)
+    circle_id = await leave_circle(core, db, person, now, from_rooms=False)
+    if circle_id is not None:
+        await core.queue_room_removal(db, circle_id, person_id, now, anonymous=True)
     for eraser in core.hooks.erasers:
         await eraser(db, person_id)
     for identity in await people.identities(db, person_id):
         await outbox.drop_for_chat(db, identity.platform, identity.private_chat_id)
+        await outbox.forget_chat(db, identity.platform, identity.private_chat_id)
         await conversations.forget_choices(db, identity.platform, identity.private_chat_id)
+        await forget_account(db, identity.platform, identity.user_id)
     await db.execute(
         "UPDATE people SET contact_person_id = NULL, contact_confirmed_at = NULL WHERE contact_person_id = ?",
         (person_id,),
     )
     await people.delete(db, person_id)
+
+
+# Which tables of the platforms' own records name an account, and in which column.
+ACCOUNT_TABLES = {
+    "telegram": (("telegram_invites", "user_id"), ("telegram_strangers", "user_id")),
+}
+
+
+async def forget_account(db: Database, platform: str, user_id: str) -> None:
+    """What the platforms' records keep of one account: invite links and stranger sightings (Telegram),
+    who invited the bot into a room (Matrix: kept as a mark that matches no one, so that room can never
+    count as someone else's private chat), and updates kept raw because they could not be read."""
+    for table, column in ACCOUNT_TABLES.get(platform, ()):
+        await db.execute(f"DELETE FROM {table} WHERE {column} = ?", (user_id,))  # names fixed above
+    if platform == "matrix":
+        await db.execute("UPDATE matrix_rooms SET invited_by = '-' WHERE invited_by = ?", (user_id,))
+    await db.execute(
+        "DELETE FROM inbox WHERE platform = ? AND status = 'failed' AND event != '' AND instr(event, ?) > 0",
+        (platform, user_id),
+    )
 
 
 async def mydata(ctx: Context) -> None:
@@ -132,4 +159,4 @@ def install(core) -> None:
             anonymous=True,
         )
     )
-    core.router.action("forget", forget_answer)
+    core.router.action("forget", forget_answer, before_onboarding=True)

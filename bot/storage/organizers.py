@@ -13,6 +13,10 @@ KINDS = ("shop", "artisan", "association", "public")
 
 @dataclass(frozen=True)
 class Organizer:
+    """``places``: where the organizer is approved (where its events may go); ``requested``: every place
+    the application lists, each decided by that place's moderators; ``trusted``: trusted in every place
+    it is approved in (a place whose moderators did not trust it keeps its events in the queue)."""
+
     id: int
     person_id: int
     name: str
@@ -21,6 +25,8 @@ class Organizer:
     status: str
     trusted: bool
     places: tuple[str, ...]
+    requested: tuple[str, ...] = ()
+    pending: tuple[str, ...] = ()
 
     @property
     def approved(self) -> bool:
@@ -29,10 +35,12 @@ class Organizer:
 
 async def _organizer(db: Database, row: Row) -> Organizer:
     places = await db.fetchall(
-        "SELECT place_id FROM organizer_places WHERE organizer_id = ? ORDER BY rowid", (row["id"],)
+        "SELECT place_id, status, trusted FROM organizer_places WHERE organizer_id = ? ORDER BY rowid", (row["id"],)
     )
+    approved = [r for r in places if r["status"] == "approved"]
     return Organizer(row["id"], row["person_id"], row["name"], row["kind"], row["contact"], row["status"],
-                     bool(row["trusted"]), tuple(r[0] for r in places))
+                     bool(approved) and all(r["trusted"] for r in approved), tuple(r[0] for r in approved),
+                     tuple(r[0] for r in places), tuple(r[0] for r in places if r["status"] == "pending"))
 
 
 async def get(db: Database, organizer_id: int) -> Organizer | None:
@@ -63,17 +71,47 @@ async def apply(db: Database, person_id: int, name: str, kind: str, contact: str
     return organizer_id
 
 
-async def decide(db: Database, organizer_id: int, status: str, trusted: bool, moderator_id: int) -> bool:
-    """Approve or reject a pending application; False when it was already decided (a second moderator)."""
-    changed = await db.execute(
-        "UPDATE organizers SET status = ?, trusted = ?, decided_by = ? WHERE id = ? AND status = 'pending'",
-        (status, int(trusted), moderator_id, organizer_id),
+async def decide(db: Database, organizer_id: int, status: str, trusted: bool, moderator_id: int,
+                 places: list[str] | tuple[str, ...] | None = None) -> list[str]:
+    """Approve or reject an application in ``places`` (None: every place listed) where it is still
+    pending; returns the places decided now (empty when a moderator was quicker)."""
+    marks = ", ".join("?" * len(places)) if places is not None else ""
+    where = f" AND place_id IN ({marks})" if places is not None else ""
+    rows = await db.fetchall(
+        "UPDATE organizer_places SET status = ?, trusted = ?, decided_by = ? "
+        f"WHERE organizer_id = ? AND status = 'pending'{where} RETURNING place_id",
+        (status, int(trusted), moderator_id, organizer_id, *(places or ())),
     )
-    return changed == 1
+    if rows:
+        await _summarise(db, organizer_id, moderator_id)
+    return [r[0] for r in rows]
 
 
-async def set_trusted(db: Database, organizer_id: int, trusted: bool) -> None:
-    await db.execute("UPDATE organizers SET trusted = ? WHERE id = ?", (int(trusted), organizer_id))
+async def _summarise(db: Database, organizer_id: int, moderator_id: int | None) -> None:
+    """organizers.status: approved somewhere → approved; all refused → rejected; else pending."""
+    await db.execute(
+        "UPDATE organizers SET "
+        "status = CASE WHEN EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
+        " AND p.status = 'approved') THEN 'approved' "
+        " WHEN EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
+        " AND p.status = 'pending') THEN 'pending' ELSE 'rejected' END, "
+        "trusted = NOT EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
+        " AND p.status = 'approved' AND p.trusted = 0), "
+        "decided_by = COALESCE(?, decided_by) WHERE id = ?",
+        (moderator_id, organizer_id),
+    )
+
+
+async def set_trusted(db: Database, organizer_id: int, trusted: bool,
+                      places: list[str] | tuple[str, ...] | None = None) -> None:
+    """Trust (or not) in ``places`` where approved (None: everywhere it is approved)."""
+    marks = ", ".join("?" * len(places)) if places is not None else ""
+    where = f" AND place_id IN ({marks})" if places is not None else ""
+    await db.execute(
+        f"UPDATE organizer_places SET trusted = ? WHERE organizer_id = ? AND status = 'approved'{where}",
+        (int(trusted), organizer_id, *(places or ())),
+    )
+    await _summarise(db, organizer_id, None)
 
 
 async def export(db: Database, person_id: int) -> dict:

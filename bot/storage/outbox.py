@@ -164,6 +164,17 @@ async def drop_for_chat(db: Database, platform: str, chat_id: str) -> None:
     )
 
 
+async def forget_chat(db: Database, platform: str, chat_id: str) -> None:
+    """/forget: what was sent to (or failed for) someone keeps their chat id: blank it, with the content
+    and the deduplication key (which only ever stopped a second message to this very person). The rows
+    stay, blank: deleting the newest would hand their ids (transaction ids on Matrix) to new messages."""
+    await db.execute(
+        "UPDATE outbox SET chat_id = '', payload = '', error = NULL, dedupe_key = NULL "
+        "WHERE platform = ? AND chat_id = ? AND status IN ('sent', 'failed')",
+        (platform, chat_id),
+    )
+
+
 async def counts(db: Database) -> dict[str, int]:
     rows = await db.fetchall("SELECT status, COUNT(*) FROM outbox GROUP BY status")
     return {r[0]: r[1] for r in rows}

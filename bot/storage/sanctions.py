@@ -3,16 +3,38 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.core.clock import to_iso
 from bot.storage.database import Database
 
+BAN_SECRET = "ban-accounts"
 
-def account_key(platform: str, user_id: str) -> str:
-    """A ban remembers accounts only as a hash: enough to recognise them, nothing to read."""
+
+def account_key(secret: bytes, platform: str, user_id: str) -> str:
+    """A ban remembers accounts only as a keyed hash: enough to recognise them, nothing to read — and,
+    unlike a plain hash of a numeric Telegram id, not reversible by trying every id without the
+    deployment's secret."""
+    return hmac.new(secret, f"{platform}:{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def legacy_key(platform: str, user_id: str) -> str:
+    """How accounts were hashed before (plain SHA-256), to recognise bans made then."""
     return hashlib.sha256(f"{platform}:{user_id}".encode()).hexdigest()
+
+
+async def deployment_secret(db: Database, name: str = BAN_SECRET) -> bytes:
+    """A random secret of this deployment, generated on first use and kept in the database (it goes with
+    the data it protects: a backup restored elsewhere still recognises its bans)."""
+    await db.execute(
+        "INSERT INTO deployment_secrets (name, value, created_at) VALUES (?, ?, datetime('now')) "
+        "ON CONFLICT (name) DO NOTHING",
+        (name, secrets.token_hex(32)),
+    )
+    return bytes.fromhex(await db.scalar("SELECT value FROM deployment_secrets WHERE name = ?", (name,)))
 
 
 # ---- warnings -----------------------------------------------------------------------------------
@@ -56,18 +78,47 @@ async def ban(db: Database, person_id: int, accounts: list[tuple[str, str]], pla
         "INSERT INTO bans (person_id, place_id, reason, banned_by, created_at) VALUES (?, ?, ?, ?, ?)",
         (person_id, place_id, reason[:200], banned_by, to_iso(now)),
     )
+    secret = await deployment_secret(db)
     await db.executemany(
-        "INSERT INTO banned_accounts (ban_id, account) VALUES (?, ?) ON CONFLICT DO NOTHING",
-        [(ban_id, account_key(p, u)) for p, u in accounts],
+        "INSERT INTO banned_accounts (ban_id, account, scheme) VALUES (?, ?, 'hmac') ON CONFLICT DO NOTHING",
+        [(ban_id, account_key(secret, p, u)) for p, u in accounts],
     )
     return ban_id
 
 
 async def is_banned(db: Database, platform: str, user_id: str) -> bool:
+    """Recognises keyed hashes, and plain ones from before (rewritten as keyed now that the account is
+    known again)."""
+    secret = await deployment_secret(db)
+    keyed, legacy = account_key(secret, platform, user_id), legacy_key(platform, user_id)
+    await db.execute(
+        "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE account = ? AND scheme = 'sha256'",
+        (keyed, legacy),
+    )
+    await db.execute("DELETE FROM banned_accounts WHERE account = ? AND scheme = 'sha256'", (legacy,))
     return bool(await db.scalar(
-        "SELECT 1 FROM banned_accounts a JOIN bans b ON b.id = a.ban_id WHERE a.account = ? AND b.lifted_at IS NULL",
-        (account_key(platform, user_id),),
+        "SELECT 1 FROM banned_accounts a JOIN bans b ON b.id = a.ban_id WHERE a.account = ? AND a.scheme = 'hmac' "
+        "AND b.lifted_at IS NULL",
+        (keyed,),
     ))
+
+
+async def rehash_known(db: Database) -> int:
+    """Plain hashes of banned people still on record are rewritten as keyed ones from their accounts
+    (the rest wait until the account is seen again: a hash cannot be turned into another)."""
+    secret = await deployment_secret(db)
+    rows = await db.fetchall(
+        "SELECT a.ban_id, a.account, i.platform, i.user_id FROM banned_accounts a JOIN bans b ON b.id = a.ban_id "
+        "JOIN identities i ON i.person_id = b.person_id WHERE a.scheme = 'sha256'"
+    )
+    done = 0
+    for row in rows:
+        if legacy_key(row["platform"], row["user_id"]) == row["account"]:
+            done += await db.execute(
+                "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ?",
+                (account_key(secret, row["platform"], row["user_id"]), row["ban_id"], row["account"]),
+            )
+    return done
 
 
 async def get_ban(db: Database, ban_id: int) -> Ban | None:

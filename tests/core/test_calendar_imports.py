@@ -254,3 +254,76 @@ async def test_files_that_cannot_be_imported_are_refused_clearly(hood: Neighbour
     assert "Merci ! Je ne sais pas quoi faire de ce fichier" in out[-1].text  # not even a member yet
     assert await hood.core.db.scalar("SELECT COUNT(*) FROM events") == 0
     assert await hood.core.db.scalar("SELECT COUNT(*) FROM feeds") == 0
+
+
+STAND_IN_PUBLIC = "127.0.0.2"  # a loopback address the SSRF tests treat as "a public server"
+
+
+def public_or_stand_in(address) -> bool:
+    from bot.activities.calendar_files import public_address
+
+    return str(address) == STAND_IN_PUBLIC or public_address(address)
+
+
+@pytest.fixture
+async def redirecting_server() -> AsyncIterator[tuple[str, int, list[str]]]:
+    """A "public" server on 127.0.0.2 that redirects wherever ``/to?url=`` says, and a "private" one on
+    127.0.0.1 (same port number) that records every request that reaches it."""
+    reached: list[str] = []
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["url"])
+
+    async def private(request: web.Request) -> web.Response:
+        reached.append(request.path)
+        return web.Response(body=calendar(vevent("secret@x", "Secret", "20261205T100000")))
+
+    public_app, private_app = web.Application(), web.Application()
+    public_app.router.add_get("/to", redirect)
+    public_app.router.add_get("/ok.ics", private)
+    private_app.router.add_get("/{name}", private)
+    runners = [web.AppRunner(public_app), web.AppRunner(private_app)]
+    for runner in runners:
+        await runner.setup()
+    public_site = web.TCPSite(runners[0], STAND_IN_PUBLIC, 0)
+    await public_site.start()
+    port = runners[0].addresses[0][1]
+    await web.TCPSite(runners[1], "127.0.0.1", port).start()
+    yield f"http://{STAND_IN_PUBLIC}:{port}", port, reached
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_feed_redirects_to_this_machine_are_refused(redirecting_server) -> None:
+    """Reproduces: only the first host was checked, so a public URL that redirects to 127.0.0.1 (by
+    address or by a name such as localhost) made the bot read this machine's services."""
+    from bot.activities.calendar_files import FetchError, fetch
+
+    base, port, reached = redirecting_server
+    assert b"Secret" in await fetch(f"{base}/ok.ics", 100_000, False, allowed=public_or_stand_in)
+    reached.clear()
+    for target in (f"http://127.0.0.1:{port}/admin", f"http://localhost:{port}/admin",
+                   f"http://[::ffff:127.0.0.1]:{port}/admin", f"http://0.0.0.0:{port}/admin",
+                   f"{base}/to?url=http://127.0.0.1:{port}/admin"):
+        with pytest.raises(FetchError) as caught:
+            await fetch(f"{base}/to?url={target}", 100_000, False, allowed=public_or_stand_in)
+        assert caught.value.reason == "private", target
+    for direct in (f"http://127.0.0.1:{port}/admin", f"http://localhost:{port}/admin", "http://169.254.169.254/"):
+        with pytest.raises(FetchError) as caught:
+            await fetch(direct, 100_000, False)
+        assert caught.value.reason == "private", direct
+    assert reached == []  # not one request reached the private server
+    with pytest.raises(FetchError) as caught:
+        await fetch("http://no-such-host.invalid/a.ics", 100_000, False)
+    assert caught.value.reason == "network"
+
+
+def test_only_global_addresses_are_public() -> None:
+    from ipaddress import ip_address
+
+    from bot.activities.calendar_files import public_address
+
+    refused = ["127.0.0.1", "10.1.2.3", "192.168.1.1", "172.16.0.1", "169.254.169.254", "0.0.0.0", "100.64.0.1",
+               "::1", "fe80::1", "fc00::1", "::", "::ffff:10.0.0.1", "224.0.0.1"]
+    assert not any(public_address(ip_address(a)) for a in refused)
+    assert public_address(ip_address("93.184.216.34")) and public_address(ip_address("2606:4700::6810:85e5"))

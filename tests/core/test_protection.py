@@ -87,3 +87,25 @@ async def test_local_question_before_placement(tmp_path, config, content) -> Non
         assert await person_id(hood, "ben")
     finally:
         await hood.core.db.close()
+
+
+async def test_moving_neighbourhood_in_profile_asks_the_local_question(tmp_path, config, content) -> None:
+    """Reproduces: changing neighbourhood in /profile placed the person in a circle of the new one
+    without its local-knowledge question."""
+    hood = await neighbours(tmp_path, with_admin(config, local_questions="moderation/questions.example.toml"),
+                            content, "q2.sqlite3")
+    try:
+        await hood.join("mona", "charonne")  # no question for Charonne
+        charonne_room = hood.platform.room_of("mona")
+        assert charonne_room
+        await hood.say("mona", "/profil")
+        await hood.press("mona", "profile.menu:place")
+        await hood.say("mona", "belleville")
+        assert "rue Piat" in hood.texts("mona")[-1]
+        mona = await person_id(hood, "mona")
+        assert await hood.core.db.scalar("SELECT COUNT(*) FROM circle_members WHERE person_id = ?", (mona,)) == 0
+        await hood.say("mona", "Parc de Belleville")
+        circle = await hood.core.db.scalar("SELECT circle_id FROM circle_members WHERE person_id = ?", (mona,))
+        assert await hood.core.db.scalar("SELECT place_id FROM circles WHERE id = ?", (circle,)) == "nb:belleville"
+    finally:
+        await hood.core.db.close()
