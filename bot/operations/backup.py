@@ -29,15 +29,7 @@ def backup(database: Path, target: Path) -> int:
         raise BackupError(f"no database at {database}")
     if target.exists():
         raise BackupError(f"{target} already exists; choose a new file name (nothing was overwritten)")
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
-    try:
-        copy = sqlite3.connect(target)
-        try:
-            source.backup(copy)
-        finally:
-            copy.close()
-    finally:
-        source.close()
+    _copy(database, target)
     check_backup(target)
     return target.stat().st_size
 
@@ -93,13 +85,19 @@ def restore(source: Path, database: Path, *, force: bool = False) -> int:
             f"the bot is running on {database} ({running}): stop it first (systemctl stop voisinage), "
             "then restore"
         )
-    backup_conn = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    try:
-        target = sqlite3.connect(database)
-        try:
-            backup_conn.backup(target)
-        finally:
-            target.close()
-    finally:
-        backup_conn.close()
+    _copy(source, database)
     return version
+
+
+def _copy(source: Path, target: Path) -> None:
+    """Page by page through SQLite, inside one read transaction of the source: a consistent copy even
+    while another process writes (WAL lets it go on), and a target that SQLite itself wrote."""
+    reading = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    try:
+        writing = sqlite3.connect(target)
+        try:
+            reading.backup(writing)
+        finally:
+            writing.close()
+    finally:
+        reading.close()
