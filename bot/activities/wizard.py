@@ -106,19 +106,33 @@ class EventFlow(StepFlow):
             return
         found = dates.parse_when(text, ctx.now, ctx.core.config.deployment.zone)
         if found.moment is None:
-            await ctx.reply(ctx.t(f"event-when-{found.problem}", typed=text, examples=EXAMPLES))
+            day = ctx.t.full_date(found.day) if found.day else ""
+            await ctx.reply(ctx.t(f"event-when-{found.problem}", typed=text, examples=EXAMPLES, day=day))
             return
         if await over_cap(ctx, conv.data["organizer"], found.moment, conv.data.get("edit")):
             await ctx.reply(ctx.t("event-cap-reached", cap=self.limits(ctx).weekly_cap))
             return
         conv.data["starts_at"] = to_iso(found.moment)
+        conv.data["ends_at"] = to_iso(found.ends) if found.ends else None
+        conv.data["when_typed"] = text if found.ambiguous else None
         await self.goto(ctx, conv, "when_ok")
 
     async def ask_when_ok(self, ctx: Context, conv: Conversation) -> None:
-        moment = from_iso(conv.data["starts_at"])
-        await ctx.reply(ctx.t("event-when-echo", when=announcements.when_text(ctx.core, ctx.t, moment)),
-                        [self.button("when_ok", "yes", ctx.t("event-button-when-yes")),
-                         self.button("when_ok", "no", ctx.t("event-button-when-no"))])
+        """The date is always echoed in words; a reading that could be meant otherwise ("jeudi
+        prochain", "en huit") is echoed with the year and what was typed, so a wrong guess shows."""
+        zone = ctx.core.config.deployment.zone
+        moment = from_iso(conv.data["starts_at"]).astimezone(zone)
+        ends = from_iso(conv.data["ends_at"]).astimezone(zone) if conv.data.get("ends_at") else None
+        when = ctx.t.full_datetime(moment) if conv.data.get("when_typed") or moment.year != ctx.now.year else (
+            announcements.when_text(ctx.core, ctx.t, moment))
+        if ends is not None:
+            when = str(ctx.t("event-when-until", when=when, end=ends.strftime("%H:%M")))
+        if conv.data.get("when_typed"):
+            text = ctx.t("event-when-echo-check", typed=conv.data["when_typed"], when=when)
+        else:
+            text = ctx.t("event-when-echo", when=when)
+        await ctx.reply(text, [self.button("when_ok", "yes", ctx.t("event-button-when-yes")),
+                               self.button("when_ok", "no", ctx.t("event-button-when-no"))])
 
     async def on_when_ok(self, ctx: Context, conv: Conversation, body: Body) -> None:
         answer = picked(body)
@@ -251,7 +265,8 @@ def preview(ctx: Context, data: dict) -> Localized:
 
 
 def draft_of(data: dict) -> Draft:
-    return Draft(title=data["title"], starts_at=from_iso(data["starts_at"]), location=data["location"],
+    ends_at = from_iso(data["ends_at"]) if data.get("ends_at") else None
+    return Draft(title=data["title"], starts_at=from_iso(data["starts_at"]), ends_at=ends_at, location=data["location"],
                  description=data["description"], places=tuple(data["places"]),
                  interests=tuple(data["interests"]), capacity=data.get("capacity"))
 
@@ -387,7 +402,10 @@ async def apply_edit(ctx: Context, conv: Conversation) -> None:
         return
     field = EDITABLE[conv.step if conv.step != "when_ok" else "when"]
     value = conv.data[field]
-    await events.update(ctx.db, event.id, ctx.now, **{field: from_iso(value) if field == "starts_at" else value})
+    changes = {field: from_iso(value) if field == "starts_at" else value}
+    if field == "starts_at":  # a new date replaces the old range's end too
+        changes["ends_at"] = from_iso(conv.data["ends_at"]) if conv.data.get("ends_at") else None
+    await events.update(ctx.db, event.id, ctx.now, **changes)
     event = await events.get(ctx.db, event.id)
     assert event is not None
     told = 0
