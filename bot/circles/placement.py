@@ -7,6 +7,19 @@ transaction.
 
 Stability matters more than optimality: people are never reshuffled to improve a score. A newcomer
 joins the best open circle; circles change only when they become too small (merge) or too big (split).
+
+Nobody alone (issue 19): nobody is ever alone, or with one other person, in a circle room. The rule:
+- The first neighbours of a place *wait* (told so, with how many are still needed) until
+  ``rules.open_with`` (5) of them are there; the fifth opens the circle with all of them. If the place
+  stays small, after ``WAIT_DAYS`` the circle opens anyway as soon as ``OPEN_AFTER_WAIT`` (3) are
+  waiting (``ready_to_open``).
+- A newcomer then joins the best circle still under ``target_max`` (8); when every circle is at
+  ``target_max`` they grow, the best fit first, up to ``hard_max`` (12).
+- When every circle is full, the newcomer and the best-fitting full circle split in one step into two
+  circles of ``(hard_max + 1) // 2`` and the rest (7 and 6): the half with more of the old members keeps
+  the circle and its rooms, the other half moves to a new circle (taken out of the old rooms, invited to
+  the new ones).
+So once five have arrived every circle of the place holds 5 to 12 members, whatever the arrival order.
 """
 
 from __future__ import annotations
@@ -14,8 +27,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
 
 from bot.core.config import Circles as CircleRules
+
+OPEN_AFTER_WAIT = 3  # after WAIT_DAYS a circle opens with this many (rules.open_with before): never one alone
+WAIT_DAYS = 14
 
 
 @dataclass(frozen=True)
@@ -57,17 +75,56 @@ def fit(person: Newcomer, circle: CircleView, rules: CircleRules) -> float:
     return 3.0 * (helped + helping) + 2.0 * shared + filling - 0.1 * circle.size
 
 
-def choose_circle(person: Newcomer, circles: Iterable[CircleView], rules: CircleRules) -> CircleView | None:
-    """The open circle (below ``target_max``) the newcomer fits best, or None: open a new one."""
+def choose_circle(person: Newcomer, circles: Iterable[CircleView], rules: CircleRules,
+                  below: int | None = None) -> CircleView | None:
+    """The open circle (below ``target_max``, or ``below``) the newcomer fits best, or None."""
     best: CircleView | None = None
     best_score = float("-inf")
+    cap = rules.target_max if below is None else below
     for circle in circles:
-        if circle.size >= rules.target_max:
+        if circle.size >= cap or circle.size == 0:
             continue
         score = fit(person, circle, rules)
         if score > best_score or (score == best_score and best is not None and circle.id < best.id):
             best, best_score = circle, score
     return best
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Where a newcomer goes: ``join`` ``circle``; ``wait`` for neighbours; ``open`` a circle with those
+    waiting; ``split`` the full ``circle`` in two, the newcomer joining one half (``plan_split``)."""
+
+    action: Literal["join", "wait", "open", "split"]
+    circle: CircleView | None = None
+
+
+def decide(person: Newcomer, circles: Sequence[CircleView], waiting: int, rules: CircleRules) -> Decision:
+    """The rule of the module docstring for one newcomer; ``waiting``: how many others wait in the place."""
+    best = choose_circle(person, circles, rules) or choose_circle(person, circles, rules, below=rules.hard_max)
+    if best is not None:
+        return Decision("join", best)
+    full = choose_circle(person, circles, rules, below=rules.hard_max + 1)
+    if full is not None:
+        return Decision("split", full)
+    return Decision("open") if waiting + 1 >= rules.open_with else Decision("wait")
+
+
+def ready_to_open(waiting: int, oldest: datetime, now: datetime, rules: CircleRules) -> bool:
+    """A small place does not wait for ever: after ``WAIT_DAYS``, three waiting neighbours open a circle."""
+    after_wait = min(OPEN_AFTER_WAIT, rules.open_with)
+    return waiting >= rules.open_with or (waiting >= after_wait and now - oldest >= timedelta(days=WAIT_DAYS))
+
+
+def split_with(members: Sequence[tuple[int, frozenset[str]]], newcomer: tuple[int, frozenset[str]]
+               ) -> tuple[list[int], list[int]]:
+    """A full circle and a newcomer in two halves: (who stays, who moves to a new circle). The half with
+    more of the old members stays, so fewer people change rooms."""
+    first, second = plan_split([*members, newcomer])
+    old = {person_id for person_id, _ in members}
+    if sum(p in old for p in first) >= sum(p in old for p in second):
+        return first, second
+    return second, first
 
 
 def plan_merges(active_sizes: dict[int, int], total_sizes: dict[int, int], rules: CircleRules) -> list[tuple[int, int]]:

@@ -10,9 +10,12 @@ ALICE = ["/start", "1", "1", "bellevile", "11", "8", "8", "1"]
 BOB = ["/as bob", "bonjour", "2", "1", "75020", "1", "jardin, belote", "11", "8", "8", "1"]
 
 
-def run_console(tmp_path: Path, lines: list[str]) -> str:
+def run_console(tmp_path: Path, lines: list[str], config: str = "[circles]\nopen_with = 1\n") -> str:
+    """``config``: by default a circle opens with its first neighbour, so two neighbours can meet."""
+    (tmp_path / "v.toml").write_text(config, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--console", "--database", str(tmp_path / "v.sqlite3")],
+        [sys.executable, "-m", "bot.cli", "run", "--console", "--database", str(tmp_path / "v.sqlite3"),
+         "--config", str(tmp_path / "v.toml")],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
