@@ -7,7 +7,7 @@ trusted (publishes without the queue) or reject with a button. The applicant is 
 
 from __future__ import annotations
 
-from bot.core import roles
+from bot.core import access, roles
 from bot.core.chat import Body
 from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized
@@ -152,13 +152,14 @@ class OrganizerFlow(StepFlow):
         await self.end(ctx)
         organizer = await organizers.get(ctx.db, organizer_id)
         assert organizer is not None
-        await ask_moderators(ctx, organizer)
-        await ctx.reply(ctx.t("organizer-submitted", name=organizer.name))
+        told = await ask_moderators(ctx, organizer)
+        key = "organizer-submitted" if told else "organizer-submitted-waiting"
+        await ctx.reply(ctx.t(key, name=organizer.name))
 
 
-async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
-    """Each moderator of the neighbourhoods served gets the application with decision buttons."""
-    places = places_label(ctx, organizer.places)
+def application(core, organizer: Organizer):
+    """The application as a moderator reads it, with its decision buttons: (text, buttons) for ``tell``."""
+    places = ", ".join(p.label if (p := core.content.places.get(pid)) else pid for pid in organizer.places)
 
     def text(t) -> Localized:
         return t("organizer-application", name=organizer.name, kind=kind_label(t, organizer.kind), places=places,
@@ -169,9 +170,63 @@ async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
                 (t("organizer-button-trust"), f"orgmod:{organizer.id}:trust"),
                 (t("organizer-button-reject"), f"orgmod:{organizer.id}:no")]
 
+    return text, buttons
+
+
+async def ask_moderators(ctx: Context, organizer: Organizer) -> int:
+    """Each moderator of the neighbourhoods served (else each admin) gets the application with decision
+    buttons. Returns how many were told: none means it waits in /demandes for the first moderator."""
+    text, buttons = application(ctx.core, organizer)
+    told = 0
     for moderator_id in await deciders(ctx.core, ctx.db, organizer.places):
         key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
-        await ctx.tell(moderator_id, text, buttons, dedupe_key=key)
+        told += await ctx.core.tell(ctx.db, moderator_id, text, buttons, ctx.now, dedupe_key=key)
+    return told
+
+
+# ---- requests waiting for a decision: /demandes, and the first moderator appointed ----------------------
+
+def _in_scope(place_ids: list[str] | None, places: tuple[str, ...] | list[str]) -> bool:
+    return place_ids is None or any(p in place_ids for p in places)
+
+
+async def pending_applications(db: Database, place_ids: list[str] | None) -> list[Organizer]:
+    """Organizer applications not yet decided, of these neighbourhoods (None: all), oldest first."""
+    rows = await db.fetchall("SELECT id FROM organizers WHERE status = 'pending' ORDER BY created_at, id")
+    found = [o for o in [await organizers.get(db, r[0]) for r in rows] if o is not None]
+    return [o for o in found if _in_scope(place_ids, o.places)]
+
+
+async def offer_pending(core, db: Database, person_id: int, place_ids: list[str] | None, now) -> int:
+    """Send one moderator every request of their neighbourhoods still waiting, each with its buttons."""
+    from bot.activities import wizard  # the wizard imports this module
+
+    sent = 0
+    for organizer in await pending_applications(db, place_ids):
+        text, buttons = application(core, organizer)
+        key = f"orgapp:{organizer.id}:{now.isoformat()}:{person_id}"
+        sent += await core.tell(db, person_id, text, buttons, now, dedupe_key=key)
+    for event, organizer in await wizard.pending_events(db, place_ids):
+        sent += await wizard.offer_event(core, db, event, organizer, person_id, now)
+    return sent
+
+
+async def requests_command(ctx: Context) -> None:
+    """/demandes (/requests): a moderator's list of what waits for a decision in their neighbourhoods."""
+    place_ids = await access.require_some_moderator(ctx)
+    if place_ids is False:
+        return
+    count = await offer_pending(ctx.core, ctx.db, ctx.person.id, place_ids, ctx.now)  # type: ignore[arg-type]
+    if count:
+        await ctx.reply(ctx.t.plural("requests-listed", count))
+    else:
+        await ctx.reply(ctx.t("requests-none"))
+
+
+async def on_moderator_appointed(core, db: Database, person_id: int, place_id: str, now) -> None:
+    """The first moderator of a neighbourhood gets the requests that waited for one."""
+    if await offer_pending(core, db, person_id, [place_id], now):
+        await core.tell(db, person_id, lambda t: t("requests-waited"), None, now)
 
 
 async def decide(ctx: Context) -> None:
@@ -195,7 +250,14 @@ async def decide(ctx: Context) -> None:
 
 
 async def organizer_command(ctx: Context) -> None:
-    """/organizer: apply, or see where one's application stands."""
+    """/organizer: apply, or see where one's application stands. Typed before joining (a shopkeeper's
+    first message): a few questions about them first, then the application starts by itself."""
+    if not ctx.person.onboarded:
+        from bot.people import onboarding  # a feature's entry point, only needed on this path
+
+        await ctx.reply(ctx.t("organizer-after-onboarding"))
+        await onboarding.after_onboarding(ctx, "organizer")
+        return
     existing = await organizers.of_person(ctx.db, ctx.person.id)
     if existing is not None and existing.status == "approved":
         key = "organizer-status-trusted" if existing.trusted else "organizer-status-approved"
@@ -226,6 +288,10 @@ async def trust_command(ctx: Context) -> None:
 def install(core) -> None:
     core.router.flow(OrganizerFlow())
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
-                                help_key="help-organizer", french_name="organisateur"))
+                                help_key="help-organizer", french_name="organisateur", needs_member=False))
     core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
     core.router.action("orgmod", decide)
+    core.router.command(Command("requests", requests_command, aliases=("demandes",), help_key=None,
+                                french_name="demandes", needs_member=False, anonymous=True))
+    if on_moderator_appointed not in core.moderator_hooks:
+        core.moderator_hooks.append(on_moderator_appointed)

@@ -286,29 +286,47 @@ async def submit(ctx: Context, data: dict) -> None:
         queued = await announcements.publish(ctx.core, ctx.db, event_id, ctx.now)
         await ctx.reply(ctx.t.plural("event-published", queued, title=draft.title))
         return
-    await ask_moderators(ctx, await events.get(ctx.db, event_id), organizer)
-    await ctx.reply(ctx.t("event-queued", title=draft.title))
+    told = await ask_moderators(ctx, await events.get(ctx.db, event_id), organizer)
+    await ctx.reply(ctx.t("event-queued" if told else "event-queued-waiting", title=draft.title))
 
 
-async def ask_moderators(ctx: Context, event: Event | None, organizer: Organizer) -> None:
+async def ask_moderators(ctx: Context, event: Event | None, organizer: Organizer) -> int:
     assert event is not None
-    await queue_for_moderators(ctx.core, ctx.db, event, organizer, ctx.now)
+    return await queue_for_moderators(ctx.core, ctx.db, event, organizer, ctx.now)
 
 
-async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now: datetime) -> None:
-    """Each moderator of the event's neighbourhoods gets it with approve / reject buttons."""
+async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now: datetime) -> int:
+    """Each moderator of the event's neighbourhoods (else each admin) gets it with approve / reject
+    buttons. Returns how many: none means it waits in /demandes for the first moderator appointed."""
+    told = 0
+    for moderator_id in await deciders(core, db, event.places):
+        told += await offer_event(core, db, event, organizer, moderator_id, now)
+    return told
 
+
+async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id: int, now: datetime) -> int:
     def text(t) -> Localized:
         return t("event-to-moderate", organizer=organizer.name) + Localized("\n") + t(
             "event-card", title=event.title, when=announcements.when_text(core, t, event.starts_at),
             where=event.location or t("profile-none"), organizer=organizer.name) + Localized("\n") + t(
             "event-card-description", description=event.description or t("profile-none"))
 
-    for moderator_id in await deciders(core, db, event.places):
-        await core.tell(db, moderator_id, text,
-                        lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
-                                   (t("event-button-reject"), f"evmod:{event.id}:no")],
-                        now, dedupe_key=f"evmod:{event.id}:{moderator_id}")
+    return int(await core.tell(db, moderator_id, text,
+                               lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
+                                          (t("event-button-reject"), f"evmod:{event.id}:no")],
+                               now, dedupe_key=f"evmod:{event.id}:{moderator_id}"))
+
+
+async def pending_events(db, place_ids: list[str] | None) -> list[tuple[Event, Organizer]]:
+    """Events waiting for a moderator in these neighbourhoods (None: all), soonest first."""
+    rows = await db.fetchall("SELECT id FROM events WHERE status = 'pending' ORDER BY starts_at, id")
+    found = []
+    for row in rows:
+        event = await events.get(db, row[0])
+        organizer = await organizers.get(db, event.organizer_id) if event else None
+        if event and organizer and (place_ids is None or any(p in place_ids for p in event.places)):
+            found.append((event, organizer))
+    return found
 
 
 async def moderate(ctx: Context) -> None:

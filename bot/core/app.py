@@ -88,6 +88,9 @@ class Core:
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.delivery = Delivery(self)
         self.group_hooks: list[GroupHook] = []
+        # Called as hook(core, db, person_id, place_id, now) when a moderator is appointed: requests
+        # that waited for someone to decide them are offered (bot.activities.organizers).
+        self.moderator_hooks: list[Callable[..., Awaitable[None]]] = []
         self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
         self._event_circle: int | None = None
         # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
