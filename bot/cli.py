@@ -144,9 +144,14 @@ async def _serve_platforms(core, adapters: list) -> None:
 
 
 async def _serve_console(core, state_file: Path) -> None:
-    from adapters.console import ConsoleAdapter, ConsoleState, run_console
+    from datetime import timedelta
 
-    adapter = ConsoleAdapter(ConsoleState.load(state_file), core.t_default)
+    from adapters.console import ConsoleAdapter, ConsoleState, run_console
+    from bot.core.clock import ShiftedClock
+
+    state = ConsoleState.load(state_file)
+    core.clock = ShiftedClock(timedelta(seconds=state.clock_offset))  # /clock moves it (console only)
+    adapter = ConsoleAdapter(state, core.t_default)
     core.attach(adapter)
     await run_console(core, adapter)
 

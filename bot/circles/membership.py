@@ -82,14 +82,12 @@ async def join(core, db: Database, circle_id: int, person: Person, now: datetime
 
 
 async def tell_waiting(core, db: Database, place_id: str, waiting: list[int], now: datetime) -> None:
-    """Everyone waiting hears how many are there and how many are still needed (once per count)."""
+    """The newcomer (the last of ``waiting``) hears how many wait and how many are still needed. The
+    others are not interrupted (they may be answering a question): they hear when the circle opens."""
     open_with = core.config.circles.open_with
-    needed = open_with - len(waiting)
-    for person_id in waiting:
-        await core.tell(db, person_id, lambda t: t.plural(
-            "circle-waiting", len(waiting), place=place_label(core, place_id), needed=needed, open_with=open_with,
-            days=WAIT_DAYS, minimum=OPEN_AFTER_WAIT), None, now,
-            dedupe_key=f"circle-wait:{place_id}:{person_id}:{len(waiting)}")
+    await core.tell(db, waiting[-1], lambda t: t.plural(
+        "circle-waiting", len(waiting), place=place_label(core, place_id), needed=open_with - len(waiting),
+        open_with=open_with, days=WAIT_DAYS, minimum=OPEN_AFTER_WAIT), None, now)
 
 
 async def open_circle(core, db: Database, place_id: str, person_ids: list[int], now: datetime) -> int:

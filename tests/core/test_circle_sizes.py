@@ -85,8 +85,9 @@ async def test_those_waiting_are_told_and_the_fifth_opens_the_circle(core: Core)
         await arrive(core, n, rng)
     fake, other = core.transports["fake"], core.transports["other"]
     first = [m.text for p in (fake, other) for m in p.to("dm:u0")]
-    assert "vous êtes le premier, il en manque 4" in first[0]
-    assert any("vous êtes 4, il en manque 1" in text for text in first)
+    assert len(first) == 1 and "vous êtes le premier, il en manque 4" in first[0]
+    fourth = [m.text for p in (fake, other) for m in p.to("dm:u3")]
+    assert len(fourth) == 1 and "vous êtes 4, il en manque 1" in fourth[0]
     assert not any(p.rooms for p in (fake, other))
     await arrive(core, 4, rng)
     assert len(await circle_store.open_in_place(core.db, "nb:belleville")) == 1
