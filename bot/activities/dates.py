@@ -78,7 +78,9 @@ VAGUE = re.compile(r"\b(bientot|prochainement|un jour|plus tard|un de ces jours|
 _MERIDIEM = r"(a\.?\s?m\.?|p\.?\s?m\.?)(?![a-z])"
 _AMPM = re.compile(r"\b(\d{1,2})(?:[:.h](\d{1,2}))?\s*" + _MERIDIEM)
 _HOURS = re.compile(r"\b(\d{1,2})\s*(?:h|heures?|hrs?)\s*(\d{1,2})?(?:\s*(?:min|minutes)\b)?"
-                    r"(?:\s+et\s+(demie?|quart))?(?![a-z0-9])")
+                    r"(?:\s+(?:et\s+)?(demie?|quart|trente|quinze|quarante[- ]cinq|vingt|dix))?(?![a-z0-9])")
+_MINUTE_WORDS = {"demi": 30, "demie": 30, "trente": 30, "quart": 15, "quinze": 15, "quarante-cinq": 45,
+                 "quarante cinq": 45, "vingt": 20, "dix": 10}
 _CLOCK = re.compile(r"\b(\d{1,2}):(\d{1,2})\b")
 _OCLOCK = re.compile(r"\b(\d{1,2})\s*o\s*'?\s*clock\b")
 _NOON = re.compile(r"\b(?:12\s*)?(midi|noon|midday|minuit|midnight)(?:\s+et\s+(demie?|quart))?\b")
@@ -102,7 +104,7 @@ _THIS = re.compile(r"\b(ce|cet|cette|this)\s+(?=(?:apres[- ]?midi|aprem|afternoo
 _WEEKDAY_WORDS = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _WEEKDAY = re.compile(
     r"\b(next\s+|last\s+|this\s+|ce\s+)?(" + _WEEKDAY_WORDS + r")\b\.?"
-    r"(\s+(?:prochaine?|qui vient|d\s*'?\s*apres|dernier|derniere|passe|en\s+huit|en\s+quinze|week|"
+    r"(\s+(?:prochaine?|qui vient|d\s*'?\s*apres|dernier|derniere|passe|en\s+(?:huit|8)|en\s+(?:quinze|15)|week|"
     r"(?:de\s+)?la\s+semaine\s+prochaine|next\s+week|after\s+next))?")
 _DAY_OF_MONTH = re.compile(r"\b(?:(?:le|the|on\s+the)\s+)(\d{1,2})(?:er|e|eme|st|nd|rd|th)?\b"
                            r"|\b(\d{1,2})(?:er|eme|st|nd|rd|th)\b")
@@ -111,6 +113,13 @@ _RANGE_END = r"\s*\d{1,2}\s*(?:h\b|heures?\b|:\d|[ap]\.?\s?m\b))"
 # The bare start of a range: "de 10 à 12h", "2-5pm" (not "le 5 à 15h", a day then a time).
 _RANGE_START = re.compile(r"\b(?:de|from|entre|between)\s+(\d{1,2})(?=\s*(?:-|–|a|to|till|until|et|and|jusqu\s*'?\s*a)"
                           + _RANGE_END + r"|(?<![:.h])\b(\d{1,2})(?=\s*(?:-|–|to|till|until)" + _RANGE_END)
+# "de 10 à 12", "saturday 10 to 12": two bare hours (not "du 10 au 12", days; not "12/12")
+_BARE_RANGE = re.compile(r"(?:\b(?:de|from|between|entre)\s+(\d{1,2})\s*(?:-|–|a|to|et|and|jusqu\s*'?\s*a)\s*(\d{1,2})"
+                         r"|\b(\d{1,2})\s+(?:to|till|until)\s+(\d{1,2}))\b(?!\s*[/.:-]?\d)")
+# Said of something already over: "il y a 2 jours", "2 days ago", "la semaine dernière", "last week"
+_AGO = re.compile(r"\bil y a\b|\bago\b|\b(?:la\s+)?semaine\s+derniere\b|\blast\s+(?:week|month|year)\b|"
+                  r"\b(?:le\s+)?mois\s+dernier\b")
+_MONTH_AFTER = re.compile(r"\s*(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\b")
 _CONNECTOR = re.compile(r"^\s*(?:-|–|a|au|to|till|until|jusqu\s*'?\s*a|et|and)\s*$")
 _OR = re.compile(r"\b(ou|or|sinon|otherwise)\b|\bou bien\b")
 
@@ -147,6 +156,7 @@ class _Reading:
     period: str | None = None  # "evening", "afternoon", "morning"
     offset: timedelta | None = None  # "dans 2 heures"
     ambiguous: bool = False
+    ranged: bool = False  # two times already known to be a range ("de 10 à 12")
     text: str = ""
 
 
@@ -203,7 +213,10 @@ def _read(text: str) -> _Reading | None:
     reading = _Reading(text=text)
     if _OR.search(text) and sum(_names_something(part) for part in _OR.split(text) if part) >= 2:
         raise _Refused("two")
+    if _AGO.search(text):
+        raise _Refused("past")
     _take(reading, _IN, lambda m: _in(reading, m))
+    _take(reading, _BARE_RANGE, lambda m: _bare_range(reading, m))
     _take(reading, _RANGE_START, lambda m: _add_time(reading, m, m.group(1) or m.group(2), None, None))
     _take(reading, _ISO, lambda m: _iso(reading, m))
     _take(reading, _AMPM, lambda m: _add_time(reading, m, m.group(1), m.group(2), m.group(3)))
@@ -228,6 +241,18 @@ def _read(text: str) -> _Reading | None:
     _bare_numbers(reading)
     leftover = [w for w in re.split(r"[\s,'.]+", reading.text) if w and w not in NOISE]
     return None if leftover else reading
+
+
+def _bare_range(reading: _Reading, m: re.Match[str]) -> bool:
+    """Two bare hours joined by "à" / "to": a range of times; its months check is left to the dates."""
+    first, second = (m.group(1), m.group(2)) if m.group(1) else (m.group(3), m.group(4))
+    if _MONTH_AFTER.match(reading.text, m.end()):
+        return False  # "de 10 à 12 décembre": days, not hours
+    start, end = int(first), int(second)
+    reading.times.append(_Time(m.start(), m.start() + 1, start, 0))
+    reading.times.append(_Time(m.end() - 1, m.end(), end, 0))
+    reading.ranged = True
+    return True
 
 
 def _names_something(part: str) -> bool:
@@ -270,7 +295,7 @@ def _add_time(reading: _Reading, m: re.Match[str], hour: str, minute: str | None
     """A clock time; impossible ones ("25h", "15h75", "13pm") are refused here with their reason."""
     h, mins = int(hour), int(minute) if minute else 0
     if fraction:
-        mins = 30 if fraction.startswith("demi") else 15
+        mins = _MINUTE_WORDS[fraction]
     ampm = None
     if meridiem:
         ampm = "am" if meridiem.startswith("a") else "pm"
@@ -321,9 +346,9 @@ def _weekday(reading: _Reading, m: re.Match[str]) -> None:
                                                                                      .strip())
     if before == "last" or after in ("dernier", "derniere", "passe"):
         reading.dates.append(("wd", (day, "last")))
-    elif after in ("en huit", "week", "after next"):
+    elif after in ("en huit", "en 8", "week", "after next"):
         reading.dates.append(("wd", (day, "plus7")))
-    elif after == "en quinze":
+    elif after in ("en quinze", "en 15"):
         reading.dates.append(("wd", (day, "plus14")))
     elif after.endswith(("semaine prochaine", "next week")):
         reading.dates.append(("wd", (day, "nextweek")))
@@ -367,8 +392,8 @@ def _resolve(reading: _Reading, now: datetime) -> When:
         raise _Refused("past" if day is not None and day < now.date() else "no_time")
     if day is None:
         day = now.date()
-        if starts == time(0) and reading.times[0].meridiem == "midnight":
-            day += timedelta(days=1)  # "minuit" alone: the coming midnight
+    if starts == time(0) and reading.times[0].meridiem == "midnight":
+        day += timedelta(days=1)  # "minuit", "samedi à minuit": the night after that day
     moment = datetime.combine(day, starts, zone)
     if moment <= now:
         raise _Refused("past")
@@ -391,7 +416,7 @@ def _clock(reading: _Reading) -> tuple[time | None, time | None]:
         raise _Refused("two")
     if len(times) == 2:
         between = reading.text[times[0].end:times[1].start]
-        if not _CONNECTOR.match(between):
+        if not reading.ranged and not _CONNECTOR.match(between):
             raise _Refused("two")
         if times[0].meridiem is None and times[1].meridiem in ("am", "pm"):
             times[0].meridiem = times[1].meridiem

@@ -42,7 +42,8 @@ PAST = [
     "mardi dernier à 18h", "le 2 à 9h", "15/11 14h", "12/12/2025 10h", "2025-12-12 18:30", "hier",
     "yesterday 10am", "yesterday at 6pm", "this morning at 9", "this morning 8am", "9am", "8:30",
     "today at 7am", "last monday 10am", "last friday at 3pm", "december 1st 3pm", "november 30 at 10am",
-    "the day before yesterday at 5pm", "yesterday", "12/12/2025 10am", "9:15 am",
+    "the day before yesterday at 5pm", "yesterday", "12/12/2025 10am", "9:15 am", "il y a 2 jours",
+    "la semaine dernière", "last week", "2 days ago at 10am",
 ]
 
 
@@ -70,6 +71,7 @@ def test_rule_2_a_time_is_required(typed: str) -> None:
     ("samedi à midi", at(5, 12)), ("demain midi et demi", at(3, 12, 30)), ("le 12/12 à midi", at(12, 12)),
     ("noon", at(2, 12)), ("tomorrow noon", at(3, 12)), ("saturday at noon", at(5, 12)),
     ("12 noon on sunday", at(6, 12)), ("tomorrow at midday", at(3, 12)), ("minuit", at(3, 0)),
+    ("ce soir à minuit", at(3, 0)), ("samedi à minuit", at(6, 0)),
 ])
 def test_rule_2_noon_is_twelve(typed: str, expected: datetime) -> None:
     check(typed, expected)
@@ -104,6 +106,7 @@ def test_rule_3_a_bare_weekday_is_its_next_occurrence(typed: str, expected: date
     ("next friday 7pm", at(4, 19)), ("next saturday at 10am", at(5, 10)), ("next sunday at noon", at(6, 12)),
     ("next monday 6pm", at(7, 18)), ("next tuesday 2:30pm", at(8, 14, 30)), ("friday week 7pm", at(11, 19)),
     ("monday next week at 10am", at(7, 10)), ("thursday after next at 3pm", at(10, 15)),
+    ("jeudi en 8 15h", at(10, 15)),
 ])
 def test_rule_4_next_weekday_is_strictly_after_today_and_confirmed(typed: str, expected: datetime) -> None:
     check(typed, expected)
@@ -180,6 +183,8 @@ def test_rule_7_numeric_dates_are_day_first(typed: str, expected: datetime) -> N
     ("tomorrow evening at 7", at(3, 19)), ("tomorrow morning at 9", at(3, 9)), ("tomorrow afternoon 3", at(3, 15)),
     ("saturday at 3 in the afternoon", at(5, 15)), ("day after tomorrow at 2pm", at(4, 14)),
     ("2pm tomorrow", at(3, 14)), ("at 3:30 pm on Saturday", at(5, 15, 30)), ("19.45", at(2, 19, 45)),
+    ("jeudi à 14 heures trente", at(3, 14, 30)), ("samedi 15 heures et demie", at(5, 15, 30)),
+    ("15h et quart", at(2, 15, 15)),
 ])
 def test_rule_8_clock_forms(typed: str, expected: datetime) -> None:
     check(typed, expected)
@@ -227,7 +232,8 @@ def test_rule_9_a_contradiction_names_the_real_day() -> None:
     ("saturday 2-5pm", at(5, 14), at(5, 17)), ("saturday from 2pm to 5pm", at(5, 14), at(5, 17)),
     ("from 10am to 12pm on saturday", at(5, 10), at(5, 12)), ("between 2pm and 4pm tomorrow", at(3, 14), at(3, 16)),
     ("tomorrow 10am-2pm", at(3, 10), at(3, 14)), ("12/12 6pm to 8pm", at(12, 18), at(12, 20)),
-    ("sunday 11-2pm", at(6, 11), at(6, 14)),
+    ("sunday 11-2pm", at(6, 11), at(6, 14)), ("samedi de 10 à 12", at(5, 10), at(5, 12)),
+    ("saturday 10 to 12", at(5, 10), at(5, 12)), ("samedi entre 14h et 16h", at(5, 14), at(5, 16)),
 ])
 def test_rule_10_a_range_gives_start_and_end(typed: str, start: datetime, end: datetime) -> None:
     found = read(typed)
