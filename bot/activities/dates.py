@@ -103,7 +103,7 @@ _THIS = re.compile(r"\b(ce|cet|cette|this)\s+(?=(?:apres[- ]?midi|aprem|afternoo
                    r"matinee|morning|midi)\b)")
 _WEEKDAY_WORDS = "|".join(sorted(WEEKDAYS, key=len, reverse=True))
 _WEEKDAY = re.compile(
-    r"\b(next\s+|last\s+|this\s+|ce\s+)?(" + _WEEKDAY_WORDS + r")\b\.?"
+    r"\b(next\s+|last\s+|this\s+coming\s+|coming\s+|this\s+|ce\s+)?(" + _WEEKDAY_WORDS + r")\b\.?"
     r"(\s+(?:prochaine?|qui vient|d\s*'?\s*apres|dernier|derniere|passe|en\s+(?:huit|8)|en\s+(?:quinze|15)|week|"
     r"(?:de\s+)?la\s+semaine\s+prochaine|next\s+week|after\s+next))?")
 _DAY_OF_MONTH = re.compile(r"\b(?:(?:le|the|on\s+the)\s+)(\d{1,2})(?:er|e|eme|st|nd|rd|th)?\b"
@@ -167,7 +167,7 @@ class _Refused(Exception):
 
 def fold(text: str) -> str:
     """Lower case, no accents, one kind of apostrophe, single spaces: "Après-demain à 15 H" → "apres-demain a 15 h"."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'").replace("`", "'"))
+    decomposed = unicodedata.normalize("NFKD", text.casefold().replace("’", "'").replace("`", "'").replace("@", " at "))
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     plain = re.sub(r"[!?;«»\"()]", " ", plain).replace(",", " , ")
     return re.sub(r"\s+", " ", plain).strip(" .,")
@@ -365,7 +365,9 @@ def _bare_numbers(reading: _Reading) -> None:
     kinds = {kind for kind, _ in reading.dates}
     for m in list(re.finditer(r"\b(\d{1,2})\b", reading.text)):
         number = int(m.group(1))
-        if "wd" in kinds and not kinds & {"abs", "dom"} and 1 <= number <= 31:
+        if reading.period and not reading.times and number <= 23:  # "tuesday night 8"
+            reading.times.append(_Time(m.start(), m.end(), number, 0))
+        elif "wd" in kinds and not kinds & {"abs", "dom"} and 1 <= number <= 31:
             reading.dates.append(("dom", (number,)))
         elif kinds and not reading.times and number <= 23:
             reading.times.append(_Time(m.start(), m.end(), number, 0))

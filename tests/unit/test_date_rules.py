@@ -88,7 +88,8 @@ def test_rule_2_noon_is_twelve(typed: str, expected: datetime) -> None:
     ("this wednesday at 6pm", at(2, 18)), ("thursday 3pm", at(3, 15)), ("friday at 7pm", at(4, 19)),
     ("saturday 3:30pm", at(5, 15, 30)), ("sunday 11am", at(6, 11)), ("monday 9:15", at(7, 9, 15)),
     ("tuesday at 2pm", at(8, 14)), ("sat 3pm", at(5, 15)), ("on Friday at 7 pm", at(4, 19)),
-    ("this saturday at 3pm", at(5, 15)), ("Wed 16h", at(2, 16)),
+    ("this saturday at 3pm", at(5, 15)), ("Wed 16h", at(2, 16)), ("this coming Saturday 3pm", at(5, 15)),
+    ("coming saturday at 3pm", at(5, 15)), ("tomorrow @ 3pm", at(3, 15)), ("3pm Saturday", at(5, 15)),
 ])
 def test_rule_3_a_bare_weekday_is_its_next_occurrence(typed: str, expected: datetime) -> None:
     check(typed, expected)
@@ -184,7 +185,7 @@ def test_rule_7_numeric_dates_are_day_first(typed: str, expected: datetime) -> N
     ("saturday at 3 in the afternoon", at(5, 15)), ("day after tomorrow at 2pm", at(4, 14)),
     ("2pm tomorrow", at(3, 14)), ("at 3:30 pm on Saturday", at(5, 15, 30)), ("19.45", at(2, 19, 45)),
     ("jeudi à 14 heures trente", at(3, 14, 30)), ("samedi 15 heures et demie", at(5, 15, 30)),
-    ("15h et quart", at(2, 15, 15)),
+    ("15h et quart", at(2, 15, 15)), ("tuesday night 8", at(8, 20)), ("samedi soir 8", at(5, 20)),
 ])
 def test_rule_8_clock_forms(typed: str, expected: datetime) -> None:
     check(typed, expected)
