@@ -9,6 +9,7 @@ Lines typed:
   /room           write in your circle's room        /dm   back to the private chat with the bot
   /where LAT LON  share a location                   /who  who is here, and in which rooms
   /file PATH      send a file (an organizer's .ics calendar)
+  /clock +11d     move time forward (console only), e.g. to see a check-in through
   /quit           leave (Ctrl-D too)
 Anything else goes to the bot: text, a /command, or the number of a choice.
 It works the same with a script on standard input, which is how the tests drive it.
@@ -63,16 +64,19 @@ class ConsoleState:
 
     path: Path | None
     rooms: dict[str, dict] = field(default_factory=dict)  # room id -> {"name": str, "members": [names]}
+    clock_offset: float = 0.0  # seconds /clock moved time forward: kept, so a restart does not go back
 
     @classmethod
     def load(cls, path: Path | None) -> ConsoleState:
         if path and path.exists():
-            return cls(path, json.loads(path.read_text(encoding="utf-8")).get("rooms", {}))
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            return cls(path, saved.get("rooms", {}), float(saved.get("clock_offset", 0.0)))
         return cls(path)
 
     def save(self) -> None:
         if self.path:
-            self.path.write_text(json.dumps({"rooms": self.rooms}, ensure_ascii=False, indent=1), encoding="utf-8")
+            saved = {"rooms": self.rooms, "clock_offset": self.clock_offset}
+            self.path.write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
 
     def room_of(self, persona: str) -> str | None:
         return next((rid for rid, room in self.rooms.items() if persona in room["members"]), None)
@@ -80,7 +84,8 @@ class ConsoleState:
 
 class ConsoleAdapter(Adapter):
     platform = "console"
-    capabilities = Capabilities(buttons=False, create_rooms=True, invite_links=False, max_text=4096)
+    # move_clock: someone trying the bot may type /clock +11d to see a check-in through (bot.checkins.rounds).
+    capabilities = Capabilities(buttons=False, create_rooms=True, invite_links=False, max_text=4096, move_clock=True)
     idempotent_sends = True
 
     def __init__(
@@ -256,5 +261,10 @@ async def run_console(core: Core, adapter: ConsoleAdapter, lines: TextIO = sys.s
             adapter._say(parsed)
         elif parsed is not None:
             await core.receive(parsed)
+            await core.settle()  # a /clock typed: its answer first, then what the passes do at the new time
         await core.scheduler.tick()
         await core.settle()
+        offset = getattr(core.clock, "offset", None)
+        if offset is not None and offset.total_seconds() != adapter.state.clock_offset:
+            adapter.state.clock_offset = offset.total_seconds()
+            adapter.state.save()

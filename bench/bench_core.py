@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform  # noqa: E402
 from bot.assemble import build_core  # noqa: E402
-from bot.circles.placement import CircleView, Newcomer, choose_circle  # noqa: E402
+from bot.circles.placement import SPLIT_AMONG, CircleView, Newcomer, decide, split_with  # noqa: E402
 from bot.core.app import Content  # noqa: E402
 from bot.core.chat import Address, Incoming, Sender, TextIn  # noqa: E402
 from bot.core.clock import FakeClock, to_iso  # noqa: E402
@@ -125,8 +125,10 @@ async def bench_messages(count: int = 20_000, members: int = 2_000, batch: int =
 
 
 def bench_placement(members: int = 100_000, places: int = 40) -> float:
-    """Placement decisions for 100,000 newcomers over 40 neighbourhoods, circles kept as the core
-    sees them (only circles below target_max are candidates)."""
+    """Placement decisions for 100,000 newcomers over 40 neighbourhoods, as ``membership.place`` takes
+    them (``placement.decide``): the first ones wait for five, circles fill, the newest grow to hard_max,
+    and a full one splits with the next newcomer. Candidates, as decide reads them: the circles under
+    target_max and the SPLIT_AMONG newest."""
     rules = load_config().circles
     rng = random.Random(3)
     people = [
@@ -138,23 +140,53 @@ def bench_placement(members: int = 100_000, places: int = 40) -> float:
         )
         for _ in range(members)
     ]
-    open_circles: dict[int, list[CircleView]] = defaultdict(list)
+    # in creation order: every circle of a place, and those under target_max (candidates everywhere);
+    # only the newest SPLIT_AMONG grow past the target or split (see placement.decide)
+    circles: dict[int, list[CircleView]] = defaultdict(list)
+    under: dict[int, list[CircleView]] = defaultdict(list)
+    roster: dict[int, list[tuple[int, Newcomer]]] = {}
+    waiting: dict[int, list[tuple[int, Newcomer]]] = defaultdict(list)
     next_id = 1
+
+    def new_circle(place: int, who: list[tuple[int, Newcomer]]) -> None:
+        nonlocal next_id
+        view = CircleView(next_id, 0)
+        for _, newcomer in who:
+            view.add(newcomer)
+        roster[next_id] = list(who)
+        circles[place].append(view)
+        if view.size < rules.target_max:
+            under[place].append(view)
+        next_id += 1
+
     start = time.perf_counter()
-    for place, person in people:
-        candidates = open_circles[place]
-        chosen = choose_circle(person, candidates, rules)
-        if chosen is None:
-            chosen = CircleView(next_id, 0)
-            next_id += 1
-            candidates.append(chosen)
-        chosen.add(person)
-        if chosen.size >= rules.target_max:
-            candidates.remove(chosen)
+    for pid, (place, person) in enumerate(people):
+        newest = circles[place][-SPLIT_AMONG:]
+        older = [c for c in under[place] if c.id < newest[0].id] if newest and under[place] else []
+        decision = decide(person, older + newest, len(waiting[place]), rules)
+        if decision.action == "join":
+            chosen = decision.circle
+            chosen.add(person)
+            roster[chosen.id].append((pid, person))
+            if chosen.size == rules.target_max:
+                under[place].remove(chosen)
+        elif decision.action == "split":
+            old = decision.circle
+            everyone = dict(roster.pop(old.id)) | {pid: person}
+            stay, move = split_with([(p, everyone[p].interests) for p in everyone if p != pid],
+                                    (pid, person.interests))
+            circles[place].remove(old)
+            new_circle(place, [(p, everyone[p]) for p in stay])
+            new_circle(place, [(p, everyone[p]) for p in move])
+        elif decision.action == "wait":
+            waiting[place].append((pid, person))
+        else:
+            new_circle(place, [*waiting.pop(place), (pid, person)])
     elapsed = time.perf_counter() - start
+    sizes = [len(r) for r in roster.values()]
     print(
-        f"placement: {members:,} members into {next_id - 1:,} circles over {places} neighbourhoods: "
-        f"{elapsed:.2f} s; target < 2 s: {'yes' if elapsed < 2 else 'NO'}"
+        f"placement: {members:,} members into {len(sizes):,} circles over {places} neighbourhoods "
+        f"(sizes {min(sizes)}–{max(sizes)}): {elapsed:.2f} s; target < 2 s: {'yes' if elapsed < 2 else 'NO'}"
     )
     return elapsed
 

@@ -245,10 +245,15 @@ async def _serve_platforms(core, adapters: list) -> None:
 
 
 async def _serve_console(core, state_file: Path) -> None:
+    from datetime import timedelta
+
     from adapters.console import ConsoleAdapter, ConsoleState, run_console
+    from bot.core.clock import ShiftedClock
     from bot.operations import heartbeat
 
-    adapter = ConsoleAdapter(ConsoleState.load(state_file), core.t_default)
+    state = ConsoleState.load(state_file)
+    core.clock = ShiftedClock(timedelta(seconds=state.clock_offset))  # /clock moves it (console only)
+    adapter = ConsoleAdapter(state, core.t_default)
     core.attach(adapter)
     beating = asyncio.create_task(heartbeat.run(core, []))
     try:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.activities import announcements, imports, organizers, wizard
+from bot.activities import announcements, imports, organizers, requests, wizard
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -19,3 +19,4 @@ def install(core: Core) -> None:
     wizard.install(core)
     announcements.install(core)
     imports.install(core)
+    requests.install(core)

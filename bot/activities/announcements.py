@@ -306,7 +306,36 @@ async def digest_pass(core, now: datetime) -> int:
                                     lambda t, f=found: [(f"{i + 1}. {e.title[:30]}", f"rsvp:{e.id}:show")
                                                         for i, e in enumerate(f[:8])],
                                     now, dedupe_key=f"digest:{person_id}:{week.year}-{week.week}")
+        sent += await helpers_digest(core, now, f"{week.year}-{week.week}")
     return sent
+
+
+async def helpers_digest(core, now: datetime, week: str) -> int:
+    """A helper (/aidant) receives, with the weekly digest, what is on that week near each neighbour they
+    registered: the neighbour has no phone, the helper is how the invitation reaches them."""
+    rows = await core.db.fetchall(
+        "SELECT h.helper_id, p.first_name, p.place_id FROM checkin_helpers h JOIN people p ON p.id = h.person_id "
+        "WHERE p.place_id IS NOT NULL ORDER BY h.helper_id, p.first_name, p.id")
+    near: dict[int, list[tuple[str, list[Event]]]] = {}
+    for helper_id, name, place_id in rows:
+        found = await events.published_in(core.db, [place_id], now, now + timedelta(days=7))
+        if found:
+            near.setdefault(helper_id, []).append((name, found))
+    sent = 0
+    for helper_id, lists in near.items():
+        sent += await core.tell(core.db, helper_id, lambda t, x=lists: _helper_digest_text(core, t, x), None, now,
+                                dedupe_key=f"digest-helper:{helper_id}:{week}")
+    return sent
+
+
+def _helper_digest_text(core, t: Translator, lists: list[tuple[str, list[Event]]]) -> Localized:
+    lines = []
+    for name, found in lists:
+        lines.append(t("digest-helper-header", name=name))
+        lines += [t("agenda-line", when=when_text(core, t, e.starts_at), title=e.title,
+                    where=e.location or t("profile-none")) for e in found[:10]]
+    lines.append(t("digest-helper-footer"))
+    return Localized.join(lines)
 
 
 def _digest_text(core, t: Translator, found: list[Event]) -> Localized:

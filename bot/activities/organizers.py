@@ -13,6 +13,7 @@ from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized
 from bot.core.interests import fold
 from bot.core.router import Command, Context
+from bot.people import after_onboarding
 from bot.storage import organizers
 from bot.storage.conversations import Conversation
 from bot.storage.database import Database
@@ -154,13 +155,14 @@ class OrganizerFlow(StepFlow):
         await self.end(ctx)
         organizer = await organizers.get(ctx.db, organizer_id)
         assert organizer is not None
-        await ask_moderators(ctx, organizer)
-        await ctx.reply(ctx.t("organizer-submitted", name=organizer.name))
+        told = await ask_moderators(ctx, organizer)
+        key = "organizer-submitted" if told else "organizer-submitted-waiting"
+        await ctx.reply(ctx.t(key, name=organizer.name))
 
 
-async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
-    """Each moderator of the neighbourhoods served gets the application with decision buttons."""
-    places = places_label(ctx, organizer.requested)
+def application(core, organizer: Organizer):
+    """The application as a moderator reads it, with its decision buttons: (text, buttons) for ``tell``."""
+    places = ", ".join(p.label if (p := core.content.places.get(pid)) else pid for pid in organizer.requested)
 
     def text(t) -> Localized:
         return t("organizer-application", name=organizer.name, kind=kind_label(t, organizer.kind), places=places,
@@ -171,9 +173,33 @@ async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
                 (t("organizer-button-trust"), f"orgmod:{organizer.id}:trust"),
                 (t("organizer-button-reject"), f"orgmod:{organizer.id}:no")]
 
+    return text, buttons
+
+
+async def ask_moderators(ctx: Context, organizer: Organizer) -> int:
+    """Each moderator of the neighbourhoods served (else each admin) gets the application with decision
+    buttons. Returns how many were told: none means it waits in /demandes for the first moderator."""
+    text, buttons = application(ctx.core, organizer)
+    told = 0
     for moderator_id in await deciders(ctx.core, ctx.db, organizer.requested):
         key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
-        await ctx.tell(moderator_id, text, buttons, dedupe_key=key)
+        told += await ctx.core.tell(ctx.db, moderator_id, text, buttons, ctx.now, dedupe_key=key)
+    return told
+
+
+# ---- requests waiting for a decision: /demandes, and the first moderator appointed ----------------------
+
+def _in_scope(place_ids: list[str] | None, places: tuple[str, ...] | list[str]) -> bool:
+    return place_ids is None or any(p in place_ids for p in places)
+
+
+async def pending_applications(db: Database, place_ids: list[str] | None) -> list[Organizer]:
+    """Organizer applications not yet decided, of these neighbourhoods (None: all), oldest first."""
+    rows = await db.fetchall(
+        "SELECT DISTINCT o.id, o.created_at FROM organizers o JOIN organizer_places p ON p.organizer_id = o.id "
+        "WHERE p.status = 'pending' ORDER BY o.created_at, o.id")
+    found = [o for o in [await organizers.get(db, r[0]) for r in rows] if o is not None]
+    return [o for o in found if _in_scope(place_ids, o.pending)]
 
 
 async def decidable(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> list[str]:
@@ -209,7 +235,13 @@ async def decide(ctx: Context) -> None:
 
 
 async def organizer_command(ctx: Context) -> None:
-    """/organizer: apply, or see where one's application stands."""
+    """/organizer: apply, or see where one's application stands. Typed before joining (a shopkeeper's
+    first message): a few questions about them first, then the application starts by itself."""
+    if not ctx.person.onboarded:
+
+        await ctx.reply(ctx.t("organizer-after-onboarding"))
+        await after_onboarding(ctx, "organizer")
+        return
     existing = await organizers.of_person(ctx.db, ctx.person.id)
     if existing is not None and existing.status == "approved":
         key = "organizer-status-trusted" if existing.trusted else "organizer-status-approved"
@@ -246,6 +278,6 @@ async def trust_command(ctx: Context) -> None:
 def install(core) -> None:
     core.router.flow(OrganizerFlow())
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
-                                help_key="help-organizer", french_name="organisateur"))
+                                help_key="help-organizer", french_name="organisateur", needs_member=False))
     core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
     core.router.action("orgmod", decide, before_onboarding=True)  # role-checked: admins need not join

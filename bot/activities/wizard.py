@@ -106,19 +106,33 @@ class EventFlow(StepFlow):
             return
         found = dates.parse_when(text, ctx.now, ctx.core.config.deployment.zone)
         if found.moment is None:
-            await ctx.reply(ctx.t(f"event-when-{found.problem}", typed=text, examples=EXAMPLES))
+            day = ctx.t.full_date(found.day) if found.day else ""
+            await ctx.reply(ctx.t(f"event-when-{found.problem}", typed=text, examples=EXAMPLES, day=day))
             return
         if await over_cap(ctx, conv.data["organizer"], found.moment, conv.data.get("edit")):
             await ctx.reply(ctx.t("event-cap-reached", cap=self.limits(ctx).weekly_cap))
             return
         conv.data["starts_at"] = to_iso(found.moment)
+        conv.data["ends_at"] = to_iso(found.ends) if found.ends else None
+        conv.data["when_typed"] = text if found.ambiguous else None
         await self.goto(ctx, conv, "when_ok")
 
     async def ask_when_ok(self, ctx: Context, conv: Conversation) -> None:
-        moment = from_iso(conv.data["starts_at"])
-        await ctx.reply(ctx.t("event-when-echo", when=announcements.when_text(ctx.core, ctx.t, moment)),
-                        [self.button("when_ok", "yes", ctx.t("event-button-when-yes")),
-                         self.button("when_ok", "no", ctx.t("event-button-when-no"))])
+        """The date is always echoed in words; a reading that could be meant otherwise ("jeudi
+        prochain", "en huit") is echoed with the year and what was typed, so a wrong guess shows."""
+        zone = ctx.core.config.deployment.zone
+        moment = from_iso(conv.data["starts_at"]).astimezone(zone)
+        ends = from_iso(conv.data["ends_at"]).astimezone(zone) if conv.data.get("ends_at") else None
+        when = ctx.t.full_datetime(moment) if conv.data.get("when_typed") or moment.year != ctx.now.year else (
+            announcements.when_text(ctx.core, ctx.t, moment))
+        if ends is not None:
+            when = str(ctx.t("event-when-until", when=when, end=ends.strftime("%H:%M")))
+        if conv.data.get("when_typed"):
+            text = ctx.t("event-when-echo-check", typed=conv.data["when_typed"], when=when)
+        else:
+            text = ctx.t("event-when-echo", when=when)
+        await ctx.reply(text, [self.button("when_ok", "yes", ctx.t("event-button-when-yes")),
+                               self.button("when_ok", "no", ctx.t("event-button-when-no"))])
 
     async def on_when_ok(self, ctx: Context, conv: Conversation, body: Body) -> None:
         answer = picked(body)
@@ -251,7 +265,8 @@ def preview(ctx: Context, data: dict) -> Localized:
 
 
 def draft_of(data: dict) -> Draft:
-    return Draft(title=data["title"], starts_at=from_iso(data["starts_at"]), location=data["location"],
+    ends_at = from_iso(data["ends_at"]) if data.get("ends_at") else None
+    return Draft(title=data["title"], starts_at=from_iso(data["starts_at"]), ends_at=ends_at, location=data["location"],
                  description=data["description"], places=tuple(data["places"]),
                  interests=tuple(data["interests"]), capacity=data.get("capacity"))
 
@@ -271,29 +286,47 @@ async def submit(ctx: Context, data: dict) -> None:
         queued = await announcements.publish(ctx.core, ctx.db, event_id, ctx.now)
         await ctx.reply(ctx.t.plural("event-published", queued, title=draft.title))
         return
-    await ask_moderators(ctx, await events.get(ctx.db, event_id), organizer)
-    await ctx.reply(ctx.t("event-queued", title=draft.title))
+    told = await ask_moderators(ctx, await events.get(ctx.db, event_id), organizer)
+    await ctx.reply(ctx.t("event-queued" if told else "event-queued-waiting", title=draft.title))
 
 
-async def ask_moderators(ctx: Context, event: Event | None, organizer: Organizer) -> None:
+async def ask_moderators(ctx: Context, event: Event | None, organizer: Organizer) -> int:
     assert event is not None
-    await queue_for_moderators(ctx.core, ctx.db, event, organizer, ctx.now)
+    return await queue_for_moderators(ctx.core, ctx.db, event, organizer, ctx.now)
 
 
-async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now: datetime) -> None:
-    """Each moderator of the event's neighbourhoods gets it with approve / reject buttons."""
+async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now: datetime) -> int:
+    """Each moderator of the event's neighbourhoods (else each admin) gets it with approve / reject
+    buttons. Returns how many: none means it waits in /demandes for the first moderator appointed."""
+    told = 0
+    for moderator_id in await deciders(core, db, event.places):
+        told += await offer_event(core, db, event, organizer, moderator_id, now)
+    return told
 
+
+async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id: int, now: datetime) -> int:
     def text(t) -> Localized:
         return t("event-to-moderate", organizer=organizer.name) + Localized("\n") + t(
             "event-card", title=event.title, when=announcements.when_text(core, t, event.starts_at),
             where=event.location or t("profile-none"), organizer=organizer.name) + Localized("\n") + t(
             "event-card-description", description=event.description or t("profile-none"))
 
-    for moderator_id in await deciders(core, db, event.places):
-        await core.tell(db, moderator_id, text,
-                        lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
-                                   (t("event-button-reject"), f"evmod:{event.id}:no")],
-                        now, dedupe_key=f"evmod:{event.id}:{moderator_id}")
+    return int(await core.tell(db, moderator_id, text,
+                               lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
+                                          (t("event-button-reject"), f"evmod:{event.id}:no")],
+                               now, dedupe_key=f"evmod:{event.id}:{moderator_id}"))
+
+
+async def pending_events(db, place_ids: list[str] | None) -> list[tuple[Event, Organizer]]:
+    """Events waiting for a moderator in these neighbourhoods (None: all), soonest first."""
+    rows = await db.fetchall("SELECT id FROM events WHERE status = 'pending' ORDER BY starts_at, id")
+    found = []
+    for row in rows:
+        event = await events.get(db, row[0])
+        organizer = await organizers.get(db, event.organizer_id) if event else None
+        if event and organizer and (place_ids is None or any(p in place_ids for p in event.places)):
+            found.append((event, organizer))
+    return found
 
 
 async def moderate(ctx: Context) -> None:
@@ -387,7 +420,10 @@ async def apply_edit(ctx: Context, conv: Conversation) -> None:
         return
     field = EDITABLE[conv.step if conv.step != "when_ok" else "when"]
     value = conv.data[field]
-    await events.update(ctx.db, event.id, ctx.now, **{field: from_iso(value) if field == "starts_at" else value})
+    changes = {field: from_iso(value) if field == "starts_at" else value}
+    if field == "starts_at":  # a new date replaces the old range's end too
+        changes["ends_at"] = from_iso(conv.data["ends_at"]) if conv.data.get("ends_at") else None
+    await events.update(ctx.db, event.id, ctx.now, **changes)
     event = await events.get(ctx.db, event.id)
     assert event is not None
     told = 0

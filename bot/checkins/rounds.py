@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 from bot.checkins.decisions import OpenCheckin, QuietHours, escalation_order, follow_up, pass_is_due, payload
 from bot.core import roles
-from bot.core.chat import Choice, Outgoing
-from bot.core.clock import from_iso
+from bot.core.chat import Choice, CommandIn, Outgoing
+from bot.core.clock import from_iso, parse_shift
 from bot.core.config import CONTENT_DIR
 from bot.core.i18n import Localized, Translator
+from bot.core.router import Command, Context
 from bot.core.scheduler import Job, every
 from bot.storage import checkins as store
 from bot.storage import circles as circle_store
@@ -218,6 +219,27 @@ async def _escalate(core: Core, checkin: store.Checkin, now: datetime) -> None:
 _FOLLOW_UPS = {"stopped": _closed_stopped, "alive": _closed_alive, "remind": _remind, "escalate": _escalate}
 
 
+# ---- trying it: the console's clock -------------------------------------------------------------------
+
+async def clock_command(ctx: Context) -> None:
+    """/clock +11d (/horloge +11j): move time forward to watch a check-in go from silence to the
+    contact's alert. Only where the platform declares ``move_clock`` (the console): a real chat
+    platform refuses it, whatever anyone types."""
+    transport = ctx.core.transports.get(ctx.address.platform)
+    clock = ctx.core.clock
+    if transport is None or not transport.capabilities.move_clock or not hasattr(clock, "advance"):
+        await ctx.reply(ctx.t("clock-console-only"))
+        return
+    zone = ctx.core.config.deployment.zone
+    args = ctx.body.args.strip() if isinstance(ctx.body, CommandIn) else ""
+    shift = parse_shift(args, clock.now(), zone) if args else None
+    if shift is None:
+        await ctx.reply(ctx.t("clock-usage", now=ctx.t.full_datetime(clock.now().astimezone(zone))))
+        return
+    moved = clock.advance(shift)
+    await ctx.reply(ctx.t("clock-moved", now=ctx.t.full_datetime(moved.astimezone(zone))))
+
+
 # ---- installing the feature -------------------------------------------------------------------------
 
 
@@ -228,3 +250,5 @@ def install(core: Core) -> None:
     core.scheduler.add(Job("checkins-pass", pass_is_due(settings.pass_time, quiet_hours(core), zone), daily_pass))
     core.scheduler.add(Job("checkins-follow-up", every(FOLLOW_UP_EVERY), follow_up_pass))
     core.hooks.person_data(store.export, store.erase)
+    core.router.command(Command("clock", clock_command, aliases=("horloge",), needs_member=False,
+                                french_name="horloge"))

@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timedelta
 
-from bot.circles.placement import CircleView, Newcomer, choose_circle, plan_merges
+from bot.circles.placement import (
+    OPEN_AFTER_WAIT,
+    WAIT_DAYS,
+    CircleView,
+    Newcomer,
+    decide,
+    plan_merges,
+    ready_to_open,
+    split_with,
+)
 from bot.core import roles
 from bot.core.chat import LeftIn, TextIn
 from bot.core.clock import to_iso
@@ -39,23 +48,104 @@ async def circle_views(db: Database, place_id: str) -> list[CircleView]:
     return list(views.values())
 
 
-async def place(core, db: Database, person: Person, now: datetime) -> int:
-    """Put a person in the best open circle of their neighbourhood (or a new one), invite them to its
-    rooms, introduce them to the circle and welcome them. Returns the circle id."""
+async def place(core, db: Database, person: Person, now: datetime) -> int | None:
+    """Put a person in a circle of their neighbourhood following ``placement.decide``: join the best
+    one, open one with the neighbours waiting, split a full one, or wait (told why). Returns the
+    circle id, or None while they wait."""
     assert person.place_id is not None
+    await circle_store.drop_wait(db, person.id)
     newcomer = Newcomer(frozenset(person.interests), frozenset(person.offers), frozenset(person.wants))
-    best = choose_circle(newcomer, await circle_views(db, person.place_id), core.config.circles)
-    circle = await circle_store.get(db, best.id) if best else await circle_store.create(db, person.place_id, now)
-    assert circle is not None
-    others = await circle_store.member_ids(db, circle.id)
-    await circle_store.add_member(db, circle.id, person.id, now)
-    await core.queue_invite(db, circle.id, person.id, now)
+    waiting = await circle_store.waiting(db, person.place_id)
+    decision = decide(newcomer, await circle_views(db, person.place_id), len(waiting), core.config.circles)
+    if decision.action == "wait":
+        await circle_store.add_wait(db, person.id, person.place_id, now)
+        await tell_waiting(core, db, person.place_id, [*waiting, person.id], now)
+        return None
+    if decision.action == "open":
+        return await open_circle(core, db, person.place_id, [*waiting, person.id], now)
+    assert decision.circle is not None
+    if decision.action == "split":
+        return await split_full(core, db, decision.circle.id, person, now)
+    return await join(core, db, decision.circle.id, person, now)
+
+
+async def join(core, db: Database, circle_id: int, person: Person, now: datetime) -> int:
+    """Add one person to a circle: invited to its rooms, introduced to the circle, welcomed."""
+    others = await circle_store.member_ids(db, circle_id)
+    await circle_store.add_member(db, circle_id, person.id, now)
+    await core.queue_invite(db, circle_id, person.id, now)
     if await roles.is_moderator(db, core.config.deployment.admins, person.id, person.place_id):
-        await core.queue_room_power(db, circle.id, person.id, roles.ROOM_POWER, now)
+        await core.queue_room_power(db, circle_id, person.id, roles.ROOM_POWER, now)
     if others:
-        await core.post_to_circle(db, circle.id, await introduction(core, person), now)
-    await welcome(core, db, person, circle.id, others, now)
+        await core.post_to_circle(db, circle_id, await introduction(core, person), now)
+    await welcome(core, db, person, circle_id, others, now)
+    return circle_id
+
+
+async def tell_waiting(core, db: Database, place_id: str, waiting: list[int], now: datetime) -> None:
+    """The newcomer (the last of ``waiting``) hears how many wait and how many are still needed. The
+    others are not interrupted (they may be answering a question): they hear when the circle opens."""
+    open_with = core.config.circles.open_with
+    await core.tell(db, waiting[-1], lambda t: t.plural(
+        "circle-waiting", len(waiting), place=place_label(core, place_id), needed=open_with - len(waiting),
+        open_with=open_with, days=WAIT_DAYS, minimum=OPEN_AFTER_WAIT), None, now)
+
+
+async def open_circle(core, db: Database, place_id: str, person_ids: list[int], now: datetime) -> int:
+    """A new circle with the neighbours who waited for it: all invited together, each welcomed with
+    the others' names, so nobody ever sits alone in its room."""
+    circle = await circle_store.create(db, place_id, now)
+    members = [p for p in [await people.get(db, pid) for pid in person_ids] if p is not None]
+    for person in members:
+        await circle_store.drop_wait(db, person.id)
+        await circle_store.add_member(db, circle.id, person.id, now)
+        await core.queue_invite(db, circle.id, person.id, now)
+        if await roles.is_moderator(db, core.config.deployment.admins, person.id, place_id):
+            await core.queue_room_power(db, circle.id, person.id, roles.ROOM_POWER, now)
+    for person in members:
+        await welcome(core, db, person, circle.id, [m.id for m in members if m.id != person.id], now)
     return circle.id
+
+
+async def open_waiting_circles(core, db: Database, now: datetime) -> list[int]:
+    """The daily pass: a small place whose neighbours waited ``WAIT_DAYS`` opens its circle with three."""
+    opened = []
+    for place_id, count, oldest in await circle_store.waiting_places(db):
+        if await circle_store.open_in_place(db, place_id):  # a circle exists: the waiting join it
+            for person_id in await circle_store.waiting(db, place_id):
+                person = await people.get(db, person_id)
+                if person is not None and person.place_id == place_id:
+                    await place(core, db, person, now)
+        elif ready_to_open(count, oldest, now, core.config.circles):
+            opened.append(await open_circle(core, db, place_id, await circle_store.waiting(db, place_id), now))
+    return opened
+
+
+async def split_full(core, db: Database, circle_id: int, person: Person, now: datetime) -> int:
+    """Every circle is full: this one and the newcomer become two circles in one step. Those who move
+    leave the old rooms and are invited to the new ones; both circles are told. Returns the newcomer's
+    circle."""
+    circle = await circle_store.get(db, circle_id)
+    assert circle is not None
+    members = []
+    for member_id in await circle_store.member_ids(db, circle_id):
+        member = await people.get(db, member_id)
+        members.append((member_id, frozenset(member.interests) if member else frozenset()))
+    _, moving = split_with(members, (person.id, frozenset(person.interests)))
+    new = await circle_store.create(db, circle.place_id, now)
+    moved = [m for m in moving if m != person.id]
+    t = core.t_default
+    await core.post_to_circle(db, circle_id, t.plural("circle-split-away", len(moved), number=new.number), now)
+    for member_id in moved:
+        await circle_store.move_member(db, member_id, new.id)
+        await core.queue_room_removal(db, circle_id, member_id, now)
+        await core.queue_invite(db, new.id, member_id, now)
+        if await roles.is_host(db, member_id, new.id) or await roles.is_moderator(
+                db, core.config.deployment.admins, member_id, circle.place_id):
+            await core.queue_room_power(db, new.id, member_id, roles.ROOM_POWER, now)
+        await core.tell(db, member_id, lambda tr: tr("circle-split-moved", place=place_label(core, new.place_id),
+                                                     number=new.number), None, now)
+    return await join(core, db, new.id if person.id in moving else circle_id, person, now)
 
 
 async def introduction(core, person: Person) -> Localized:
@@ -100,6 +190,7 @@ async def leave(
 ) -> int | None:
     """Take a person out of their circle and its rooms (``from_rooms=False`` when they already left the
     room themselves) and tell the circle, without saying why."""
+    await circle_store.drop_wait(db, person.id)
     circle_id = await circle_store.remove_member(db, person.id)
     if circle_id is None:
         return None

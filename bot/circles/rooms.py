@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 async def merge_pass(core: Core, now: datetime) -> None:
     async with core.db.transaction():
         await membership.merge_small_circles(core, core.db, now)
+        await membership.open_waiting_circles(core, core.db, now)
 
 
 def install(core: Core) -> None:

@@ -236,6 +236,7 @@ class Capabilities:
     # 0: the core decides (8 where a repeated send is recognised, else 1). Where it is not, a crash gives
     # up each send in flight, so this also bounds what a crash can leave "may have arrived".
     sends_in_flight: int = 0
+    move_clock: bool = False  # /clock may move time forward: only the console, to try the bot (never real people)
 
 
 @dataclass(frozen=True)

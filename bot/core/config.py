@@ -61,6 +61,7 @@ class Circles:
     target_max: int
     hard_max: int
     merge_below: int
+    open_with: int = 5  # a new circle opens with this many neighbours: nobody alone in a room
 
 
 @dataclass(frozen=True)
@@ -270,6 +271,9 @@ def _validate(cfg: Config) -> None:
             "needs 1 <= merge_below <= target_min <= target_max <= hard_max",
             "target_min = 6, target_max = 8, hard_max = 12, merge_below = 3",
         )
+    if not 1 <= c.open_with <= c.target_min or 2 * c.open_with > c.hard_max + 1:
+        raise ConfigError("circles.open_with", "needs 1 <= open_with <= target_min and 2 * open_with <= hard_max + 1 "
+                          "(a full circle splits into two that still have open_with members)", "open_with = 5")
     if not 1 <= cfg.telegram.sends_in_flight <= 30:
         raise ConfigError("telegram.sends_in_flight", "must be 1 to 30", "sends_in_flight = 4")
     for key in ("threshold_days", "escalation_hours"):

@@ -38,6 +38,9 @@ ModeratorAction = Callable[["Context", list[str]], Awaitable[None]]
 # run in one transaction with the work's own "done" mark: done once, and redone from scratch after a crash.
 StoreStep = Callable[[Database], Awaitable[None]]
 DeferredWork = Callable[["Core", dict], Awaitable[StoreStep | None]]
+# A moderator was appointed (core, db, person id, place id, now): requests that waited for someone
+# to decide them are offered (bot.activities.organizers).
+ModeratorAppointed = Callable[["Core", Database, int, str, datetime], Awaitable[None]]
 # Words a member writes to the bot privately, outside any question: True when the hook took them
 # (relayed them to a circle still waiting for its group, say); otherwise the bot explains itself.
 PrivateWords = Callable[["Context"], Awaitable[bool]]
@@ -78,6 +81,10 @@ class Hooks:
     moderator_help: list[ModeratorCommand] = field(default_factory=list)
     private_words: list[PrivateWords] = field(default_factory=list)
     deferred: dict[str, DeferredWork] = field(default_factory=dict)  # work done after the commit, by name
+    moderator_appointed: list[ModeratorAppointed] = field(default_factory=list)
+
+    def on_moderator_appointed(self, hook: ModeratorAppointed) -> None:
+        self.moderator_appointed.append(hook)
 
     def gate(self, gate: Gate, *, first: bool = False) -> None:
         """``first`` for a gate that must answer before any other (a ban before a question)."""

@@ -16,7 +16,7 @@ import gettext
 import html
 import logging
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from babel.dates import format_date, format_datetime, format_time
@@ -133,6 +133,15 @@ class Translator:
         day = format_date(moment, "EEEE d MMMM", locale=self.lang)
         hour = format_time(moment, "HH:mm", locale=self.lang)
         return str(self(("date-at-time"), day=day, time=hour))
+
+    def full_date(self, day: date | datetime) -> str:
+        """ "samedi 12 décembre 2026": with the year, for a date worth checking."""
+        return format_date(day, "EEEE d MMMM y", locale=self.lang)
+
+    def full_datetime(self, moment: datetime) -> str:
+        """ "jeudi 3 décembre 2026 à 15:00": what an ambiguous answer ("jeudi prochain") is read as."""
+        hour = format_time(moment, "HH:mm", locale=self.lang)
+        return str(self("date-at-time", day=self.full_date(moment), time=hour))
 
     def short_date(self, moment: datetime) -> str:
         return format_datetime(moment, "d MMM y", locale=self.lang)

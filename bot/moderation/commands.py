@@ -270,6 +270,8 @@ async def _set_moderator(ctx: Context, grant: bool) -> None:
         await roles.revoke_moderator(ctx.db, person.id, place.id)
     key = "mod-moderator-you" if grant else "mod-unmoderator-you"
     await ctx.tell(person.id, lambda t: t(key, place=place.name))
+    for hook in ctx.core.hooks.moderator_appointed if grant else ():  # requests that waited for a moderator are offered
+        await hook(ctx.core, ctx.db, person.id, place.id, ctx.now)
     await audit.record(ctx.db, ctx.person.id, "moderator" if grant else "unmoderator", f"person:{person.id}",
                        place.id, ctx.now, place_id=place.id)
     await ctx.reply(ctx.t("mod-moderator-done" if grant else "mod-unmoderator-done",

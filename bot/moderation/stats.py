@@ -109,10 +109,18 @@ async def _active(db: Database, weeks: list[date], place_ids: list[str] | None) 
 async def gather(db: Database, now: datetime, place_ids: list[str] | None) -> tuple[list[date], dict[str, list[int]]]:
     weeks = week_starts(now)
     tables = set(await db.tables())
-    data = {"members": await _members(db, weeks, place_ids), "active": await _active(db, weeks, place_ids)}
+    data = {"members": await _members(db, weeks, place_ids), "active": await _active(db, weeks, place_ids),
+            "helped": [await helped_count(db, place_ids)]}
     for spec in SERIES:
         data[spec.key] = await _series(db, spec, weeks, place_ids, tables)
     return weeks, data
+
+
+async def helped_count(db: Database, place_ids: list[str] | None) -> int:
+    """Neighbours without a phone registered by a helper (/aidant): members too, though in no circle."""
+    places, params = _in_places("p.place_id", place_ids)
+    return int(await db.scalar(
+        f"SELECT COUNT(*) FROM checkin_helpers h JOIN people p ON p.id = h.person_id WHERE {places}", params))
 
 
 async def circle_count(db: Database, place_ids: list[str] | None) -> int:
@@ -134,6 +142,7 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
     return Localized.join([
         t("stats-header", place=where, weeks=WEEKS),
         t("stats-line-members", members=data["members"][-1], circles=circles),
+        *([t.plural("stats-line-helped", data["helped"][-1])] if data.get("helped", [0])[-1] else []),
         t("stats-line-active", now=data["active"][-1], before=data["active"][-2]),
         t("stats-line-checkins", asked=total["checkins_asked"], answered=total["checkins_answered"],
           escalated=total["checkins_escalated"]),

@@ -9,6 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.people import onboarding, privacy, profile, retention
+from bot.people.onboarding import after_onboarding
+
+__all__ = ["after_onboarding", "install"]
 
 if TYPE_CHECKING:
     from bot.core.app import Core

@@ -18,7 +18,7 @@ from bot.core.interests import TopicList, fold
 from bot.core.places import Place
 from bot.core.router import Command, Context
 from bot.storage import circles as circle_store
-from bot.storage import people
+from bot.storage import conversations, people
 from bot.storage.conversations import Conversation
 
 FLOW = "onboarding"
@@ -271,6 +271,8 @@ class Onboarding(StepFlow):
             await self.goto(ctx, conv, following)
 
     async def finish(self, ctx: Context) -> None:
+        conv = await conversations.get(ctx.db, ctx.person.id)
+        then = conv.data.get("then") if conv is not None and conv.flow == FLOW else None
         await self.end(ctx)
         await people.update(ctx.db, ctx.person.id, onboarded_at=to_iso(ctx.now))
         person = await people.get(ctx.db, ctx.person.id)
@@ -278,6 +280,25 @@ class Onboarding(StepFlow):
         ctx.person = person
         if await circle_store.circle_of(ctx.db, person.id) is None and await ctx.core.hooks.gates_pass(ctx, "place"):
             await place_in_circle(ctx.core, ctx.db, person, ctx.now)
+        command = ctx.core.router.find(then) if isinstance(then, str) else None
+        if command is not None and await conversations.get(ctx.db, person.id) is None:
+            await command.handler(ctx)  # what they asked for before joining (/organisateur), now
+
+
+async def after_onboarding(ctx: Context, command: str) -> None:
+    """A command that needs a member, typed by someone not onboarded yet: onboarding first (started or
+    resumed at its question), then the command is carried out when it ends."""
+    conv = await conversations.get(ctx.db, ctx.person.id)
+    flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
+    if conv is None or conv.flow != FLOW:
+        await ctx.core.router.commands["start"].handler(ctx)
+        conv = await conversations.get(ctx.db, ctx.person.id)
+        if conv is not None and conv.flow == FLOW:
+            conv.data["then"] = command
+            await flow.save(ctx, conv)
+        return
+    conv.data["then"] = command
+    await flow.goto(ctx, conv, conv.step)
 
 
 def _language_from_text(text: str) -> str | None:

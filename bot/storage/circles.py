@@ -115,3 +115,30 @@ async def set_room(db: Database, circle_id: int, platform: str, chat_id: str) ->
 async def move_member(db: Database, person_id: int, to_circle: int) -> None:
     """One member changes circle, keeping their role and joining date (a moderator's split or move)."""
     await db.execute("UPDATE circle_members SET circle_id = ? WHERE person_id = ?", (to_circle, person_id))
+
+
+# ---- neighbours waiting for their place's first circle --------------------------------------------
+
+async def add_wait(db: Database, person_id: int, place_id: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO circle_waits (person_id, place_id, since) VALUES (?, ?, ?) "
+        "ON CONFLICT (person_id) DO UPDATE SET place_id = excluded.place_id",
+        (person_id, place_id, to_iso(now)),
+    )
+
+
+async def waiting(db: Database, place_id: str) -> list[int]:
+    """Who waits in a place, the longest waiting first."""
+    rows = await db.fetchall("SELECT person_id FROM circle_waits WHERE place_id = ? ORDER BY since, person_id",
+                             (place_id,))
+    return [r[0] for r in rows]
+
+
+async def waiting_places(db: Database) -> list[tuple[str, int, datetime]]:
+    """(place, how many wait, since when the longest) for every place where someone waits."""
+    rows = await db.fetchall("SELECT place_id, COUNT(*), MIN(since) FROM circle_waits GROUP BY place_id")
+    return [(r[0], int(r[1]), datetime.fromisoformat(r[2])) for r in rows]
+
+
+async def drop_wait(db: Database, person_id: int) -> None:
+    await db.execute("DELETE FROM circle_waits WHERE person_id = ?", (person_id,))

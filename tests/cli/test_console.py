@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,12 @@ ALICE = ["/start", "1", "1", "bellevile", "11", "8", "8", "1"]
 BOB = ["/as bob", "bonjour", "2", "1", "75020", "1", "jardin, belote", "11", "8", "8", "1"]
 
 
-def run_console(tmp_path: Path, lines: list[str]) -> str:
+def run_console(tmp_path: Path, lines: list[str], config: str = "[circles]\nopen_with = 1\n") -> str:
+    """``config``: by default a circle opens with its first neighbour, so two neighbours can meet."""
+    (tmp_path / "v.toml").write_text(config, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run", "--console", "--database", str(tmp_path / "v.sqlite3")],
+        [sys.executable, "-m", "bot.cli", "run", "--console", "--database", str(tmp_path / "v.sqlite3"),
+         "--config", str(tmp_path / "v.toml")],
         input="\n".join(lines) + "\n",
         capture_output=True,
         text=True,
@@ -52,3 +56,27 @@ def test_a_file_can_be_sent_and_only_organizers_import_calendars(tmp_path: Path)
     out = run_console(tmp_path, [*ALICE, "/file agenda.ics", "/file nulle-part.ics"])
     assert "/organisateur" in out.split("alice@bot> /file agenda.ics")[1]
     assert "(/file CHEMIN, par exemple /file agenda.ics)" in out
+
+
+def test_the_clock_shows_a_check_in_from_silence_to_the_contacts_alert(tmp_path: Path) -> None:
+    """The README's walkthrough (issue 19, "Trying it"): Alice names Bob as her contact, goes quiet;
+    /clock moves time (typed by Bob: Alice typing would be a sign of life) and the whole ladder shows."""
+    bob = ["/as bob", "/start", "1", "1", "belleville", "11", "8", "8", "1"]
+    alice = ["/as alice", "/start", "1", "1", "belleville", "11", "8", "8", "2", "Bob"]
+    ladder = ["/as bob", "1", "/clock +11d 10:00", "1", "/horloge +1j", "/clock +1d"]
+    out = run_console(tmp_path, [*bob, *alice, *ladder], config="")
+    assert "[bot → alice] Bob a accepté d'être prévenu·e" in out
+    asked = out.index("[bot → alice] Bonjour Alice ! Cela fait quelques jours")
+    reminded = out.index("[bot → alice] Je me permets de redemander, Alice")
+    alert = out.index("[bot → bob] Alice n'a pas répondu quand je lui ai demandé si tout allait bien")
+    assert asked < reminded < alert
+    assert out.count("Alice n'a pas répondu") == 1
+    moved_to = re.findall(r"nous sommes le (\w+ \d+ \w+ \d{4}) à 10:00", out)[-1]
+    again = run_console(tmp_path, ["/as bob", "/clock"], config="")  # a restart does not go back in time
+    assert f"Nous sommes le {moved_to} à 10:0" in again
+
+
+def test_the_clock_is_refused_where_time_is_real(tmp_path: Path) -> None:
+    """The console declares the capability; /clock typed anywhere else is refused (tests/core too)."""
+    out = run_console(tmp_path, ["/as bob", "/clock soon"], config="")
+    assert "Pour avancer le temps : /horloge +11j" in out

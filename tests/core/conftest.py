@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,11 @@ from bot.storage.database import Database
 
 @pytest.fixture(scope="session")
 def config() -> Config:
-    return load_config()
+    """The default configuration, except that a circle opens with its first neighbour (``open_with =
+    1``): feature tests need one or two neighbours, not five. The deployment's rule (nobody alone, five
+    to open) is tested with the real default in ``test_circle_sizes.py``."""
+    config = load_config()
+    return replace(config, circles=replace(config.circles, open_with=1))
 
 
 @pytest.fixture(scope="session")

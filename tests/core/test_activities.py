@@ -147,7 +147,7 @@ async def test_event_flow_bad_answers_are_asked_again_without_changing_anything(
     assert "samedi 28 novembre à 15:00" in out[0].text
     await hood.press("shop", "Non, je corrige")
     out = await hood.say("shop", "next friday 7pm")
-    assert "vendredi 27 novembre à 19:00" in out[0].text
+    assert "vendredi 27 novembre 2026 à 19:00" in out[0].text  # "next": confirmed with the full date
     await hood.press("shop", "Oui, c'est ça")
     out = await hood.say("shop", "w" * 201)
     assert "200 caractères" in out[0].text

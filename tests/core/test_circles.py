@@ -37,7 +37,9 @@ async def test_other_neighbourhoods_get_their_own_circle(hood: Neighbours) -> No
     assert await circle_id(hood, "alice") != await circle_id(hood, "bob")
 
 
-async def test_a_full_circle_makes_a_new_one(hood: Neighbours) -> None:
+async def test_a_circle_at_its_target_grows_rather_than_leave_someone_alone(hood: Neighbours) -> None:
+    """Before issue 19 the ninth neighbour opened circle 2 and sat there alone: now the circle grows
+    (up to hard_max, then splits in two: see test_circle_sizes.py)."""
     target_max = hood.core.config.circles.target_max
     for i in range(target_max + 1):
         await hood.join(f"n{i}")
@@ -48,8 +50,8 @@ async def test_a_full_circle_makes_a_new_one(hood: Neighbours) -> None:
             hood.core.db, (await people.by_identity(hood.core.db, "fake", "n0")).place_id
         )
     ]
-    assert sizes == [target_max, 1]
-    assert await circle_id(hood, f"n{target_max}") != first
+    assert sizes == [target_max + 1]
+    assert await circle_id(hood, f"n{target_max}") == first
 
 
 async def test_words_are_mirrored_to_the_other_platform_once_with_the_name(hood: Neighbours) -> None:
@@ -120,11 +122,12 @@ async def test_leave_asks_first_then_tells_the_circle(hood: Neighbours) -> None:
 
 
 async def test_quiet_circles_are_merged_by_the_daily_pass(hood: Neighbours) -> None:
-    hood.core.config = replace(hood.core.config, circles=replace(hood.core.config.circles, target_max=2))
+    hood.core.config = replace(hood.core.config, circles=replace(hood.core.config.circles, target_max=2, hard_max=2))
     for name in ("a1", "a2", "b1", "b2"):
         await hood.join(name)
     first, second = await circle_id(hood, "a1"), await circle_id(hood, "b1")
     assert first != second
+    hood.core.config = replace(hood.core.config, circles=replace(hood.core.config.circles, hard_max=12))
     hood.clock.advance(timedelta(days=40))  # nobody active for 40 days: both circles fall below 3 active
     await hood.send("a1", TextIn("toujours là"), chat=hood.platform.room_of("a1"))
     assert "merge-small-circles" in await hood.core.scheduler.tick()

@@ -81,9 +81,12 @@ async def matrix_user(synapse: SynapseServer) -> AsyncIterator[MatrixUserFactory
 
 @pytest.fixture(scope="session")
 def bot_config():
+    from dataclasses import replace
+
     from bot.core.config import load_config
 
-    return load_config()
+    config = load_config()
+    return replace(config, circles=replace(config.circles, open_with=1))  # see tests/core/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,8 @@ CHATTY_RATES = TelegramRates(private=5, group=100)
 @pytest.fixture(scope="session")
 def tg_config() -> Config:
     config = load_config()
-    return replace(config, telegram=replace(config.telegram, token_env=TOKEN_ENV))
+    circles = replace(config.circles, open_with=1)  # one neighbour is enough here (see tests/core/conftest.py)
+    return replace(config, telegram=replace(config.telegram, token_env=TOKEN_ENV), circles=circles)
 
 
 @pytest.fixture(scope="session")
