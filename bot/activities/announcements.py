@@ -324,7 +324,8 @@ def install(core) -> None:
                                 french_name="agenda"))
     core.router.command(Command("digest", digest_command, aliases=("resume", "hebdo"), help_key="help-digest",
                                 french_name="hebdo"))
-    core.router.command(Command("outbox", outbox_command, aliases=("envois",), french_name="envois"))
+    core.router.command(Command("outbox", outbox_command, aliases=("envois",), french_name="envois",
+                                staff=True))
     core.scheduler.add(Job("event-reminders", every(timedelta(minutes=15)), reminder_pass))
     core.scheduler.add(Job("event-digest", weekly_at(activities.digest_weekday, activities.digest_time,
                                                      core.config.deployment.zone), digest_pass))

@@ -83,8 +83,7 @@ class OrganizerFlow(StepFlow):
     async def on_kind(self, ctx: Context, conv: Conversation, body: Body) -> None:
         kind = picked(body)
         if kind not in KINDS:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_kind(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
         conv.data["kind"] = kind
         conv.data["places"] = [ctx.person.place_id] if ctx.person.place_id else []
@@ -227,5 +226,6 @@ def install(core) -> None:
     core.router.flow(OrganizerFlow())
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
                                 help_key="help-organizer", french_name="organisateur"))
-    core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
+    core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance",
+                                staff=True))
     core.router.action("orgmod", decide)

@@ -36,7 +36,7 @@ from bot.core.i18n import Catalogues, Localized, Translator
 from bot.core.interests import TopicList
 from bot.core.pacing import Pacer
 from bot.core.places import PlaceIndex, load_places
-from bot.core.router import Context, Router, as_choice, parse_flow_payload
+from bot.core.router import ChoicesIn, Command, Context, Router, as_choice, parse_flow_payload
 from bot.core.scheduler import Scheduler
 from bot.storage import circles as circle_store
 from bot.storage import conversations, inbox, outbox, people
@@ -230,13 +230,25 @@ class Core:
         ctx = Context(self, self.db, event, person, self.translator(person.language), now)
         if isinstance(body, TextIn):
             offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
-            picked = as_choice(body.text, offered)
+            picked = as_choice(body.text, offered, self.router.is_multi(offered))
             if isinstance(picked, int):
-                await ctx.reply(ctx.t("choice-number-range", max=picked), offered)
+                await self._number_out_of_range(ctx, picked, offered)
                 return
             body = picked or body
         ctx.body = body
         await self._route_private(ctx, body)
+
+    async def _number_out_of_range(self, ctx: Context, top: int, offered: list[tuple[str, str]]) -> None:
+        """ "9" among two choices: the range and the question again, in one message (or, in the middle of
+        a burst of wrong answers, nothing: see ``StepFlow.again``)."""
+        conv = await conversations.get(self.db, ctx.person.id)
+        parsed = parse_flow_payload(offered[0][1]) if offered else None
+        if conv is not None and parsed and parsed[:2] == (conv.flow, conv.step):
+            flow = self.router.flows[conv.flow]
+            if hasattr(flow, "again"):
+                await flow.again(ctx, conv, ctx.t("choice-number-range", max=top))
+                return
+        await ctx.reply(ctx.t("choice-number-range", max=top), offered)
 
     async def _first_contact(self, event: Incoming, now: datetime) -> Person:
         """Someone writes for the first time: a person row holds their conversation from here on.
@@ -257,6 +269,9 @@ class Core:
         conv = await conversations.get(self.db, ctx.person.id)
         if isinstance(body, CommandIn):
             await self._route_command(ctx, body)
+            await self._back_to_question(ctx, conv)
+        elif isinstance(body, ChoicesIn):
+            await self._route_choices(ctx, body, conv)
         elif isinstance(body, FileIn):
             if self.router.file_handler is not None and ctx.person.onboarded:
                 await self.router.file_handler(ctx)
@@ -277,21 +292,65 @@ class Core:
         if command is None:
             await self._did_you_mean(ctx, body.name)
         elif command.needs_member and not ctx.person.onboarded:
-            await ctx.reply(ctx.t("command-needs-onboarding", command=body.name), [(ctx.t("button-start"), "go:start")])
+            if await conversations.get(self.db, ctx.person.id) is not None:  # the question comes back after
+                ctx.note = ctx.t("command-after-onboarding", command=body.name[:40])
+            else:
+                await ctx.reply(ctx.t("command-needs-onboarding", command=body.name[:40]),
+                                [(ctx.t("button-start"), "go:start")])
         else:
             await command.handler(ctx)
 
+    async def _back_to_question(self, ctx: Context, before: conversations.Conversation | None) -> None:
+        """A command typed in the middle of a guided conversation (/agenda during onboarding) is answered,
+        then the question that was waiting is asked again: the conversation goes on where it was.
+        Not when the command itself changed or ended the conversation (/cancel, /profile)."""
+        if before is None or ctx.person is None:
+            return
+        after = await conversations.get(self.db, ctx.person.id)
+        if after is None or (after.flow, after.step) != (before.flow, before.step):
+            return
+        offered = await conversations.offered_choices(self.db, ctx.address.platform, ctx.address.chat_id)
+        parsed = parse_flow_payload(offered[0][1]) if offered else None
+        if offered and (parsed is None or parsed[:2] != (after.flow, after.step)):
+            return  # the command asked its own question (/forget: "sure?"): the flow's comes after that answer
+        person = await people.get(self.db, ctx.person.id)
+        if person is None:
+            return
+        ctx.person, ctx.t = person, self.translator(person.language)
+        ctx.note = ctx.note or ctx.t("back-to-question")
+        await self.router.flows[after.flow].handle(ctx, after, TextIn(""))
+
     async def _did_you_mean(self, ctx: Context, name: str) -> None:
-        guess = self.router.suggest(name)
+        """The closest command this person may use, shown by its name in their language."""
+        allowed = await self._usable(ctx)
+        guess = self.router.suggest(name, allowed)
         if guess:
-            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=guess), [(f"/{guess}", f"go:{guess}")])
+            shown = guess.shown_name(ctx.t.lang)
+            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=shown), [(f"/{shown}", f"go:{shown}")])
         else:
             await ctx.reply(ctx.t("command-unknown", typed=name[:40]))
+
+    async def _usable(self, ctx: Context) -> Callable[[Command], bool]:
+        """Which commands this person may use: not the moderators' to a resident, not the members' to a
+        newcomer (a newcomer typing /meteo must not be offered /merge)."""
+        assert ctx.person is not None
+        staff = await roles.is_staff(self.db, self.config.deployment.admins, ctx.person.id)
+        onboarded = ctx.person.onboarded
+        return lambda c: (staff or not c.staff) and (onboarded or not c.needs_member)
+
+    async def _route_choices(self, ctx: Context, body: ChoicesIn, conv: conversations.Conversation | None) -> None:
+        """Several picks typed at once: for the "pick several" question they were offered with."""
+        parsed = parse_flow_payload(body.payloads[0])
+        if conv is not None and parsed and parsed[:2] == (conv.flow, conv.step):
+            await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
+        else:
+            await ctx.reply(ctx.t("choice-expired"))
 
     async def _route_choice(self, ctx: Context, body: ChoiceIn, conv: conversations.Conversation | None) -> None:
         prefix = body.payload.partition(":")[0]
         if prefix in self.router.actions:
             await self.router.actions[prefix](ctx)
+            await self._back_to_question(ctx, conv)
             return
         parsed = parse_flow_payload(body.payload)
         if conv is not None and parsed and parsed[0] == conv.flow and parsed[1] == conv.step:
@@ -341,10 +400,11 @@ class Core:
         now: datetime,
         dedupe_key: str | None = None,
         kind: str = "notice",
+        keep_choices: bool = False,
     ) -> bool:
         message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
         queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key)
-        if kind == "notice":
+        if kind == "notice" and not keep_choices:
             if choices:
                 await conversations.offer_choices(db, platform, chat_id, list(choices))
             else:

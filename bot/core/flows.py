@@ -6,15 +6,25 @@ day later) the answer lands on the question that was asked.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from bot.core import answers
 from bot.core.chat import Body, ChoiceIn, TextIn
+from bot.core.clock import from_iso, to_iso
+from bot.core.i18n import Localized
 from bot.core.places import Place
-from bot.core.router import Context, flow_payload, parse_flow_payload
+from bot.core.router import ChoicesIn, Context, TypedChoice, flow_payload, parse_flow_payload
 from bot.storage import conversations
 from bot.storage.conversations import Conversation
+
+#: Wrong answers closer together than this are one burst, answered once (see ``StepFlow.again``).
+FLOOD_WINDOW = timedelta(seconds=30)
+MISSED = "missed_at"  # in a conversation's data: when the last wrong answer came
 
 
 class StepFlow:
     name = ""
+    greeting_steps: tuple[str, ...] = ()  # steps where a greeting is an answer (the language question)
 
     async def begin(self, ctx: Context, step: str, **data: object) -> None:
         assert ctx.person is not None
@@ -23,6 +33,7 @@ class StepFlow:
     async def goto(self, ctx: Context, conv: Conversation, step: str) -> None:
         assert ctx.person is not None
         conv.step = step
+        conv.data.pop(MISSED, None)
         await conversations.put(ctx.db, ctx.person.id, conv, ctx.now)
         await getattr(self, f"ask_{step}")(ctx, conv)
 
@@ -38,7 +49,25 @@ class StepFlow:
         if isinstance(body, TextIn) and not body.text.strip():
             await getattr(self, f"ask_{conv.step}")(ctx, conv)  # asked again (e.g. after a stale button)
             return
+        if isinstance(body, TextIn) and conv.step not in self.greeting_steps and answers.is_greeting(body.text):
+            ctx.note = ctx.t("greeting-back")  # "bonjour" is politeness, not a wrong answer
+            await getattr(self, f"ask_{conv.step}")(ctx, conv)
+            return
         await getattr(self, f"on_{conv.step}")(ctx, conv, body)
+
+    async def again(self, ctx: Context, conv: Conversation, note: Localized) -> None:
+        """A wrong answer: what was wrong and the question again, in one message.
+
+        In a burst of wrong answers (each within ``FLOOD_WINDOW`` of the one before: a flood, a
+        pasted text, a child at the keyboard) only the first is answered; then the bot waits for a
+        right answer instead of sending one reminder per message."""
+        last = conv.data.get(MISSED)
+        conv.data[MISSED] = to_iso(ctx.now)
+        await self.save(ctx, conv)
+        if last and timedelta(0) <= ctx.now - from_iso(last) < FLOOD_WINDOW:
+            return
+        ctx.note = note
+        await getattr(self, f"ask_{conv.step}")(ctx, conv)
 
     def button(self, step: str, value: str, label: str) -> tuple[str, str]:
         return (label, flow_payload(self.name, step, value))
@@ -76,3 +105,49 @@ def picked_place(ctx: Context, conv: Conversation, body: Body) -> Place | None:
     if value is not None and value.isdigit() and int(value) < len(candidates):
         return ctx.core.content.places.get(candidates[int(value)])
     return None
+
+
+def picked_all(body: Body) -> list[str | None]:
+    """The values of the flow buttons an answer stands for: one pressed, or several typed ("2, 5 et 9")."""
+    if isinstance(body, ChoicesIn):
+        return [parsed[2] for p in body.payloads if (parsed := parse_flow_payload(p))]
+    return [picked(body)]
+
+
+class Ticks:
+    """What one answer did to a "pick several" list, for the one short message that answers it.
+
+    A pressed button toggles (and the answer says what was taken off); a typed number or word only
+    ticks, so typing "2" twice on Matrix never unticks silently."""
+
+    def __init__(self) -> None:
+        self.added: list[str] = []
+        self.removed: list[str] = []
+        self.already: list[str] = []
+
+    @staticmethod
+    def undoes(body: Body) -> bool:
+        """Whether this answer may untick: only a real button press."""
+        return isinstance(body, ChoiceIn) and not isinstance(body, TypedChoice)
+
+    def toggle(self, chosen: list[str], key: str | None, *, undo: bool) -> None:
+        if key is None:
+            return
+        if key not in chosen:
+            chosen.append(key)
+            self.added.append(key)
+        elif undo:
+            chosen.remove(key)
+            self.removed.append(key)
+        else:
+            self.already.append(key)
+
+    def sentence(self, ctx: Context, labels: dict[str, str], chosen: list[str], done_number: int) -> Localized:
+        def names(keys: list[str]) -> str:
+            return ", ".join(labels.get(k, k) for k in keys)
+
+        lines = [ctx.t(key, items=names(keys)) for key, keys in
+                 (("many-added", self.added), ("many-removed", self.removed), ("many-already", self.already)) if keys]
+        lines.append(ctx.t("many-chosen", items=names(chosen)) if chosen else ctx.t("many-chosen-none"))
+        lines.append(ctx.t("many-next", number=done_number))
+        return Localized.join(lines)

@@ -49,8 +49,7 @@ class ProfileMenu(StepFlow):
             onboarding = ctx.core.router.flows[ONBOARDING]
             await onboarding.begin(ctx, field, mode="profile")  # type: ignore[attr-defined]
         else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_menu(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
 
 
 async def profile(ctx: Context) -> None:

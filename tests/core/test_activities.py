@@ -112,7 +112,7 @@ async def test_organizer_application_bad_inputs_and_cancel(hood: Neighbours) -> 
     assert "80 caractères au plus" in out[0].text
     await hood.say("shop", "Atelier <b>Vélo</b>")
     out = await hood.say("shop", "n'importe quoi")
-    assert "Répondez avec un des boutons" in out[0].text
+    assert "Je n'ai pas bien compris" in out[0].text
     await hood.press("shop", "Un artisan")
     out = await hood.say("shop", "Atlantide, Ménilmontant")
     assert "Je n'ai pas reconnu : Atlantide" in out[0].text and "Ménilmontant" in out[1].text
@@ -156,7 +156,7 @@ async def test_event_flow_bad_answers_are_asked_again_without_changing_anything(
     assert "1000 caractères" in out[0].text
     await hood.say("shop", "Tricot.")
     out = await hood.press("shop", "Lecture")
-    assert "✓ Lecture" in [c.label for c in out[0].choices]
+    assert "✓ Noté : Lecture." in out[0].text and not out[0].choices
     await hood.press("shop", "event.interests:done")
     for typed in ("beaucoup", "0.5", "10001", "-3"):
         out = await hood.say("shop", typed)
