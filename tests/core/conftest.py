@@ -48,7 +48,8 @@ class Neighbours:
         """Press a button of the last message with buttons ``user`` received, by its label (or a raw
         payload). Buttons stay on a message: after a short answer without any (a tick acknowledged),
         the list above is still there to press, as in Telegram."""
-        last = next((m for m in reversed(self.platform.to(f"dm:{user}")) if m.choices), self.platform.last(f"dm:{user}"))
+        received = self.platform.to(f"dm:{user}")
+        last = next((m for m in reversed(received) if m.choices), received[-1])
         for choice in last.choices:
             if label_or_payload in (choice.label, choice.payload) or choice.label.endswith(label_or_payload):
                 return await self.send(user, ChoiceIn(choice.payload))
