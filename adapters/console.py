@@ -46,6 +46,7 @@ from bot.core.chat import (
     SendResult,
     TextIn,
     Undeliverable,
+    numbered,
 )
 from bot.core.i18n import Translator
 
@@ -143,7 +144,7 @@ class ConsoleAdapter(Adapter):
         for line in lines[1:]:
             self._say(f"    {line}")
         for number, choice in enumerate(message.choices, 1):
-            self._say(f"    {number}. {plain(choice.label)}")
+            self._say(f"    {numbered(number, plain(choice.label))}")
         if message.attachment:
             self.exports.mkdir(parents=True, exist_ok=True)
             path = self.exports / message.attachment.filename

@@ -221,7 +221,7 @@ async def agenda(ctx: Context) -> None:
     lines = [ctx.t("agenda-header", days=days)]
     lines += [ctx.t("agenda-line", when=when_text(ctx.core, ctx.t, e.starts_at), title=e.title,
                     where=e.location or ctx.t("profile-none")) for e in found[:20]]
-    buttons = [(f"{i + 1}. {e.title[:30]}", f"rsvp:{e.id}:show") for i, e in enumerate(found[:8])]
+    buttons = [(e.title[:30], f"rsvp:{e.id}:show") for e in found[:8]]
     await ctx.reply(Localized.join(lines), buttons)
 
 
@@ -303,8 +303,8 @@ async def digest_pass(core, now: datetime) -> int:
             if not found:
                 continue
             sent += await core.tell(core.db, person_id, lambda t, f=found: _digest_text(core, t, f),
-                                    lambda t, f=found: [(f"{i + 1}. {e.title[:30]}", f"rsvp:{e.id}:show")
-                                                        for i, e in enumerate(f[:8])],
+                                    lambda t, f=found: [(e.title[:30], f"rsvp:{e.id}:show")
+                                                        for e in f[:8]],
                                     now, dedupe_key=f"digest:{person_id}:{week.year}-{week.week}")
     return sent
 

@@ -356,8 +356,7 @@ async def my_events(ctx: Context) -> None:
     lines = [ctx.t("myevents-header")]
     lines += [ctx.t("myevents-line", when=announcements.when_text(ctx.core, ctx.t, e.starts_at), title=e.title,
                     status=ctx.t(f"event-status-{e.status}")) for e in found[:20]]
-    await ctx.reply(Localized.join(lines), [(f"{i + 1}. {e.title[:30]}", f"evo:{e.id}:show")
-                                            for i, e in enumerate(found[:8])])
+    await ctx.reply(Localized.join(lines), [(e.title[:30], f"evo:{e.id}:show") for e in found[:8]])
 
 
 async def own_event(ctx: Context) -> None:

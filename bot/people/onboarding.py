@@ -25,6 +25,7 @@ from bot.storage import people
 from bot.storage.conversations import Conversation
 
 FLOW = "onboarding"
+PLACE_CHOICES = 6  # candidates offered for an unclear place ("neuilly": the villages and Neuilly-sur-Seine)
 ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
 
@@ -112,14 +113,40 @@ class Onboarding(StepFlow):
         if len(text) > limit:
             await ctx.reply(ctx.t("answer-too-long", limit=limit))
             return
-        match = places.match(text)
+        match = places.match(text, limit=PLACE_CHOICES)
         if match.outcome == "found":
             await self.settle_place(ctx, conv, match.places[0])
-        elif match.outcome == "choose":
+        elif match.outcome in ("choose", "confirm"):
             conv.data["candidates"] = [p.id for p in match.places]
-            await self.goto(ctx, conv, "place_pick")
+            await self.goto(ctx, conv, "place_pick" if match.outcome == "choose" else "place_confirm")
+        elif answers.polarity(text) or answers.is_greeting(text) or text.strip(" .").isdigit():
+            await self.again(ctx, conv, ctx.t("onboarding-place-expected"))  # "oui", "1": not a place
         else:
-            await ctx.reply(ctx.t("onboarding-place-unknown", typed=text, examples=_examples(ctx)))
+            await self.again(ctx, conv, ctx.t("onboarding-place-not-found", typed=text))
+
+    async def ask_place_confirm(self, ctx: Context, conv: Conversation) -> None:
+        """One place, found with more typos than its name allows ("alice" → Salice): asked, not assumed."""
+        place = ctx.core.content.places.get((conv.data.get("candidates") or [""])[0])
+        if place is None:
+            await self.goto(ctx, conv, "place")
+            return
+        await ctx.reply(ctx.t("onboarding-place-did-you-mean", place=place.label),
+                        [self.button("place_confirm", "yes", ctx.t("button-place-yes")),
+                         self.button("place_confirm", "no", ctx.t("button-place-no"))])
+
+    async def on_place_confirm(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        answer = picked(body)
+        place = ctx.core.content.places.get((conv.data.get("candidates") or [""])[0])
+        if answer == "yes" and place is not None:
+            await self.settle_place(ctx, conv, place)
+        elif answer == "no":
+            conv.data.pop("candidates", None)
+            await self.goto(ctx, conv, "place")
+        elif typed(body):  # another name typed instead: try that one
+            conv.step = "place"
+            await self.on_place(ctx, conv, body)
+        else:
+            await self.ask_place_confirm(ctx, conv)
 
     async def ask_place_pick(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(ctx.t("onboarding-place-pick"), place_buttons(self, ctx, conv))

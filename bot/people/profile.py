@@ -80,8 +80,12 @@ async def leave_answer(ctx: Context) -> None:
 
 
 async def help_(ctx: Context) -> None:
+    """The commands this chat can use: in a circle's group only those answered there."""
     lines = [ctx.t("help-header", bot=ctx.core.config.deployment.name)]
+    in_group = not ctx.address.private
     for command in ctx.core.router.listed():
+        if in_group and not command.in_groups:
+            continue
         lines.append(Localized(f"/{command.shown_name(ctx.t.lang)} — ") + ctx.t(command.help_key))
     await ctx.reply(Localized.join(lines))
 
