@@ -18,7 +18,7 @@ from bot.storage import conversations
 from bot.storage.conversations import Conversation
 
 #: Wrong answers closer together than this are one burst, answered once (see ``StepFlow.again``).
-FLOOD_WINDOW = timedelta(seconds=30)
+FLOOD_WINDOW = timedelta(seconds=15)
 MISSED = "missed_at"  # in a conversation's data: when the last wrong answer came
 
 

@@ -253,7 +253,7 @@ async def test_organizer_edits_and_cancels_and_attendees_are_told(hood: Neighbou
     await hood.send("alice", ChoiceIn("rsvp:1:yes"))
     out = await hood.say("shop", "/mesevenements")
     assert "Atelier tricot" in out[0].text and "publiée" in out[0].text
-    await hood.press("shop", "1. Atelier tricot")
+    await hood.press("shop", "Atelier tricot")
     await hood.press("shop", "Changer la date")
     await hood.say("shop", "dimanche 16h")
     out = await hood.press("shop", "Oui, c'est ça")
@@ -262,7 +262,7 @@ async def test_organizer_edits_and_cancels_and_attendees_are_told(hood: Neighbou
     out = await hood.send("alice", ChoiceIn("evo:1:cancelyes"))  # not hers
     assert "n'est plus proposée" in out[0].text and (await events.get(hood.core.db, 1)).status == "published"
     await hood.say("shop", "/mesevenements")
-    await hood.press("shop", "1. Atelier tricot")
+    await hood.press("shop", "Atelier tricot")
     await hood.press("shop", "Annuler l'activité")
     out = await hood.press("shop", "Oui, annuler")
     assert "est annulée ; 1 personne prévenue" in out[0].text
@@ -280,7 +280,7 @@ async def test_agenda_and_calendar_file(hood: Neighbours) -> None:
     await type_event(hood)
     out = await hood.say("alice", "/agenda")
     assert "samedi 28 novembre à 15:00 — <b>Atelier tricot</b>" in out[0].text
-    out = await hood.press("alice", "1. Atelier tricot")
+    out = await hood.press("alice", "Atelier tricot")
     assert "👤 Boulangerie Martin" in out[0].text
     out = await hood.press("alice", "📅 Ajouter à mon agenda")
     file = out[0].attachment

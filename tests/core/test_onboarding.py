@@ -92,6 +92,7 @@ async def test_unknown_place_asks_again_with_examples_and_changes_nothing(hood: 
     assert "Je ne trouve pas « xqzzwv »" in out[0].text and "Belleville" in out[0].text
     out = await hood.say("eve", "a" * 5000)
     assert "trop long" in out[0].text
+    hood.clock.advance(minutes=1)  # a new attempt, not a burst (see test_answers_table for bursts)
     out = await hood.say("eve", "<b>Robert'); DROP TABLE people;--")
     assert "&lt;b&gt;" in out[0].text  # what they typed is shown escaped, never as markup
     assert (await person(hood, "eve")).place_id is None
