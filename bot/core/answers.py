@@ -31,6 +31,8 @@ YES_WORDS = frozenset({
     "sure", "of course", "certainly", "alright", "all right", "fine", "agreed", "i agree", "absolutely",
     "correct", "right", "that s right", "please", "yes please", "oui merci", "oui s il vous plait",
     "je suis d accord", "j accepte", "accepte", "sounds good", "good", "great", "perfect",
+    "ca va", "ca va bien", "ca va tres bien", "je vais bien", "tout va bien", "tres bien merci", "bien",
+    "i m fine", "im fine", "i am fine", "all good", "all is well", "i m ok", "i am ok", "doing fine",
 })
 NO_WORDS = frozenset({
     "non", "nan", "nope", "no", "n", "non merci", "pas maintenant", "pas pour l instant", "plus tard",
