@@ -71,8 +71,7 @@ class EventFlow(StepFlow):
         """A typed answer within the limit, or None after asking again (the step is unchanged)."""
         text = typed(body)
         if not text:
-            await ctx.reply(ctx.t("event-type-answer"))
-            await getattr(self, f"ask_{conv.step}")(ctx, conv)
+            await self.again(ctx, conv, ctx.t("event-type-answer"))
             return None
         if len(text) > limit:
             await ctx.reply(ctx.t("answer-too-long", limit=limit))
