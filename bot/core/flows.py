@@ -50,8 +50,7 @@ class StepFlow:
             await getattr(self, f"ask_{conv.step}")(ctx, conv)  # asked again (e.g. after a stale button)
             return
         if isinstance(body, TextIn) and conv.step not in self.greeting_steps and answers.is_greeting(body.text):
-            ctx.note = ctx.t("greeting-back")  # "bonjour" is politeness, not a wrong answer
-            await getattr(self, f"ask_{conv.step}")(ctx, conv)
+            await self.again(ctx, conv, ctx.t("greeting-back"))  # politeness, not a wrong answer
             return
         await getattr(self, f"on_{conv.step}")(ctx, conv, body)
 
@@ -149,5 +148,9 @@ class Ticks:
         lines = [ctx.t(key, items=names(keys)) for key, keys in
                  (("many-added", self.added), ("many-removed", self.removed), ("many-already", self.already)) if keys]
         lines.append(ctx.t("many-chosen", items=names(chosen)) if chosen else ctx.t("many-chosen-none"))
-        lines.append(ctx.t("many-next", number=done_number))
+        transport = ctx.core.transports.get(ctx.address.platform)
+        if transport is not None and transport.capabilities.buttons:
+            lines.append(ctx.t("many-next-buttons"))
+        else:
+            lines.append(ctx.t("many-next", number=done_number))  # typed: the number of "Continue"
         return Localized.join(lines)

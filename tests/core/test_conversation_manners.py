@@ -4,6 +4,8 @@ mean" limited to what the person may use; "pick several" answered briefly, never
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.core.chat import CommandIn
 from bot.storage import conversations, people
 from tests.core.activity_helpers import make_moderator
@@ -121,7 +123,7 @@ async def test_pick_several_answers_briefly_and_never_unticks_silently(hood: Nei
     out = await hood.say("jo", "2, 5 et 9")
     assert len(out) == 1 and not out[0].choices  # one short message, not the list of eleven again
     assert "✓ Noté : Jardinage, Jeux de société, Café et discussions." in out[0].text
-    assert "« Continuer » (n° 11)" in out[0].text
+    assert "toucher « Continuer »" in out[0].text
     out = await hood.say("jo", "2")  # typed twice: still ticked, and said so
     assert "Déjà choisi : Jardinage." in out[0].text
     assert (await conv_of(hood, "jo")).data["interests"] == ["gardening", "games", "coffee"]
@@ -130,4 +132,14 @@ async def test_pick_several_answers_briefly_and_never_unticks_silently(hood: Nei
     out = await hood.press("jo", "Continuer ➜")  # one tap to finish, on the list above
     person = await people.by_identity(hood.core.db, "fake", "jo")
     assert person is not None and person.interests == ("games", "coffee")
+    assert "aider un voisin" in out[0].text
+
+
+async def test_without_buttons_the_short_answer_gives_the_number_to_continue(hood: Neighbours) -> None:
+    """On Matrix and in the console the list is numbered lines: the answer says which number goes on."""
+    hood.platform.capabilities = replace(hood.platform.capabilities, buttons=False)
+    await at_interests(hood, "kim")
+    out = await hood.say("kim", "cuisine")
+    assert "✓ Noté : Cuisine." in out[0].text and "« Continuer » (n° 11)" in out[0].text
+    out = await hood.say("kim", "11")
     assert "aider un voisin" in out[0].text
