@@ -100,6 +100,13 @@ class Place:
     centroid: tuple[float, float] | None = None
     kind: str = "neighbourhood"
     population: int | None = None
+    department: str = ""  # a commune's department by name ("Corse-du-Sud"), when known
+
+    @property
+    def spoken(self) -> str:
+        """How a person would say which one it is: "Salice (Corse-du-Sud)" rather than a postal code,
+        for the question "did you mean …?"; the button label otherwise."""
+        return f"{self.name} ({self.department})" if self.kind == "commune" and self.department else self.label
 
     @property
     def label(self) -> str:
@@ -710,10 +717,11 @@ def _read_national(path: Path) -> list[Place]:
         if header != _NATIONAL_HEADER:
             raise ValueError(f"{path}: expected columns {_NATIONAL_HEADER}, got {header}")
         rows = list(reader)
+    departments = _read_departments(path.parent / "departements.tsv")
     names = {row[0]: row[1] for row in rows if row[5] == "commune-actuelle"}
     cities = {row[6] for row in rows if row[5] == "arrondissement-municipal"}
     places = []
-    for code, name, postal, _dept, population, kind, parent in rows:
+    for code, name, postal, dept, population, kind, parent in rows:
         suffix = _FORMER_COMMUNE_TYPES.get(kind)
         places.append(Place(
             id=f"insee:{code}:{suffix}" if suffix else f"insee:{code}",
@@ -722,8 +730,18 @@ def _read_national(path: Path) -> list[Place]:
             postal_codes=() if code in cities and kind == "commune-actuelle" else tuple(postal.split()),
             kind="commune",
             population=int(population) if population else None,
+            department=departments.get(dept, ""),
         ))
     return places
+
+
+def _read_departments(path: Path) -> dict[str, str]:
+    """Department code → name ("2A" → "Corse-du-Sud"), from the file beside the communes; none if absent."""
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file, delimiter="\t"))
+    return {code: name for code, name in rows[1:]}
 
 
 def load_places(neighbourhood_files: Sequence[Path], national_file: Path | None = None) -> PlaceIndex:

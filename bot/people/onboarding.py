@@ -130,7 +130,7 @@ class Onboarding(StepFlow):
         if place is None:
             await self.goto(ctx, conv, "place")
             return
-        await ctx.reply(ctx.t("onboarding-place-did-you-mean", place=place.label),
+        await ctx.reply(ctx.t("onboarding-place-did-you-mean", place=place.spoken),
                         [self.button("place_confirm", "yes", ctx.t("button-place-yes")),
                          self.button("place_confirm", "no", ctx.t("button-place-no"))])
 

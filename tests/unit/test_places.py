@@ -367,6 +367,7 @@ def test_a_fuzzy_match_too_far_for_its_length_is_asked_not_assumed(paris: PlaceI
     """ "Alice" → "Salice (20121), c'est noté" without asking."""
     result = paris.match("Alice")
     assert result.outcome == "confirm" and ids(result) == ["insee:2A266"]
+    assert result.places[0].spoken == "Salice (Corse-du-Sud)"  # how the question names it
     assert paris.match("Salice").outcome == "found"
 
 
