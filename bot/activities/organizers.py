@@ -110,8 +110,8 @@ class OrganizerFlow(StepFlow):
                 await ctx.reply(ctx.t("answer-too-long", limit=300))
                 return
             unknown = self._add_places(ctx, chosen, text)
-            if unknown:
-                await ctx.reply(ctx.t("organizer-places-unknown", words=", ".join(unknown)))
+            if unknown:  # said with the question, in one message
+                ctx.note = ctx.t("organizer-places-unknown", words=", ".join(unknown))
         await self.save(ctx, conv)
         await self.ask_places(ctx, conv)
 

@@ -115,7 +115,7 @@ async def test_organizer_application_bad_inputs_and_cancel(hood: Neighbours) -> 
     assert "Je n'ai pas bien compris" in out[0].text
     await hood.press("shop", "Un artisan")
     out = await hood.say("shop", "Atlantide, Ménilmontant")
-    assert "Je n'ai pas reconnu : Atlantide" in out[0].text and "Ménilmontant" in out[1].text
+    assert len(out) == 1 and "Je n'ai pas reconnu : Atlantide" in out[0].text and "Ménilmontant" in out[0].text
     await hood.press("shop", "organizer.places:done")
     out = await hood.say("shop", "annuler")
     assert "Rien n'a été enregistré" in out[0].text
