@@ -286,8 +286,7 @@ class Onboarding(StepFlow):
         name = (typed(body) or "")[:64]
         contact = await _find_neighbour(ctx, name)
         if contact is None:
-            await ctx.reply(ctx.t("onboarding-contact-unknown", name=name))
-            await self.ask_contact(ctx, conv)
+            await self.again(ctx, conv, ctx.t("onboarding-contact-unknown", name=name))
             return
         await people.update(ctx.db, ctx.person.id, contact_person_id=contact.id, contact_confirmed_at=None)
         asker = ctx.person.first_name or ctx.t("someone")
