@@ -55,8 +55,8 @@ FINISH_WORDS = frozenset({
 })
 #: Payload parts that mean yes or no, for choices whose label says it less plainly ("✅ Publier").
 #: A check-in's "no, not all right" is a wish to talk: "chat" answers a "non" there.
-_YES_VALUES = frozenset({"yes", "publish", "fine", "cancelyes", "accept", "on"})
-_NO_VALUES = frozenset({"no", "none", "skip", "chat", "decline", "kept"})
+_YES_VALUES = frozenset({"yes", "publish", "fine", "cancelyes", "accept"})
+_NO_VALUES = frozenset({"no", "none", "skip", "chat", "decline"})
 _LABEL_YES = ("oui", "yes")
 _LABEL_NO = ("non", "no", "pas")
 
