@@ -31,6 +31,7 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
@@ -258,12 +259,18 @@ def typos(query: str, place: Place) -> int:
     letters counting as one; a name among other words ("j habite a bellevile") is compared alone."""
     words = query.split()
     best = len(query)
-    for key in _keys(place):
+    for key in _cached_keys(place):
         size = key.count(" ") + 1
         windows = {" ".join(words[i:i + size]) for i in range(max(1, len(words) - size + 1))}
         for window in windows:
             best = min(best, DamerauLevenshtein.distance(window, key, score_cutoff=best))
     return best
+
+
+@lru_cache(maxsize=4096)
+def _cached_keys(place: Place) -> tuple[str, ...]:
+    """A place's names, normalized once: asked again for every "found" that had typos."""
+    return tuple(_keys(place))
 
 
 def confident(query: str, place: Place) -> bool:
@@ -316,7 +323,14 @@ class _Tier:
         self._first_of_length = [bisect_left(lengths, n) for n in range(max(lengths, default=0) + 2)]
         self.postal = {code: tuple(v) for code, v in postal.items()}
         self.communes = {key: tuple(v) for key, v in communes.items()}
-        self.sorted_keys: list[str] = sorted(self.keys)  # alphabetical: the keys starting with a prefix
+        # First word → ids of the compound names starting with it ("vitry" → "vitry sur seine", …), not
+        # a city's arrondissements ("lyon 3"): what a bare prefix offers.
+        compounds: dict[str, list[int]] = {}
+        for key_id, key in enumerate(self.keys):
+            first, _, rest = key.partition(" ")
+            if rest and not rest.isdigit():
+                compounds.setdefault(first, []).append(key_id)
+        self.compounds = {first: tuple(ids) for first, ids in compounds.items()}
         small = len(self.keys) <= SMALL_TIER_KEYS
         self.grams: dict[str, array[int]] = {} if small else self._build_grams()
         self._by_word_count: dict[int, tuple[list[int], list[str]]] = {}
@@ -350,13 +364,15 @@ class _Tier:
 
     def prefixed(self, query: str) -> list[Place]:
         """Places whose compound name starts with the query as whole words ("vitry" → Vitry-sur-Seine,
-        Vitry-le-François), not the arrondissements of a city ("lyon" → not "lyon 3")."""
-        start = bisect_left(self.sorted_keys, query + " ")
-        end = bisect_left(self.sorted_keys, query + "!", start)  # "!" sorts just after " "
-        if end - start > MAX_PREFIXED:
+        Vitry-le-François), not the arrondissements of a city ("lyon" → not "lyon 3"); nothing when
+        more than :data:`MAX_PREFIXED` do (a bare "saint")."""
+        key_ids = self.compounds.get(query.partition(" ")[0], ())
+        if " " in query:
+            start = query + " "
+            key_ids = tuple(i for i in key_ids if self.keys[i].startswith(start)) if len(key_ids) <= 2 * MAX_PREFIXED else ()
+        if len(key_ids) > MAX_PREFIXED:
             return []
-        keys = (k for k in self.sorted_keys[start:end] if not k[len(query) + 1:].isdigit())
-        return [self.places[i] for key in keys for i in self.key_places[self.exact[key]]]
+        return [self.places[i] for key_id in key_ids for i in self.key_places[key_id]]
 
     def exact_places(self, key: str) -> list[Place]:
         key_id = self.exact.get(key)
@@ -588,9 +604,9 @@ class PlaceIndex:
         best = {i: max(whole.get(i, 0.0), in_words.get(i, 0.0)) for i in whole.keys() | in_words.keys()}
         local = self._scored(self._local, best)
         national_exact = _by_population(self._national.exact_places(query))
-        prefixed = self._national.prefixed(query) if len(query) >= 4 else []
         if national_exact:
-            if len(national_exact) > 1:
+            if len(national_exact) > 1 and len(query) >= 4:
+                prefixed = self._national.prefixed(query)
                 # "neuilly" is already a question: the villages called Neuilly, then Neuilly-sur-Seine and
                 # the other compound names bigger than all of them.
                 biggest = _population(national_exact[0])
@@ -601,10 +617,11 @@ class PlaceIndex:
         local_whole = self._scored(self._local, whole)
         if local_whole and local_whole[0][0] >= FOUND_SCORE:
             return _ask_unless_sure(query, _decide(local_whole, limit))
+        prefixed = self._national.prefixed(query) if len(query) >= 4 else []
         if len(prefixed) > 1:  # "vitry", "cherbourg": the communes whose name starts with it
             return _choose_or_found(_by_population(prefixed), limit)
         if not fuzzy_ok:
-            return PlaceMatch("confirm", tuple(prefixed)) if prefixed else NO_MATCH
+            return NO_MATCH
         # A name found among words ("bellevile" in "bellevile sur meuse") competes with communes.
         national = self._scored(self._national, self._national.fuzzy(query))
         merged = sorted(local + national, key=lambda sp: -sp[0])  # stable: deployment first on ties
