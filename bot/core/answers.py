@@ -57,6 +57,14 @@ FINISH_WORDS = frozenset({
 #: A check-in's "no, not all right" is a wish to talk: "chat" answers a "non" there.
 _YES_VALUES = frozenset({"yes", "publish", "fine", "cancelyes", "accept"})
 _NO_VALUES = frozenset({"no", "none", "skip", "chat", "decline"})
+#: What may follow a yes or a no and keep its meaning ("oui merci", "non, pas maintenant", "yes, I
+#: agree"); anything else ("non je ne comprends pas") makes the answer more than a yes or a no.
+_COURTESY = frozenset({
+    "merci", "beaucoup", "svp", "stp", "s", "il", "vous", "te", "plait", "thanks", "thank", "you", "please", "pas",
+    "maintenant", "aujourd", "hui", "du", "tout", "bien", "sur", "sure", "vraiment", "non", "oui", "ok", "d",
+    "accord", "c", "est", "ca", "really", "not", "now", "yes", "no", "of", "course", "volontiers", "avec", "plaisir",
+    "madame", "monsieur", "absolument", "i", "agree", "that", "right", "je", "suis", "tres",
+})
 _LABEL_YES = ("oui", "yes")
 _LABEL_NO = ("non", "no", "pas")
 
@@ -95,7 +103,8 @@ def polarity(text: str) -> str | None:
     if not words or len(words) > 60:
         return None
     tokens = words.split()
-    heads = [" ".join(tokens[:size]) for size in range(min(len(tokens), 5), 0, -1) if len(tokens) - size <= 4]
+    heads = [" ".join(tokens[:size]) for size in range(min(len(tokens), 5), 0, -1)
+             if all(t in _COURTESY for t in tokens[size:])]
     for near in (False, True):  # the exact words first, wherever they are, then one typo
         for head in heads:
             for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):

@@ -369,7 +369,9 @@ class _Tier:
         key_ids = self.compounds.get(query.partition(" ")[0], ())
         if " " in query:
             start = query + " "
-            key_ids = tuple(i for i in key_ids if self.keys[i].startswith(start)) if len(key_ids) <= 2 * MAX_PREFIXED else ()
+            if len(key_ids) > 2 * MAX_PREFIXED:  # "saint …": too common a first word to sift
+                return []
+            key_ids = tuple(i for i in key_ids if self.keys[i].startswith(start))
         if len(key_ids) > MAX_PREFIXED:
             return []
         return [self.places[i] for key_id in key_ids for i in self.key_places[key_id]]

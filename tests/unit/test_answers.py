@@ -11,7 +11,8 @@ from bot.core.router import ChoicesIn, TypedChoice, as_choice
 YES = ["oui", "Oui !", "ouais", "d'accord", "D'accord.", "ok", "bien sûr", "volontiers", "oui merci", "oiu", "ouii",
        "d'acord", "je suis d'accord", "yes", "yeah", "sure", "of course", "yes please", "yse", "I agree"]
 NO = ["non", "Non merci", "pas maintenant", "nan", "no", "No thanks", "not now", "nope", "pas d'accord"]
-NEITHER = ["peut-être", "Alice", "nom", "bonjour", "belleville", "", "2", "maybe", "je ne sais pas"]
+NEITHER = ["peut-être", "Alice", "nom", "bonjour", "belleville", "", "2", "maybe", "je ne sais pas",
+           "non je ne comprends pas", "oui mais non"]
 
 
 @pytest.mark.parametrize("text", YES)
