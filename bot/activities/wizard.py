@@ -179,7 +179,7 @@ class EventFlow(StepFlow):
         if not any(v in served for v in values):
             await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
-        change = Ticks()
+        change = Ticks(conv, ctx.now)
         for value in values:
             change.toggle(chosen, value if value in served else None, undo=Ticks.undoes(body))
         await self.acknowledge(ctx, conv, change, {pid: p.label for pid in served
@@ -209,7 +209,7 @@ class EventFlow(StepFlow):
         if not any(v and topics.get(v) for v in values):
             await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
-        change = Ticks()
+        change = Ticks(conv, ctx.now)
         for value in values:
             change.toggle(chosen, value if value and topics.get(value) else None, undo=Ticks.undoes(body))
         labels = {t.key: t.label(ctx.t.lang) for t in topics.topics}

@@ -6,7 +6,7 @@ day later) the answer lands on the question that was asked.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.core import answers
 from bot.core.chat import Body, ChoiceIn, TextIn
@@ -20,6 +20,9 @@ from bot.storage.conversations import Conversation
 #: Wrong answers closer together than this are one burst, answered once (see ``StepFlow.again``).
 FLOOD_WINDOW = timedelta(seconds=15)
 MISSED = "missed_at"  # in a conversation's data: when the last wrong answer came
+#: A second press of the same button this soon after ticking it is a double tap, not "take it off".
+DOUBLE_TAP = timedelta(seconds=3)
+LAST_TICK = "last_tick"  # in a conversation's data: [key, when] of the last item ticked
 
 
 class StepFlow:
@@ -117,12 +120,20 @@ class Ticks:
     """What one answer did to a "pick several" list, for the one short message that answers it.
 
     A pressed button toggles (and the answer says what was taken off); a typed number or word only
-    ticks, so typing "2" twice on Matrix never unticks silently."""
+    ticks, so typing "2" twice on Matrix never unticks silently; and a button pressed twice within
+    ``DOUBLE_TAP`` of ticking it (a shaky double tap) leaves it ticked."""
 
-    def __init__(self) -> None:
+    def __init__(self, conv: Conversation | None = None, now: datetime | None = None) -> None:
         self.added: list[str] = []
         self.removed: list[str] = []
         self.already: list[str] = []
+        self._conv, self._now = conv, now
+
+    def _just_ticked(self, key: str) -> bool:
+        if self._conv is None or self._now is None:
+            return False
+        last = self._conv.data.get(LAST_TICK)
+        return bool(last and last[0] == key and timedelta(0) <= self._now - from_iso(last[1]) < DOUBLE_TAP)
 
     @staticmethod
     def undoes(body: Body) -> bool:
@@ -135,7 +146,9 @@ class Ticks:
         if key not in chosen:
             chosen.append(key)
             self.added.append(key)
-        elif undo:
+            if self._conv is not None and self._now is not None:
+                self._conv.data[LAST_TICK] = [key, to_iso(self._now)]
+        elif undo and not self._just_ticked(key):
             chosen.remove(key)
             self.removed.append(key)
         else:

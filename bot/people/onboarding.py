@@ -229,7 +229,7 @@ class Onboarding(StepFlow):
             conv.data.pop(field, None)
             await self.next(ctx, conv, field)
             return
-        change = Ticks()
+        change = Ticks(conv, ctx.now)
         if any(values):
             for value in values:
                 key = value[2:] if value and value.startswith("t.") and topics.get(value[2:]) else None

@@ -127,7 +127,13 @@ async def test_pick_several_answers_briefly_and_never_unticks_silently(hood: Nei
     out = await hood.say("jo", "2")  # typed twice: still ticked, and said so
     assert "Déjà choisi : Jardinage." in out[0].text
     assert (await conv_of(hood, "jo")).data["interests"] == ["gardening", "games", "coffee"]
-    out = await hood.press("jo", "Jardinage")  # a button pressed again takes it off, and says so
+    out = await hood.press("jo", "Musique")
+    out = await hood.press("jo", "Musique")  # a double tap: still ticked
+    assert "Déjà choisi : Musique." in out[0].text
+    hood.clock.advance(seconds=10)
+    out = await hood.press("jo", "Musique")  # pressed again later: taken off, and said so
+    assert "Retiré : Musique." in out[0].text
+    out = await hood.press("jo", "Jardinage")
     assert "Retiré : Jardinage." in out[0].text
     out = await hood.press("jo", "Continuer ➜")  # one tap to finish, on the list above
     person = await people.by_identity(hood.core.db, "fake", "jo")
