@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # below this, the commits themselves would cost more than the wait they save.
 MIN_GROUP_COMMIT = 8
 
+# Messages to the bot outside any question closer together than this are one burst: one hint.
+HINT_WINDOW = timedelta(seconds=15)
+
 ChoiceList = Sequence[tuple[str, str]]
 # Called for every event in a circle room: (core, event, sender or None, circle id, now). A hook that
 # returns False holds the event back from the hooks after it (it is how moderation stops mirroring).
@@ -83,6 +86,7 @@ class Core:
         self.router = Router()
         self.transports: dict[str, Transport] = {}
         self._seen: dict[int, datetime] = {}
+        self._hinted: dict[int, datetime] = {}  # when each member last wrote outside any question
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
@@ -283,8 +287,17 @@ class Core:
             await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
         elif not ctx.person.onboarded:
             await self.router.commands["start"].handler(ctx)
-        else:
+        elif self._hint_due(ctx.person.id, ctx.now):
             await ctx.reply(ctx.t("private-chat-hint"))
+
+    def _hint_due(self, person_id: int, now: datetime) -> bool:
+        """A member writing to the bot outside any question gets the hint once per burst of messages
+        (a flood of twenty gets one), like a wrong answer to a question (``StepFlow.again``)."""
+        last = self._hinted.get(person_id)
+        self._hinted[person_id] = now
+        if len(self._hinted) > 10_000:  # only recent bursts matter
+            self._hinted = {p: t for p, t in self._hinted.items() if now - t < HINT_WINDOW}
+        return last is None or not timedelta(0) <= now - last < HINT_WINDOW
 
     async def _route_command(self, ctx: Context, body: CommandIn) -> None:
         assert ctx.person is not None

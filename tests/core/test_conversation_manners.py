@@ -149,3 +149,14 @@ async def test_without_buttons_the_short_answer_gives_the_number_to_continue(hoo
     assert "✓ Noté : Cuisine." in out[0].text and "« Continuer » (n° 11)" in out[0].text
     out = await hood.say("kim", "11")
     assert "aider un voisin" in out[0].text
+
+
+async def test_a_member_flooding_the_bot_outside_any_question_gets_one_hint(hood: Neighbours) -> None:
+    await hood.join("lou")
+    replies = []
+    for i in range(20):
+        replies += await hood.say("lou", f"message {i}")
+        hood.clock.advance(seconds=1)
+    assert len(replies) == 1 and "/aide" in replies[0].text
+    hood.clock.advance(minutes=1)
+    assert len(await hood.say("lou", "coucou ?")) == 1
