@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from bot import assemble as features
-from bot.core import roles
+from bot.core import answers, roles
 from bot.core.chat import (
     Address,
     Choice,
@@ -324,8 +324,9 @@ class Core:
             return
         offered = await conversations.offered_choices(self.db, ctx.address.platform, ctx.address.chat_id)
         parsed = parse_flow_payload(offered[0][1]) if offered else None
-        if offered and (parsed is None or parsed[:2] != (after.flow, after.step)):
-            return  # the command asked its own question (/forget: "sure?"): the flow's comes after that answer
+        own = parsed is not None and parsed[:2] == (after.flow, after.step)
+        if not own and any(answers.choice_polarity(label, payload) for label, payload in offered):
+            return  # the command asked "sure?" (/forget): a "non" must answer that; the question comes after
         person = await people.get(self.db, ctx.person.id)
         if person is None:
             return

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from bot.core.chat import CommandIn
 from bot.storage import conversations, people
-from tests.core.activity_helpers import make_moderator
+from tests.core.activity_helpers import make_moderator, make_organizer, type_event
 from tests.core.conftest import Neighbours
 
 
@@ -160,3 +160,22 @@ async def test_a_member_flooding_the_bot_outside_any_question_gets_one_hint(hood
     assert len(replies) == 1 and "/aide" in replies[0].text
     hood.clock.advance(minutes=1)
     assert len(await hood.say("lou", "coucou ?")) == 1
+
+
+async def test_start_again_at_a_yes_no_question_asks_it_again(hood: Neighbours) -> None:
+    await at_consent(hood, "max")
+    out = await hood.say("max", "/start")
+    assert len(out) == 1 and "Êtes-vous d'accord" in out[0].text
+
+
+async def test_a_command_in_the_event_wizard_comes_back_to_the_question(hood: Neighbours) -> None:
+    """/agenda while describing an event: the agenda, then the wizard's question again."""
+    await make_moderator(hood)
+    await make_organizer(hood)
+    await type_event(hood, title="Dégustation")
+    await hood.say("shop", "/evenement")
+    out = await hood.say("shop", "/agenda")
+    assert "Dégustation" in out[0].text and "Reprenons" in out[-1].text and "titre" in out[-1].text.lower()
+    out = await hood.say("shop", "Dégustation")  # the title, not the agenda's button of that name
+    conv = await conv_of(hood, "shop")
+    assert conv is not None and conv.step == "when" and conv.data["title"] == "Dégustation"
