@@ -2,13 +2,16 @@
 
 Run from the repository root::
 
-    python bench/bench_places.py [--queries 20000] [--seed 7]
+    python bench/bench_places.py [--queries 20000] [--seed 7] [--best-of 1]
 
 It loads ``content/places/*.toml`` and ``content/data/communes-fr.tsv.gz``, times the index build,
 then times ``PlaceIndex.match`` on a fixed-seed mix of what residents type: exact names (as written,
 with accents and hyphens), aliases, postal codes, names with one typo, and garbage. Each query is
 timed alone with ``time.perf_counter_ns`` (one core, no parallelism), after a short warm-up. It
 prints the figures and exits non-zero when p99 misses the 1 ms target, so it can gate a change.
+"First choice" is how often the place meant (the name typed, or the name a typo was made in) is the
+one found or the first one offered; homonyms count as right. On a machine busy with other work,
+``--best-of 5`` keeps each query's fastest run: the matcher's cost without the waits for a core.
 """
 
 from __future__ import annotations
@@ -93,6 +96,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queries", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--best-of", type=int, default=1,
+                        help="time each query this many times and keep the fastest: on a machine shared with "
+                             "other work, what the matcher costs rather than how long it waited for a core")
     args = parser.parse_args()
     toml_files, national = _files()
 
@@ -111,9 +117,13 @@ def main() -> int:
     outcomes: Counter[tuple[str, str]] = Counter()
     first: Counter[str] = Counter()  # the place meant is the one found, or the first offered
     for kind, text, meant in queries:
-        start = time.perf_counter_ns()
-        result = index.match(text)
-        timings.setdefault(kind, []).append(time.perf_counter_ns() - start)
+        best = None
+        for _ in range(max(1, args.best_of)):
+            start = time.perf_counter_ns()
+            result = index.match(text)
+            elapsed = time.perf_counter_ns() - start
+            best = elapsed if best is None else min(best, elapsed)
+        timings.setdefault(kind, []).append(best)
         outcomes[(kind, result.outcome)] += 1
         if meant and result.places and (result.places[0].id == meant or _same_name(index, result.places[0].id, meant)):
             first[kind] += 1
