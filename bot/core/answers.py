@@ -156,7 +156,7 @@ def numbers(text: str) -> list[int] | None:
     return list(dict.fromkeys(int(n) for n in re.findall(r"\d{1,2}", text)))
 
 
-def by_words(text: str, labels: list[str]) -> int | None:
+def by_words(text: str, labels: list[str], *, in_sentence: bool = False) -> int | None:
     """The index of the one label the typed words stand for, or None when none or several fit.
 
     The whole label ("Oui, d'accord"), the label's words without the rest ("cuisine" in
@@ -173,6 +173,11 @@ def by_words(text: str, labels: list[str]) -> int | None:
         inside = [i for i, label in enumerate(shown) if padded in f" {label} "]
         if len(inside) == 1:
             return inside[0]
+        # The whole label within a short sentence ("english please", "en français"), where one answer
+        # is expected (``in_sentence``): in a "pick several" list the other words matter too.
+        around = [i for i, label in enumerate(shown) if len(label) >= 4 and f" {label} " in padded]
+        if in_sentence and len(around) == 1 and len(wanted.split()) <= len(shown[around[0]].split()) + 3:
+            return around[0]
     if len(wanted) < 4:
         return None
     scores = sorted(((_score(wanted, label), i) for i, label in enumerate(shown) if label), reverse=True)

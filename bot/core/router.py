@@ -194,7 +194,7 @@ def as_choice(text: str, offered: list[tuple[str, str]], multi: bool = False) ->
     if several is not None:
         return several
     labels = [label for label, _ in offered]
-    index = answers.by_words(text, labels)
+    index = answers.by_words(text, labels, in_sentence=not multi)
     if index is not None:
         return TypedChoice(offered[index][1])
     meaning = answers.polarity(text)

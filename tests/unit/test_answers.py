@@ -54,6 +54,9 @@ def test_as_choice_reads_yes_no_numbers_and_words() -> None:
     assert as_choice("garder", YES_NO) == TypedChoice("forget:no")
     assert as_choice("3", YES_NO) == 2  # out of range: how many there are
     assert as_choice("peut-être", YES_NO) is None
+    languages = [("Français", "o.language:fr"), ("English", "o.language:en")]
+    assert as_choice("English please", languages) == TypedChoice("o.language:en")
+    assert as_choice("en français", languages) == TypedChoice("o.language:fr")
     assert as_choice("cuisine", TOGGLES, multi=True) == TypedChoice("f.s:t.cooking")
     assert as_choice("jeux de societe", TOGGLES, multi=True) == TypedChoice("f.s:t.games")
     assert as_choice("promenade", TOGGLES, multi=True) == TypedChoice("f.s:t.walks")  # a small typo
