@@ -14,7 +14,7 @@ import json
 import re
 from html.parser import HTMLParser
 
-from bot.core.chat import Outgoing
+from bot.core.chat import Outgoing, numbered
 
 MSGTYPE = "m.notice"  # bot messages: clients and other bots treat them as non-conversational
 # Synapse refuses events over 65,536 bytes; body and formatted_body both carry the text.
@@ -64,10 +64,9 @@ def content(message: Outgoing) -> dict[str, str]:
     text = str(message.text)
     plain, formatted = plain_text(text), _as_html(text)
     if message.choices:
-        plain += "\n\n" + "\n".join(f"{i}. {c.label}" for i, c in enumerate(message.choices, 1))
-        formatted += "<br><br>" + "<br>".join(
-            f"{i}. {html.escape(c.label, quote=False)}" for i, c in enumerate(message.choices, 1)
-        )
+        lines = [numbered(i, c.label) for i, c in enumerate(message.choices, 1)]
+        plain += "\n\n" + "\n".join(lines)
+        formatted += "<br><br>" + "<br>".join(html.escape(line, quote=False) for line in lines)
     body = {"msgtype": MSGTYPE, "body": plain, "format": "org.matrix.custom.html", "formatted_body": formatted}
     if len(json.dumps(body, ensure_ascii=False).encode()) > MAX_EVENT_BYTES:
         # The core keeps texts far shorter (Capabilities.max_text); this is the last guard.

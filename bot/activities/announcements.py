@@ -221,7 +221,7 @@ async def agenda(ctx: Context) -> None:
     lines = [ctx.t("agenda-header", days=days)]
     lines += [ctx.t("agenda-line", when=when_text(ctx.core, ctx.t, e.starts_at), title=e.title,
                     where=e.location or ctx.t("profile-none")) for e in found[:20]]
-    buttons = [(f"{i + 1}. {e.title[:30]}", f"rsvp:{e.id}:show") for i, e in enumerate(found[:8])]
+    buttons = [(e.title[:30], f"rsvp:{e.id}:show") for e in found[:8]]
     await ctx.reply(Localized.join(lines), buttons)
 
 
@@ -303,8 +303,8 @@ async def digest_pass(core, now: datetime) -> int:
             if not found:
                 continue
             sent += await core.tell(core.db, person_id, lambda t, f=found: _digest_text(core, t, f),
-                                    lambda t, f=found: [(f"{i + 1}. {e.title[:30]}", f"rsvp:{e.id}:show")
-                                                        for i, e in enumerate(f[:8])],
+                                    lambda t, f=found: [(e.title[:30], f"rsvp:{e.id}:show")
+                                                        for e in f[:8]],
                                     now, dedupe_key=f"digest:{person_id}:{week.year}-{week.week}")
         sent += await helpers_digest(core, now, f"{week.year}-{week.week}")
     return sent
@@ -353,7 +353,8 @@ def install(core) -> None:
                                 french_name="agenda"))
     core.router.command(Command("digest", digest_command, aliases=("resume", "hebdo"), help_key="help-digest",
                                 french_name="hebdo"))
-    core.router.command(Command("outbox", outbox_command, aliases=("envois",), french_name="envois"))
+    core.router.command(Command("outbox", outbox_command, aliases=("envois",), french_name="envois",
+                                staff=True))
     core.scheduler.add(Job("event-reminders", every(timedelta(minutes=15)), reminder_pass))
     core.scheduler.add(Job("event-digest", weekly_at(activities.digest_weekday, activities.digest_time,
                                                      core.config.deployment.zone), digest_pass))

@@ -86,8 +86,7 @@ class OrganizerFlow(StepFlow):
     async def on_kind(self, ctx: Context, conv: Conversation, body: Body) -> None:
         kind = picked(body)
         if kind not in KINDS:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_kind(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
         conv.data["kind"] = kind
         conv.data["places"] = [ctx.person.place_id] if ctx.person.place_id else []
@@ -114,8 +113,8 @@ class OrganizerFlow(StepFlow):
                 await ctx.reply(ctx.t("answer-too-long", limit=300))
                 return
             unknown = self._add_places(ctx, chosen, text)
-            if unknown:
-                await ctx.reply(ctx.t("organizer-places-unknown", words=", ".join(unknown)))
+            if unknown:  # said with the question, in one message
+                ctx.note = ctx.t("organizer-places-unknown", words=", ".join(unknown))
         await self.save(ctx, conv)
         await self.ask_places(ctx, conv)
 
@@ -279,5 +278,6 @@ def install(core) -> None:
     core.router.flow(OrganizerFlow())
     core.router.command(Command("organizer", organizer_command, aliases=("organisateur", "organisatrice"),
                                 help_key="help-organizer", french_name="organisateur", needs_member=False))
-    core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance"))
+    core.router.command(Command("trust", trust_command, aliases=("confiance",), french_name="confiance",
+                                staff=True))
     core.router.action("orgmod", decide, before_onboarding=True)  # role-checked: admins need not join

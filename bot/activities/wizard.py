@@ -17,7 +17,7 @@ from bot.activities import announcements, dates
 from bot.activities.organizers import CANCEL_WORDS, deciders, may_decide, places_label
 from bot.core.chat import Body
 from bot.core.clock import from_iso, to_iso
-from bot.core.flows import StepFlow, picked, typed
+from bot.core.flows import MISSED, StepFlow, Ticks, picked, picked_all, typed
 from bot.core.i18n import Localized
 from bot.core.interests import fold
 from bot.core.router import Command, Context
@@ -71,8 +71,7 @@ class EventFlow(StepFlow):
         """A typed answer within the limit, or None after asking again (the step is unchanged)."""
         text = typed(body)
         if not text:
-            await ctx.reply(ctx.t("event-type-answer"))
-            await getattr(self, f"ask_{conv.step}")(ctx, conv)
+            await self.again(ctx, conv, ctx.t("event-type-answer"))
             return None
         if len(text) > limit:
             await ctx.reply(ctx.t("answer-too-long", limit=limit))
@@ -182,19 +181,30 @@ class EventFlow(StepFlow):
         await ctx.reply(ctx.t("event-ask-places"), buttons)
 
     async def on_places(self, ctx: Context, conv: Conversation, body: Body) -> None:
-        value = picked(body)
         chosen: list[str] = conv.data["places"]
-        if value == "done" and chosen:
+        values = picked_all(body)
+        if "done" in values and chosen:
             await self.goto(ctx, conv, "interests")
             return
-        if value == "done":
-            await ctx.reply(ctx.t("event-places-none"))
-        elif value in conv.data["served"]:
-            chosen.remove(value) if value in chosen else chosen.append(value)
-        else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
+        if "done" in values:
+            await self.again(ctx, conv, ctx.t("event-places-none"))
+            return
+        served = conv.data["served"]
+        if not any(v in served for v in values):
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
+            return
+        change = Ticks(conv, ctx.now)
+        for value in values:
+            change.toggle(chosen, value if value in served else None, undo=Ticks.undoes(body))
+        await self.acknowledge(ctx, conv, change, {pid: p.label for pid in served
+                                                   if (p := ctx.core.content.places.get(pid))}, chosen, len(served))
+
+    async def acknowledge(self, ctx: Context, conv: Conversation, change: Ticks, labels: dict[str, str],
+                          chosen: list[str], count: int) -> None:
+        """One short message per tick, the list offered before stays answerable (see ``Ticks``)."""
+        conv.data.pop(MISSED, None)
         await self.save(ctx, conv)
-        await self.ask_places(ctx, conv)
+        await ctx.reply(change.sentence(ctx, labels, chosen, count + 1), keep_choices=True)
 
     async def ask_interests(self, ctx: Context, conv: Conversation) -> None:
         chosen = conv.data["interests"]
@@ -204,17 +214,20 @@ class EventFlow(StepFlow):
         await ctx.reply(ctx.t("event-ask-interests"), buttons)
 
     async def on_interests(self, ctx: Context, conv: Conversation, body: Body) -> None:
-        value = picked(body)
         chosen: list[str] = conv.data["interests"]
-        if value == "done":
+        values = picked_all(body)
+        if "done" in values:
             await self.goto(ctx, conv, "capacity")
             return
-        if value and ctx.core.content.interests.get(value):
-            chosen.remove(value) if value in chosen else chosen.append(value)
-        else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-        await self.save(ctx, conv)
-        await self.ask_interests(ctx, conv)
+        topics = ctx.core.content.interests
+        if not any(v and topics.get(v) for v in values):
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
+            return
+        change = Ticks(conv, ctx.now)
+        for value in values:
+            change.toggle(chosen, value if value and topics.get(value) else None, undo=Ticks.undoes(body))
+        labels = {t.key: t.label(ctx.t.lang) for t in topics.topics}
+        await self.acknowledge(ctx, conv, change, labels, chosen, len(topics.topics))
 
     # ---- capacity, preview, publish --------------------------------------------------------------
 
@@ -250,8 +263,7 @@ class EventFlow(StepFlow):
             await self.end(ctx)
             await ctx.reply(ctx.t("event-draft-cancelled"))
         else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_preview(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
 
 
 def preview(ctx: Context, data: dict) -> Localized:
@@ -376,8 +388,7 @@ async def my_events(ctx: Context) -> None:
     lines = [ctx.t("myevents-header")]
     lines += [ctx.t("myevents-line", when=announcements.when_text(ctx.core, ctx.t, e.starts_at), title=e.title,
                     status=ctx.t(f"event-status-{e.status}")) for e in found[:20]]
-    await ctx.reply(Localized.join(lines), [(f"{i + 1}. {e.title[:30]}", f"evo:{e.id}:show")
-                                            for i, e in enumerate(found[:8])])
+    await ctx.reply(Localized.join(lines), [(e.title[:30], f"evo:{e.id}:show") for e in found[:8]])
 
 
 async def own_event(ctx: Context) -> None:
@@ -437,6 +448,7 @@ async def apply_edit(ctx: Context, conv: Conversation) -> None:
 def install(core) -> None:
     core.hooks.person_data(export_activities, erase_activities)
     core.router.flow(EventFlow())
+    core.router.many(FLOW, "places", "interests")
     core.router.command(Command("event", event_command, aliases=("evenement", "evenements"),
                                 help_key="help-event", french_name="evenement"))
     core.router.command(Command("myevents", my_events, aliases=("mesevenements", "mes-evenements"),

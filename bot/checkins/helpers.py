@@ -162,8 +162,7 @@ class HelperFlow(StepFlow):
             await ctx.reply(ctx.t("helper-consent-no"))
             return
         if answer != "yes":
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_consent(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
         await self.end(ctx)
         if len(await store.helped_by(ctx.db, ctx.person.id)) >= MAX_HELPED:

@@ -111,4 +111,5 @@ def _place_names(ctx: Context, places: list[str]) -> list[str]:
 
 
 def install(core: Core) -> None:
-    core.router.command(Command("quiet", quiet_command, aliases=("calme", "silencieux"), french_name="calme"))
+    core.router.command(Command("quiet", quiet_command, aliases=("calme", "silencieux"), french_name="calme",
+                                staff=True))

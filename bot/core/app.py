@@ -13,10 +13,10 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.core import roles
+from bot.core import answers, roles
 from bot.core.batch import Batch
 from bot.core.chat import (
     Choice,
@@ -37,7 +37,7 @@ from bot.core.i18n import Catalogues, Localized, Translator
 from bot.core.interests import TopicList
 from bot.core.pacing import Pacer
 from bot.core.places import PlaceIndex, load_places
-from bot.core.router import Context, Router, as_choice, parse_flow_payload
+from bot.core.router import ChoicesIn, Command, Context, Router, as_choice, parse_flow_payload
 from bot.core.scheduler import Scheduler
 from bot.storage import circles as circle_store
 from bot.storage import conversations, inbox, outbox, people
@@ -49,6 +49,9 @@ log = logging.getLogger(__name__)
 # Events handled in one transaction before it may end early for another task waiting for the database:
 # below this, the commits themselves would cost more than the wait they save.
 MIN_GROUP_COMMIT = 8
+
+# Messages to the bot outside any question closer together than this are one burst: one hint.
+HINT_WINDOW = timedelta(seconds=15)
 
 ChoiceList = Sequence[tuple[str, str]]
 
@@ -90,6 +93,7 @@ class Core:
         self.hooks = Hooks()
         self.counters = Counters()  # what /metrics shows
         self.transports: dict[str, Transport] = {}
+        self._hinted: dict[int, datetime] = {}  # when each member last wrote outside any question
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
@@ -210,13 +214,25 @@ class Core:
         ctx = Context(self, self.db, event, person, self.translator(person.language), now, batch=batch)
         if isinstance(body, TextIn):
             offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
-            picked = as_choice(body.text, offered)
+            picked = as_choice(body.text, offered, self.router.is_multi(offered))
             if isinstance(picked, int):
-                await ctx.reply(ctx.t("choice-number-range", max=picked), offered)
+                await self._number_out_of_range(ctx, picked, offered)
                 return
             body = picked or body
         ctx.body = body
         await self._route_private(ctx, body)
+
+    async def _number_out_of_range(self, ctx: Context, top: int, offered: list[tuple[str, str]]) -> None:
+        """ "9" among two choices: the range and the question again, in one message (or, in the middle of
+        a burst of wrong answers, nothing: see ``StepFlow.again``)."""
+        conv = await conversations.get(self.db, ctx.person.id)
+        parsed = parse_flow_payload(offered[0][1]) if offered else None
+        if conv is not None and parsed and parsed[:2] == (conv.flow, conv.step):
+            flow = self.router.flows[conv.flow]
+            if hasattr(flow, "again"):
+                await flow.again(ctx, conv, ctx.t("choice-number-range", max=top))
+                return
+        await ctx.reply(ctx.t("choice-number-range", max=top), offered)
 
     async def _first_contact(self, event: Incoming, now: datetime) -> Person:
         """Someone writes for the first time: a person row holds their conversation from here on.
@@ -237,6 +253,9 @@ class Core:
         conv = await conversations.get(self.db, ctx.person.id)
         if isinstance(body, CommandIn):
             await self._route_command(ctx, body)
+            await self._back_to_question(ctx, conv)
+        elif isinstance(body, ChoicesIn):
+            await self._route_choices(ctx, body, conv)
         elif isinstance(body, FileIn):
             if self.router.file_handler is not None and ctx.person.onboarded:
                 await self.router.file_handler(ctx)
@@ -248,8 +267,17 @@ class Core:
             await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
         elif not ctx.person.onboarded:
             await self.router.commands["start"].handler(ctx)
-        elif not await self.hooks.private_words_taken(ctx):
+        elif not await self.hooks.private_words_taken(ctx) and self._hint_due(ctx.person.id, ctx.now):
             await ctx.reply(ctx.t("private-chat-hint"))
+
+    def _hint_due(self, person_id: int, now: datetime) -> bool:
+        """A member writing to the bot outside any question gets the hint once per burst of messages
+        (a flood of twenty gets one), like a wrong answer to a question (``StepFlow.again``)."""
+        last = self._hinted.get(person_id)
+        self._hinted[person_id] = now
+        if len(self._hinted) > 10_000:  # only recent bursts matter
+            self._hinted = {p: t for p, t in self._hinted.items() if now - t < HINT_WINDOW}
+        return last is None or not timedelta(0) <= now - last < HINT_WINDOW
 
     async def _route_command(self, ctx: Context, body: CommandIn) -> None:
         assert ctx.person is not None
@@ -257,22 +285,67 @@ class Core:
         if command is None:
             await self._did_you_mean(ctx, body.name)
         elif command.needs_member and not ctx.person.onboarded:
-            await ctx.reply(ctx.t("command-needs-onboarding", command=body.name), [(ctx.t("button-start"), "go:start")])
+            if await conversations.get(self.db, ctx.person.id) is not None:  # the question comes back after
+                ctx.note = ctx.t("command-after-onboarding", command=body.name[:40])
+            else:
+                await ctx.reply(ctx.t("command-needs-onboarding", command=body.name[:40]),
+                                [(ctx.t("button-start"), "go:start")])
         else:
             await command.handler(ctx)
 
+    async def _back_to_question(self, ctx: Context, before: conversations.Conversation | None) -> None:
+        """A command typed in the middle of a guided conversation (/agenda during onboarding) is answered,
+        then the question that was waiting is asked again: the conversation goes on where it was.
+        Not when the command itself changed or ended the conversation (/cancel, /profile)."""
+        if before is None or ctx.person is None:
+            return
+        after = await conversations.get(self.db, ctx.person.id)
+        if after is None or (after.flow, after.step) != (before.flow, before.step):
+            return
+        offered = await conversations.offered_choices(self.db, ctx.address.platform, ctx.address.chat_id)
+        parsed = parse_flow_payload(offered[0][1]) if offered else None
+        own = parsed is not None and parsed[:2] == (after.flow, after.step)
+        if not own and any(answers.choice_polarity(label, payload) for label, payload in offered):
+            return  # the command asked "sure?" (/forget): a "non" must answer that; the question comes after
+        person = await people.get(self.db, ctx.person.id)
+        if person is None:
+            return
+        ctx.person, ctx.t = person, self.translator(person.language)
+        ctx.note = ctx.note or ctx.t("back-to-question")
+        await self.router.flows[after.flow].handle(ctx, after, TextIn(""))
+
     async def _did_you_mean(self, ctx: Context, name: str) -> None:
-        guess = self.router.suggest(name)
+        """The closest command this person may use, shown by its name in their language."""
+        allowed = await self._usable(ctx)
+        guess = self.router.suggest(name, allowed)
         if guess:
-            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=guess), [(f"/{guess}", f"go:{guess}")])
+            shown = guess.shown_name(ctx.t.lang)
+            await ctx.reply(ctx.t("command-did-you-mean", typed=name[:40], guess=shown), [(f"/{shown}", f"go:{shown}")])
         else:
             await ctx.reply(ctx.t("command-unknown", typed=name[:40]))
+
+    async def _usable(self, ctx: Context) -> Callable[[Command], bool]:
+        """Which commands this person may use: not the moderators' to a resident, not the members' to a
+        newcomer (a newcomer typing /meteo must not be offered /merge)."""
+        assert ctx.person is not None
+        staff = await roles.is_staff(self.db, self.config.deployment.admins, ctx.person.id)
+        onboarded = ctx.person.onboarded
+        return lambda c: (staff or not c.staff) and (onboarded or not c.needs_member)
+
+    async def _route_choices(self, ctx: Context, body: ChoicesIn, conv: conversations.Conversation | None) -> None:
+        """Several picks typed at once: for the "pick several" question they were offered with."""
+        parsed = parse_flow_payload(body.payloads[0])
+        if conv is not None and parsed and parsed[:2] == (conv.flow, conv.step):
+            await self.router.flows[conv.flow].handle(ctx, conv, body)  # type: ignore[arg-type]
+        else:
+            await ctx.reply(ctx.t("choice-expired"))
 
     async def _route_choice(self, ctx: Context, body: ChoiceIn, conv: conversations.Conversation | None) -> None:
         prefix = body.payload.partition(":")[0]
         if prefix in self.router.actions:
             if ctx.person.onboarded or prefix in self.router.open_actions:
                 await self.router.actions[prefix](ctx)
+                await self._back_to_question(ctx, conv)
             else:  # an old button (or a forged payload) must not act for someone who is not a member
                 await self._not_yet(ctx, conv)
             return
@@ -329,10 +402,11 @@ class Core:
         now: datetime,
         dedupe_key: str | None = None,
         kind: str = "notice",
+        keep_choices: bool = False,
     ) -> bool:
         message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
         queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key)
-        if kind == "notice":
+        if kind == "notice" and not keep_choices:
             if choices:
                 await conversations.offer_choices(db, platform, chat_id, list(choices))
             else:

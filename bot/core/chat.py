@@ -303,3 +303,13 @@ class Transport(Protocol):
 
 class FileTooBig(Exception):
     """A received document is larger than the handler accepts."""
+
+
+def numbered(number: int, label: str) -> str:
+    """ "2. Label" for platforms without buttons, where a typed number answers; a label that already
+    starts with its number (an old message, a deployment's wording) is not numbered twice."""
+    stripped = label.lstrip()
+    for mark in (f"{number}.", f"{number})", f"{number} -", f"{number}-"):
+        if stripped.startswith(mark):
+            return f"{number}. {stripped[len(mark):].lstrip()}"
+    return f"{number}. {label}"

@@ -31,11 +31,15 @@ from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Literal
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from bot.core import answers
 
 # --- Tuning, with the reason for each figure --------------------------------------------------------
 
@@ -67,13 +71,22 @@ MAX_WORDS = 12
 #: common trigrams ("aville": "ill", "lle") from costing a millisecond.
 CANDIDATE_GRAM_LISTS = 5
 CANDIDATE_BUDGET = 1_500
+#: A name matched with typos is used without asking only when it is long enough for them: no typo
+#: below this length, one (a swapped pair of letters counts as one) from it, two from the second.
+ONE_TYPO_CHARS = 7
+TWO_TYPOS_CHARS = 12
+#: "vitry" → the communes whose compound name starts with it, when there are at most this many (a
+#: bare "saint" is not a prefix worth listing).
+MAX_PREFIXED = 200
+#: Postal codes shared by many quarters (75020 has 7): all of them are offered, up to this many.
+POSTAL_LIMIT = 12
 #: A shared location selects a neighbourhood only within this distance of its centroid, because a
 #: quarter is about a kilometre across and a wrong circle is worse than asking.
 NEIGHBOURHOOD_RADIUS_KM = 3.0
 #: ... and, when no neighbourhood is that close, a commune with a centroid within this distance.
 COMMUNE_RADIUS_KM = 10.0
 
-Outcome = Literal["found", "choose", "none"]
+Outcome = Literal["found", "confirm", "choose", "none"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +101,13 @@ class Place:
     centroid: tuple[float, float] | None = None
     kind: str = "neighbourhood"
     population: int | None = None
+    department: str = ""  # a commune's department by name ("Corse-du-Sud"), when known
+
+    @property
+    def spoken(self) -> str:
+        """How a person would say which one it is: "Salice (Corse-du-Sud)" rather than a postal code,
+        for the question "did you mean …?"; the button label otherwise."""
+        return f"{self.name} ({self.department})" if self.kind == "commune" and self.department else self.label
 
     @property
     def label(self) -> str:
@@ -110,8 +130,10 @@ class Place:
 class PlaceMatch:
     """The answer to what a resident typed.
 
-    ``found``: exactly one place, sure enough to use. ``choose``: 2..limit candidates, best first, to
-    offer as buttons. ``none``: nothing plausible; ask again with :meth:`PlaceIndex.examples`.
+    ``found``: exactly one place, sure enough to use. ``confirm``: one place, but found with more typos
+    than a name of its length allows ("alice" → Salice): ask "did you mean …?". ``choose``:
+    2..limit candidates, best first, to offer as buttons. ``none``: nothing plausible; ask again with
+    :meth:`PlaceIndex.examples`.
     """
 
     outcome: Outcome
@@ -201,6 +223,64 @@ def _city_part(commune_key: str) -> str:
     return " ".join(tokens)
 
 
+#: What people type at the place question that is not a place: yes, no, hello, thanks. Never offered
+#: as places ("oui" used to offer Bouin, Louin and Nouic). Names of real places are taken out of it
+#: when the index is built (there is a commune called Aucun).
+ORDINARY_WORDS = frozenset(
+    w for w in (*answers.YES_WORDS, *answers.NO_WORDS, *answers.GREETINGS["fr"], *answers.GREETINGS["en"],
+                "merci", "merci beaucoup", "thanks", "thank you", "svp", "s il vous plait", "stp", "aide", "help",
+                "je ne sais pas", "sais pas", "aucune idee", "no idea", "rien", "nothing", "test", "quoi", "what")
+    if len(w) >= 2
+)
+_NTH_OF = re.compile(r"^(\d{1,2}) (?:de |d |du )?([a-z][a-z ]*)$")  # "7 de paris" (7e arrondissement de Paris)
+_DEPARTMENT = re.compile(r"^(?:0[1-9]|[1-8]\d|9[0-5]|2a|2b|97[1-6])$")
+
+
+def _nth_first(query: str) -> str | None:
+    """ "7 de paris" (typed "7e arrondissement de Paris") → "paris 7", how the index names it."""
+    found = _NTH_OF.match(query)
+    return f"{found.group(2)} {found.group(1)}" if found else None
+
+
+def _department(query: str) -> tuple[str, str] | None:
+    """ "saint denis 93" → ("saint denis", "93"): a name with its department number before or after."""
+    tokens = query.split()
+    if len(tokens) < 2:
+        return None
+    for token, rest in ((tokens[-1], tokens[:-1]), (tokens[0], tokens[1:])):
+        if _DEPARTMENT.match(token) and any(not t.isdigit() for t in rest):
+            code = "20" if token in ("2a", "2b") else token
+            return " ".join(rest), code
+    return None
+
+
+def typos(query: str, place: Place) -> int:
+    """How many typos separate what was typed from the closest of the place's names, a swapped pair of
+    letters counting as one; a name among other words ("j habite a bellevile") is compared alone."""
+    words = query.split()
+    best = len(query)
+    for key in _cached_keys(place):
+        size = key.count(" ") + 1
+        windows = {" ".join(words[i:i + size]) for i in range(max(1, len(words) - size + 1))}
+        for window in windows:
+            best = min(best, DamerauLevenshtein.distance(window, key, score_cutoff=best))
+    return best
+
+
+@lru_cache(maxsize=4096)
+def _cached_keys(place: Place) -> tuple[str, ...]:
+    """A place's names, normalized once: asked again for every "found" that had typos."""
+    return tuple(_keys(place))
+
+
+def confident(query: str, place: Place) -> bool:
+    """Sure enough to use without asking: no typo in a short name, one in a name of seven letters or
+    more, two in a long one ("alice" is one letter from Salice: that is asked)."""
+    length = len(query.replace(" ", ""))
+    allowed = (length >= ONE_TYPO_CHARS) + (length >= TWO_TYPOS_CHARS)
+    return typos(query, place) <= allowed
+
+
 # --- One tier of places ---------------------------------------------------------------------------
 
 
@@ -243,6 +323,14 @@ class _Tier:
         self._first_of_length = [bisect_left(lengths, n) for n in range(max(lengths, default=0) + 2)]
         self.postal = {code: tuple(v) for code, v in postal.items()}
         self.communes = {key: tuple(v) for key, v in communes.items()}
+        # First word → ids of the compound names starting with it ("vitry" → "vitry sur seine", …), not
+        # a city's arrondissements ("lyon 3"): what a bare prefix offers.
+        compounds: dict[str, list[int]] = {}
+        for key_id, key in enumerate(self.keys):
+            first, _, rest = key.partition(" ")
+            if rest and not rest.isdigit():
+                compounds.setdefault(first, []).append(key_id)
+        self.compounds = {first: tuple(ids) for first, ids in compounds.items()}
         small = len(self.keys) <= SMALL_TIER_KEYS
         self.grams: dict[str, array[int]] = {} if small else self._build_grams()
         self._by_word_count: dict[int, tuple[list[int], list[str]]] = {}
@@ -273,6 +361,20 @@ class _Tier:
         longest = math.floor(query_length * (2 - c) / c)
         last = len(self._first_of_length) - 1
         return self._first_of_length[min(shortest, last)], self._first_of_length[min(longest + 1, last)]
+
+    def prefixed(self, query: str) -> list[Place]:
+        """Places whose compound name starts with the query as whole words ("vitry" → Vitry-sur-Seine,
+        Vitry-le-François), not the arrondissements of a city ("lyon" → not "lyon 3"); nothing when
+        more than :data:`MAX_PREFIXED` do (a bare "saint")."""
+        key_ids = self.compounds.get(query.partition(" ")[0], ())
+        if " " in query:
+            start = query + " "
+            if len(key_ids) > 2 * MAX_PREFIXED:  # "saint …": too common a first word to sift
+                return []
+            key_ids = tuple(i for i in key_ids if self.keys[i].startswith(start))
+        if len(key_ids) > MAX_PREFIXED:
+            return []
+        return [self.places[i] for key_id in key_ids for i in self.key_places[key_id]]
 
     def exact_places(self, key: str) -> list[Place]:
         key_id = self.exact.get(key)
@@ -383,6 +485,14 @@ def _decide(scored: Sequence[tuple[float, Place]], limit: int) -> PlaceMatch:
     return _choose_or_found([place for _, place in scored], limit)
 
 
+def _ask_unless_sure(query: str, match: PlaceMatch, *, exact: bool = True) -> PlaceMatch:
+    """A place found with more typos than its length allows (or only by the start of its name, when
+    ``exact`` is False) becomes a question: "did you mean …?"."""
+    if match.outcome != "found" or (exact and confident(query, match.places[0])):
+        return match
+    return PlaceMatch("confirm", match.places)
+
+
 def _distance_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle distance (haversine): exact enough and cheap for a few hundred centroids."""
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
@@ -407,6 +517,7 @@ class PlaceIndex:
         self._local = _Tier([p for p in all_places if not p.id.startswith("insee:")])
         self._national = _Tier([p for p in all_places if p.id.startswith("insee:")])
         self._located = [p for p in self._local.places if p.centroid is not None]
+        self._ordinary = {w for w in ORDINARY_WORDS if w not in self._local.exact and w not in self._national.exact}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -450,17 +561,42 @@ class PlaceIndex:
         if not text or len(text) > MAX_QUERY_CHARS:
             return NO_MATCH
         query = normalize(text)
-        if not query:
+        if not query or query in self._ordinary:
             return NO_MATCH
+        query = _nth_first(query) or query
         local_exact = self._local.exact_places(query)
         if local_exact:
             return _choose_or_found(local_exact, limit)
         postal = self._match_postal(query, limit)
         if postal is not None:
             return postal
+        if query.replace(" ", "").isdigit():
+            return NO_MATCH  # "1", "20", "2 5": an answer to another question, never a place
         if query in self._local.communes:
             return _choose_or_found([self._local.places[i] for i in self._local.communes[query]], limit)
+        department = _department(query)
+        if department and query not in self._national.exact:
+            found = self._match_department(*department, limit)
+            if found is not None:
+                return found
         return self._match_names(query, limit)
+
+    def _match_department(self, name: str, code: str, limit: int) -> PlaceMatch | None:
+        """ "saint denis 93": the places of that name (exactly, as the start of a compound name, or
+        fuzzily) whose postal code is in the department; None when there are none."""
+        def inside(places: Iterable[Place]) -> list[Place]:
+            return [p for p in places if any(c.startswith(code) for c in p.postal_codes)]
+
+        exact = inside(_by_population(self._national.exact_places(name)))
+        if exact:
+            return _choose_or_found(exact, limit)
+        prefixed = inside(_by_population(self._national.prefixed(name))) if len(name) >= 4 else []
+        if prefixed:
+            return _ask_unless_sure(name, _choose_or_found(prefixed, limit), exact=False)
+        if len(name.replace(" ", "")) < MIN_FUZZY_CHARS:
+            return None
+        scored = [sp for sp in self._scored(self._national, self._national.fuzzy(name)) if inside([sp[1]])]
+        return _ask_unless_sure(name, _decide(scored, limit), exact=False) if scored else None
 
     def _match_names(self, query: str, limit: int) -> PlaceMatch:
         """Steps 4-6 of :meth:`match`: exact communes, then fuzzy in both tiers."""
@@ -471,18 +607,29 @@ class PlaceIndex:
         local = self._scored(self._local, best)
         national_exact = _by_population(self._national.exact_places(query))
         if national_exact:
+            if len(national_exact) > 1 and len(query) >= 4:
+                prefixed = self._national.prefixed(query)
+                # "neuilly" is already a question: the villages called Neuilly, then Neuilly-sur-Seine and
+                # the other compound names bigger than all of them.
+                biggest = _population(national_exact[0])
+                national_exact += _by_population(p for p in prefixed if _population(p) > biggest)
             # Room is kept for the close neighbourhoods even when the commune has many homonyms.
             strong = [place for score, place in local if score >= FOUND_SCORE][:limit - 1]
             return _choose_or_found([*national_exact[:limit - len(strong)], *strong], limit)
         local_whole = self._scored(self._local, whole)
         if local_whole and local_whole[0][0] >= FOUND_SCORE:
-            return _decide(local_whole, limit)
+            return _ask_unless_sure(query, _decide(local_whole, limit))
+        prefixed = self._national.prefixed(query) if len(query) >= 4 else []
+        if len(prefixed) > 1:  # "vitry", "cherbourg": the communes whose name starts with it
+            return _choose_or_found(_by_population(prefixed), limit)
         if not fuzzy_ok:
             return NO_MATCH
         # A name found among words ("bellevile" in "bellevile sur meuse") competes with communes.
         national = self._scored(self._national, self._national.fuzzy(query))
         merged = sorted(local + national, key=lambda sp: -sp[0])  # stable: deployment first on ties
-        return _decide(merged, limit)
+        if not merged and prefixed:  # one compound name starts with it, nothing is close: ask
+            return PlaceMatch("confirm", tuple(prefixed))
+        return _ask_unless_sure(query, _decide(merged, limit))
 
     @staticmethod
     def _scored(tier: _Tier, scores: dict[int, float]) -> list[tuple[float, Place]]:
@@ -516,7 +663,7 @@ class PlaceIndex:
             scored = sorted([sp for sp in scored if sp[0] >= FUZZY_CUTOFF], key=lambda sp: -sp[0])
             if scored:
                 return _decide(scored, limit)
-        return _choose_or_found(places, limit)
+        return _choose_or_found(places, max(limit, POSTAL_LIMIT))  # every quarter of the code
 
     def nearest(self, lat: float, lon: float) -> Place | None:
         """The place for a shared location, or None when the deployment has nothing near it.
@@ -589,10 +736,11 @@ def _read_national(path: Path) -> list[Place]:
         if header != _NATIONAL_HEADER:
             raise ValueError(f"{path}: expected columns {_NATIONAL_HEADER}, got {header}")
         rows = list(reader)
+    departments = _read_departments(path.parent / "departements.tsv")
     names = {row[0]: row[1] for row in rows if row[5] == "commune-actuelle"}
     cities = {row[6] for row in rows if row[5] == "arrondissement-municipal"}
     places = []
-    for code, name, postal, _dept, population, kind, parent in rows:
+    for code, name, postal, dept, population, kind, parent in rows:
         suffix = _FORMER_COMMUNE_TYPES.get(kind)
         places.append(Place(
             id=f"insee:{code}:{suffix}" if suffix else f"insee:{code}",
@@ -601,8 +749,18 @@ def _read_national(path: Path) -> list[Place]:
             postal_codes=() if code in cities and kind == "commune-actuelle" else tuple(postal.split()),
             kind="commune",
             population=int(population) if population else None,
+            department=departments.get(dept, ""),
         ))
     return places
+
+
+def _read_departments(path: Path) -> dict[str, str]:
+    """Department code → name ("2A" → "Corse-du-Sud"), from the file beside the communes; none if absent."""
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.reader(file, delimiter="\t"))
+    return {code: name for code, name in rows[1:]}
 
 
 def load_places(neighbourhood_files: Sequence[Path], national_file: Path | None = None) -> PlaceIndex:

@@ -77,6 +77,13 @@ async def revoke_moderator(db: Database, person_id: int, place_id: str) -> None:
     )
 
 
+async def is_staff(db: Database, admins: list[str], person_id: int) -> bool:
+    """A moderator of any neighbourhood, a circle host or an admin: who the privileged commands are for."""
+    if await is_moderator(db, admins, person_id, None):
+        return True
+    return bool(await db.scalar("SELECT 1 FROM circle_members WHERE person_id = ? AND role = 'host'", (person_id,)))
+
+
 async def is_host(db: Database, person_id: int, circle_id: int) -> bool:
     return bool(
         await db.scalar(

@@ -12,7 +12,6 @@ A mistyped command gets a "did you mean" from rapidfuzz over every name and alia
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from rapidfuzz import fuzz, process
 
+from bot.core import answers
 from bot.core.batch import Batch
 from bot.core.chat import Address, Body, ChoiceIn, Incoming
 from bot.core.i18n import Localized, Translator
@@ -45,6 +45,8 @@ class Context:
     now: datetime
     body: Body | None = None  # what was meant: a typed "2" arrives as the ChoiceIn it stands for
     batch: Batch = field(default_factory=Batch)  # the batch of events this one is handled with
+    # Said before the next reply, in the same message ("Je n'ai pas compris." + the question again).
+    note: Localized | None = None
 
     def __post_init__(self) -> None:
         if self.body is None:
@@ -59,9 +61,18 @@ class Context:
     def address(self) -> Address:
         return self.event.address
 
-    async def reply(self, text: Localized, choices: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> None:
-        """Answer in the chat the event came from, through the outbox."""
-        await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now)
+    async def reply(
+        self, text: Localized, choices: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (), *,
+        keep_choices: bool = False,
+    ) -> None:
+        """Answer in the chat the event came from, through the outbox, after the pending ``note``.
+
+        ``keep_choices``: a short answer without buttons that leaves the choices offered before still
+        answerable by number (a tick acknowledged in a "pick several" list)."""
+        if self.note is not None:
+            text, self.note = self.note + Localized("\n\n") + text, None
+        await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now,
+                                      keep_choices=keep_choices)
 
     async def tell(
         self,
@@ -102,6 +113,7 @@ class Command:
     in_groups: bool = False  # also answered in circle groups (otherwise private chats only)
     french_name: str | None = None  # what /help shows in French
     anonymous: bool = False  # answered even to someone we hold no record of (creates none)
+    staff: bool = False  # for moderators, circle hosts and admins: never suggested to residents
 
     def shown_name(self, lang: str) -> str:
         return self.french_name if lang == "fr" and self.french_name else self.name
@@ -114,6 +126,7 @@ class Router:
     actions: dict[str, Handler] = field(default_factory=dict)
     # Action prefixes that also work before onboarding is finished (the rest answer "join first").
     open_actions: set[str] = field(default_factory=set)
+    multi_steps: set[str] = field(default_factory=set)  # "flow.step" of the "pick several" questions
     file_handler: Handler | None = None  # what a document sent in a private chat is for (calendar import)
     _listed: list[Command] = field(default_factory=list)
 
@@ -127,6 +140,15 @@ class Router:
 
     def flow(self, flow: Flow) -> None:
         self.flows[flow.name] = flow
+
+    def many(self, flow: str, *steps: str) -> None:
+        """Declare "pick several" questions: their buttons toggle and their last button continues, so
+        "2, 5 et 9" ticks three and "fini" / "non" continues."""
+        self.multi_steps.update(f"{flow}.{step}" for step in steps)
+
+    def is_multi(self, offered: list[tuple[str, str]]) -> bool:
+        heads = {payload.partition(":")[0] for _, payload in offered}
+        return len(heads) == 1 and next(iter(heads)) in self.multi_steps
 
     def action(self, prefix: str, handler: Handler, *, before_onboarding: bool = False) -> None:
         """``before_onboarding``: the button also acts for someone who has not finished joining (the
@@ -146,37 +168,76 @@ class Router:
     def find(self, name: str) -> Command | None:
         return self.commands.get(fold(name))
 
-    def suggest(self, name: str) -> str | None:
-        """The closest known command to a mistyped one, or None when nothing is close."""
-        found = process.extractOne(fold(name)[:40], list(self.commands), scorer=fuzz.ratio, score_cutoff=60)
-        return found[0] if found else None
+    def suggest(self, name: str, allowed: Callable[[Command], bool] = lambda c: True) -> Command | None:
+        """The closest command to a mistyped one among those ``allowed``, or None when nothing is close."""
+        names = [key for key, command in self.commands.items() if allowed(command)]
+        found = process.extractOne(fold(name)[:40], names, scorer=fuzz.ratio, score_cutoff=60)
+        return self.commands[found[0]] if found else None
 
 
-_NUMBER = re.compile(r"^\s*(\d{1,2})\s*[.)]?\s*$")
+@dataclass(frozen=True)
+class ChoicesIn:
+    """Several choices of a "pick several" question in one typed answer ("2, 5 et 9")."""
+
+    payloads: tuple[str, ...]
 
 
-def as_choice(text: str, offered: list[tuple[str, str]]) -> ChoiceIn | int | None:
-    """On platforms without buttons choices are numbered lines: "2", "2." or the label itself picks.
+@dataclass(frozen=True)
+class TypedChoice(ChoiceIn):
+    """A choice recognised in typed words rather than pressed: a toggle list only ticks with it, so a
+    number typed twice never unticks silently."""
 
-    Returns the choice, or the number of choices when a number outside them was typed (so the answer
-    can say "between 1 and N"), or None when the text is not a pick at all.
+
+def as_choice(text: str, offered: list[tuple[str, str]], multi: bool = False) -> ChoiceIn | ChoicesIn | int | None:
+    """On platforms without buttons choices are numbered lines; people also type words. See
+    ``bot.core.answers``: a number, several numbers on a "pick several" question, yes or no, the
+    words of a choice or a clear part of them, with small typos.
+
+    Returns the choice(s), or the number of choices when a number outside them was typed (so the answer
+    can say "between 1 and N"), or None when the text is not a pick at all. ``multi``: the choices are a
+    "pick several" list whose last choice is "continue" (see ``Router.many``).
     """
-    if not offered:
+    if not offered or len(text) > 200:
         return None
-    number = _NUMBER.match(text)
-    if number:
-        index = int(number.group(1)) - 1
-        return ChoiceIn(offered[index][1]) if 0 <= index < len(offered) else len(offered)
-    wanted = _plain(text)
-    for label, payload in offered:
-        if wanted and _plain(label) == wanted:
-            return ChoiceIn(payload)
+    number = answers.number(text)
+    if number is not None:
+        return TypedChoice(offered[number - 1][1]) if 1 <= number <= len(offered) else len(offered)
+    several = _several(text, offered, multi)
+    if several is not None:
+        return several
+    labels = [label for label, _ in offered]
+    index = answers.by_words(text, labels, in_sentence=not multi)
+    if index is not None:
+        return TypedChoice(offered[index][1])
+    meaning = answers.polarity(text)
+    if meaning is not None:
+        if multi and meaning == "no":
+            return TypedChoice(offered[-1][1])
+        fitting = [p for label, p in offered if answers.choice_polarity(label, p) == meaning]
+        if len(fitting) == 1:
+            return TypedChoice(fitting[0])
+    if multi and answers.is_finish(text):
+        return TypedChoice(offered[-1][1])
     return None
 
 
-def _plain(label: str) -> str:
-    """A label without its check mark, emoji and punctuation, for comparing with what was typed."""
-    return re.sub(r"[^\w ]+", "", fold(label)).strip()
+def _several(text: str, offered: list[tuple[str, str]], multi: bool) -> ChoicesIn | int | None:
+    """ "2, 5 et 9" or "cuisine et jardin" on a "pick several" question; a number out of range → N."""
+    if not multi:
+        return None
+    picks = answers.numbers(text)
+    if picks is not None:
+        if not all(1 <= n <= len(offered) for n in picks):
+            return len(offered)
+        return ChoicesIn(tuple(offered[n - 1][1] for n in picks))
+    parts = answers.split_parts(text)
+    if len(parts) < 2:
+        return None
+    labels = [label for label, _ in offered]
+    found = [answers.by_words(part, labels) for part in parts]
+    if any(i is None for i in found):
+        return None
+    return ChoicesIn(tuple(dict.fromkeys(offered[i][1] for i in found if i is not None)))
 
 
 def flow_payload(flow: str, step: str, value: str) -> str:

@@ -360,7 +360,7 @@ def register(core, name: str, handler, aliases: tuple[str, ...], french: str, he
     Anonymous: a stranger trying it is refused without a record being created for them; an admin
     writing for the first time gets theirs in ``access``."""
     core.router.command(Command(name, handler, aliases=aliases, needs_member=needs_member,
-                                in_groups=in_groups, french_name=french, anonymous=True))
+                                in_groups=in_groups, french_name=french, anonymous=True, staff=True))
     if help_key:
         core.hooks.moderator_help.append(ModeratorCommand(name, french, help_key))
 

@@ -227,7 +227,7 @@ class LocalQuestion(StepFlow):
             return
         conv.data["tries"] = int(conv.data.get("tries", 0)) + 1
         if conv.data["tries"] < ATTEMPTS:
-            await ctx.reply(ctx.t("localq-again"))
+            ctx.note = ctx.t("localq-again")  # with the question, in one message
             await self.goto(ctx, conv, "answer")
             return
         await self.end(ctx)

@@ -10,9 +10,10 @@ same steps to change one answer (``mode = "profile"``), and a restart resumes at
 from __future__ import annotations
 
 from bot.circles import leave_circle, place_in_circle
+from bot.core import answers
 from bot.core.chat import Body, CommandIn, LocationIn
 from bot.core.clock import to_iso
-from bot.core.flows import StepFlow, picked, picked_place, place_buttons, typed
+from bot.core.flows import MISSED, StepFlow, Ticks, picked, picked_all, picked_place, place_buttons, typed
 from bot.core.i18n import LANGUAGES, Localized
 from bot.core.interests import TopicList, fold
 from bot.core.places import Place
@@ -22,11 +23,13 @@ from bot.storage import conversations, people
 from bot.storage.conversations import Conversation
 
 FLOW = "onboarding"
+PLACE_CHOICES = 6  # candidates offered for an unclear place ("neuilly": the villages and Neuilly-sur-Seine)
 ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
 
 class Onboarding(StepFlow):
     name = FLOW
+    greeting_steps = ("language",)
 
     # ---- language ---------------------------------------------------------------------------
 
@@ -39,8 +42,7 @@ class Onboarding(StepFlow):
     async def on_language(self, ctx: Context, conv: Conversation, body: Body) -> None:
         lang = picked(body) or _language_from_text(typed(body) or "")
         if lang not in LANGUAGES:
-            await ctx.reply(ctx.t("onboarding-language-again"))
-            await self.ask_language(ctx, conv)
+            await self.again(ctx, conv, ctx.t("onboarding-language-again"))
             return
         await people.update(ctx.db, ctx.person.id, language=lang)
         ctx.t = ctx.core.translator(lang)
@@ -67,8 +69,7 @@ class Onboarding(StepFlow):
             await people.delete(ctx.db, ctx.person.id)
             await ctx.reply(ctx.t("onboarding-declined"))
         else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_consent(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
 
     # ---- neighbourhood ----------------------------------------------------------------------
 
@@ -96,14 +97,40 @@ class Onboarding(StepFlow):
         if len(text) > limit:
             await ctx.reply(ctx.t("answer-too-long", limit=limit))
             return
-        match = places.match(text)
+        match = places.match(text, limit=PLACE_CHOICES)
         if match.outcome == "found":
             await self.settle_place(ctx, conv, match.places[0])
-        elif match.outcome == "choose":
+        elif match.outcome in ("choose", "confirm"):
             conv.data["candidates"] = [p.id for p in match.places]
-            await self.goto(ctx, conv, "place_pick")
+            await self.goto(ctx, conv, "place_pick" if match.outcome == "choose" else "place_confirm")
+        elif answers.polarity(text) or answers.is_greeting(text) or text.strip(" .").isdigit():
+            await self.again(ctx, conv, ctx.t("onboarding-place-expected"))  # "oui", "1": not a place
         else:
-            await ctx.reply(ctx.t("onboarding-place-unknown", typed=text, examples=_examples(ctx)))
+            await self.again(ctx, conv, ctx.t("onboarding-place-not-found", typed=text))
+
+    async def ask_place_confirm(self, ctx: Context, conv: Conversation) -> None:
+        """One place, found with more typos than its name allows ("alice" → Salice): asked, not assumed."""
+        place = ctx.core.content.places.get((conv.data.get("candidates") or [""])[0])
+        if place is None:
+            await self.goto(ctx, conv, "place")
+            return
+        await ctx.reply(ctx.t("onboarding-place-did-you-mean", place=place.spoken),
+                        [self.button("place_confirm", "yes", ctx.t("button-place-yes")),
+                         self.button("place_confirm", "no", ctx.t("button-place-no"))])
+
+    async def on_place_confirm(self, ctx: Context, conv: Conversation, body: Body) -> None:
+        answer = picked(body)
+        place = ctx.core.content.places.get((conv.data.get("candidates") or [""])[0])
+        if answer == "yes" and place is not None:
+            await self.settle_place(ctx, conv, place)
+        elif answer == "no":
+            conv.data.pop("candidates", None)
+            await self.goto(ctx, conv, "place")
+        elif typed(body):  # another name typed instead: try that one
+            conv.step = "place"
+            await self.on_place(ctx, conv, body)
+        else:
+            await self.ask_place_confirm(ctx, conv)
 
     async def ask_place_pick(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(ctx.t("onboarding-place-pick"), place_buttons(self, ctx, conv))
@@ -182,27 +209,38 @@ class Onboarding(StepFlow):
         await ctx.reply(text, buttons)
 
     async def _on_many(self, ctx: Context, conv: Conversation, field: str, body: Body) -> None:
+        """One answer to a "pick several" question gets one short message: what was ticked (or taken
+        off, or was already there) and how to go on — not the whole list again."""
         chosen: list[str] = conv.data.setdefault(field, list(getattr(ctx.person, field)))
-        value, text = picked(body), typed(body)
         topics = self._list(ctx, field)
-        if value == "done":
+        values = picked_all(body)
+        if "done" in values:
             await people.update(ctx.db, ctx.person.id, **{field: chosen})
             conv.data.pop(field, None)
             await self.next(ctx, conv, field)
             return
-        if value and value.startswith("t.") and topics.get(value[2:]):
-            key = value[2:]
-            chosen.remove(key) if key in chosen else chosen.append(key)
-        elif text is not None:
+        change = Ticks(conv, ctx.now)
+        if any(values):
+            for value in values:
+                key = value[2:] if value and value.startswith("t.") and topics.get(value[2:]) else None
+                # A pressed button toggles; a typed number or word only ticks (typed twice, still ticked).
+                change.toggle(chosen, key, undo=Ticks.undoes(body))
+        elif (text := typed(body)) is not None:
             if len(text) > ctx.core.config.limits.max_answer:
                 await ctx.reply(ctx.t("answer-too-long", limit=ctx.core.config.limits.max_answer))
                 return
             found, unknown = topics.match_words(text)
-            chosen.extend(k for k in found if k not in chosen)
+            for key in found:
+                change.toggle(chosen, key, undo=False)
+            if not found:
+                await self.again(ctx, conv, ctx.t("onboarding-words-unknown", words=", ".join(unknown)))
+                return
             if unknown:
-                await ctx.reply(ctx.t("onboarding-words-unknown", words=", ".join(unknown)))
+                ctx.note = ctx.t("onboarding-words-unknown", words=", ".join(unknown))
+        conv.data.pop(MISSED, None)
         await self.save(ctx, conv)
-        await getattr(self, f"ask_{field}")(ctx, conv)
+        labels = {t.key: t.label(ctx.t.lang) for t in topics.topics}
+        await ctx.reply(change.sentence(ctx, labels, chosen, len(topics.topics) + 1), keep_choices=True)
 
     # ---- check-ins --------------------------------------------------------------------------
 
@@ -219,8 +257,7 @@ class Onboarding(StepFlow):
     async def on_checkins(self, ctx: Context, conv: Conversation, body: Body) -> None:
         answer = picked(body)
         if answer not in ("host", "contact", "no"):
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_checkins(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
             return
         await people.update(ctx.db, ctx.person.id, checkins=int(answer != "no"))
         if answer == "contact":
@@ -239,8 +276,7 @@ class Onboarding(StepFlow):
         name = (typed(body) or "")[:64]
         contact = await _find_neighbour(ctx, name)
         if contact is None:
-            await ctx.reply(ctx.t("onboarding-contact-unknown", name=name))
-            await self.ask_contact(ctx, conv)
+            await self.again(ctx, conv, ctx.t("onboarding-contact-unknown", name=name))
             return
         await people.update(ctx.db, ctx.person.id, contact_person_id=contact.id, contact_confirmed_at=None)
         asker = ctx.person.first_name or ctx.t("someone")
@@ -302,11 +338,12 @@ async def after_onboarding(ctx: Context, command: str) -> None:
 
 
 def _language_from_text(text: str) -> str | None:
+    """ "français", "english", or a greeting: "bonjour" answers in French, "hello" in English."""
     word = fold(text)
     for lang, words in _LANGUAGE_WORDS.items():
         if word in words:
             return lang
-    return None
+    return answers.is_greeting(text)
 
 
 def _place_from_code(ctx: Context, code: str) -> Place | None:
@@ -341,6 +378,9 @@ async def start(ctx: Context) -> None:
     if ctx.person.onboarded:
         await ctx.reply(ctx.t("start-already-member"))
         return
+    conv = await ctx.conversation()
+    if conv is not None and conv.flow == FLOW:
+        return  # already on the way: the question waiting is asked again (``Core._back_to_question``)
     if not await ctx.core.hooks.gates_pass(ctx, "start"):
         return
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
@@ -379,6 +419,7 @@ async def go(ctx: Context) -> None:
 
 def install(core) -> None:
     core.router.flow(Onboarding())
+    core.router.many(FLOW, "interests", "offers", "wants")
     core.router.command(Command("start", start, aliases=("demarrer", "commencer"), needs_member=False))
     core.router.action("contact", contact_answer)
     core.router.action("go", go, before_onboarding=True)

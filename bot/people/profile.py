@@ -49,8 +49,7 @@ class ProfileMenu(StepFlow):
             onboarding = ctx.core.router.flows[ONBOARDING]
             await onboarding.begin(ctx, field, mode="profile")  # type: ignore[attr-defined]
         else:
-            await ctx.reply(ctx.t("answer-with-buttons"))
-            await self.ask_menu(ctx, conv)
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
 
 
 async def profile(ctx: Context) -> None:
@@ -81,8 +80,12 @@ async def leave_answer(ctx: Context) -> None:
 
 
 async def help_(ctx: Context) -> None:
+    """The commands this chat can use: in a circle's group only those answered there."""
     lines = [ctx.t("help-header", bot=ctx.core.config.deployment.name)]
+    in_group = not ctx.address.private
     for command in ctx.core.router.listed():
+        if in_group and not command.in_groups:
+            continue
         lines.append(Localized(f"/{command.shown_name(ctx.t.lang)} — ") + ctx.t(command.help_key))
     await ctx.reply(Localized.join(lines))
 

@@ -50,8 +50,11 @@ class Neighbours:
         return await self.send(user, body, lang=lang, name=name)
 
     async def press(self, user: str, label_or_payload: str) -> list[Outgoing]:
-        """Press a button of the last message ``user`` received, by its label (or a raw payload)."""
-        last = self.platform.last(f"dm:{user}")
+        """Press a button of the last message with buttons ``user`` received, by its label (or a raw
+        payload). Buttons stay on a message: after a short answer without any (a tick acknowledged),
+        the list above is still there to press, as in Telegram."""
+        received = self.platform.to(f"dm:{user}")
+        last = next((m for m in reversed(received) if m.choices), received[-1])
         for choice in last.choices:
             if label_or_payload in (choice.label, choice.payload) or choice.label.endswith(label_or_payload):
                 return await self.send(user, ChoiceIn(choice.payload))

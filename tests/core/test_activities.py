@@ -112,10 +112,10 @@ async def test_organizer_application_bad_inputs_and_cancel(hood: Neighbours) -> 
     assert "80 caractères au plus" in out[0].text
     await hood.say("shop", "Atelier <b>Vélo</b>")
     out = await hood.say("shop", "n'importe quoi")
-    assert "Répondez avec un des boutons" in out[0].text
+    assert "Je n'ai pas bien compris" in out[0].text
     await hood.press("shop", "Un artisan")
     out = await hood.say("shop", "Atlantide, Ménilmontant")
-    assert "Je n'ai pas reconnu : Atlantide" in out[0].text and "Ménilmontant" in out[1].text
+    assert len(out) == 1 and "Je n'ai pas reconnu : Atlantide" in out[0].text and "Ménilmontant" in out[0].text
     await hood.press("shop", "organizer.places:done")
     out = await hood.say("shop", "annuler")
     assert "Rien n'a été enregistré" in out[0].text
@@ -156,7 +156,7 @@ async def test_event_flow_bad_answers_are_asked_again_without_changing_anything(
     assert "1000 caractères" in out[0].text
     await hood.say("shop", "Tricot.")
     out = await hood.press("shop", "Lecture")
-    assert "✓ Lecture" in [c.label for c in out[0].choices]
+    assert "✓ Noté : Lecture." in out[0].text and not out[0].choices
     await hood.press("shop", "event.interests:done")
     for typed in ("beaucoup", "0.5", "10001", "-3"):
         out = await hood.say("shop", typed)
@@ -253,7 +253,7 @@ async def test_organizer_edits_and_cancels_and_attendees_are_told(hood: Neighbou
     await hood.send("alice", ChoiceIn("rsvp:1:yes"))
     out = await hood.say("shop", "/mesevenements")
     assert "Atelier tricot" in out[0].text and "publiée" in out[0].text
-    await hood.press("shop", "1. Atelier tricot")
+    await hood.press("shop", "Atelier tricot")
     await hood.press("shop", "Changer la date")
     await hood.say("shop", "dimanche 16h")
     out = await hood.press("shop", "Oui, c'est ça")
@@ -262,7 +262,7 @@ async def test_organizer_edits_and_cancels_and_attendees_are_told(hood: Neighbou
     out = await hood.send("alice", ChoiceIn("evo:1:cancelyes"))  # not hers
     assert "n'est plus proposée" in out[0].text and (await events.get(hood.core.db, 1)).status == "published"
     await hood.say("shop", "/mesevenements")
-    await hood.press("shop", "1. Atelier tricot")
+    await hood.press("shop", "Atelier tricot")
     await hood.press("shop", "Annuler l'activité")
     out = await hood.press("shop", "Oui, annuler")
     assert "est annulée ; 1 personne prévenue" in out[0].text
@@ -280,7 +280,7 @@ async def test_agenda_and_calendar_file(hood: Neighbours) -> None:
     await type_event(hood)
     out = await hood.say("alice", "/agenda")
     assert "samedi 28 novembre à 15:00 — <b>Atelier tricot</b>" in out[0].text
-    out = await hood.press("alice", "1. Atelier tricot")
+    out = await hood.press("alice", "Atelier tricot")
     assert "👤 Boulangerie Martin" in out[0].text
     out = await hood.press("alice", "📅 Ajouter à mon agenda")
     file = out[0].attachment

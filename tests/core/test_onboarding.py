@@ -50,7 +50,7 @@ async def test_answers_by_number_and_by_label(hood: Neighbours) -> None:
     """Without buttons (Matrix, console) a typed number or the label itself stands for the button."""
     await hood.say("carol", "/start")
     out = await hood.say("carol", "9")
-    assert out[0].text == "Choisissez un numéro entre 1 et 2, s'il vous plaît."
+    assert out[0].text.startswith("Choisissez un numéro entre 1 et 2, s'il vous plaît.\n\nBonjour")  # and the question
     assert [c.label for c in out[0].choices] == ["Français", "English"]  # asked again, nothing changed
     await hood.say("carol", "2")  # English
     assert (await person(hood, "carol")).language == "en"
@@ -92,6 +92,7 @@ async def test_unknown_place_asks_again_with_examples_and_changes_nothing(hood: 
     assert "Je ne trouve pas « xqzzwv »" in out[0].text and "Belleville" in out[0].text
     out = await hood.say("eve", "a" * 5000)
     assert "trop long" in out[0].text
+    hood.clock.advance(minutes=1)  # a new attempt, not a burst (see test_answers_table for bursts)
     out = await hood.say("eve", "<b>Robert'); DROP TABLE people;--")
     assert "&lt;b&gt;" in out[0].text  # what they typed is shown escaped, never as markup
     assert (await person(hood, "eve")).place_id is None
@@ -120,7 +121,7 @@ async def test_buttons_are_the_only_way_past_consent(hood: Neighbours) -> None:
     await hood.say("hal", "/start")
     await hood.press("hal", "Français")
     out = await hood.say("hal", "peut-être")
-    assert "Répondez avec un des boutons" in out[0].text
+    assert out[0].text.startswith("Je n'ai pas bien compris votre réponse") and "Êtes-vous d'accord" in out[0].text
     assert (await person(hood, "hal")).consent_at is None
 
 
@@ -130,10 +131,10 @@ async def test_interests_typed_as_words_with_typos(hood: Neighbours) -> None:
     await hood.press("ida", "Oui, d'accord")
     await hood.say("ida", "belleville")
     out = await hood.say("ida", "jardinage, belotte et astrophysique")
-    assert "astrophysique" in out[0].text
-    checked = [c.label for c in out[-1].choices if c.label.startswith("✓")]
-    assert checked == ["✓ Jardinage", "✓ Jeux de société"]
-    await hood.press("ida", "✓ Jardinage")  # tapping again removes it
+    assert len(out) == 1 and "astrophysique" in out[0].text  # one message, not the list again
+    assert "✓ Noté : Jardinage, Jeux de société." in out[0].text
+    out = await hood.press("ida", "Jardinage")  # tapping the button again removes it, and says so
+    assert "Retiré : Jardinage." in out[0].text
     await hood.press("ida", "Continuer ➜")
     assert (await person(hood, "ida")).interests == ("games",)
 

@@ -80,8 +80,8 @@ async def test_profile_new_neighbourhood_moves_to_a_circle_there(hood: Neighbour
 async def test_mistyped_command_gets_did_you_mean(hood: Neighbours) -> None:
     await hood.join("alice")
     out = await hood.say("alice", "/profle")
-    assert out[0].text == "Je ne connais pas /profle. Vouliez-vous dire /profile ?"
-    out = await hood.press("alice", "/profile")
+    assert out[0].text == "Je ne connais pas /profle. Vouliez-vous dire /profil ?"  # in her language
+    out = await hood.press("alice", "/profil")
     assert "Votre profil" in out[0].text
     out = await hood.say("alice", "/xyzzyq")
     assert "/aide montre la liste" in out[0].text
@@ -98,7 +98,7 @@ async def test_help_lists_commands_in_the_persons_language(hood: Neighbours) -> 
 async def test_member_commands_wait_for_onboarding(hood: Neighbours) -> None:
     await hood.say("alice", "/start")
     out = await hood.say("alice", "/profil")
-    assert "une fois inscrit" in out[0].text
+    assert "une fois votre inscription terminée" in out[0].text
     assert await people.by_identity(hood.core.db, "fake", "alice") is not None
 
 

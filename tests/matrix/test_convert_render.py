@@ -89,6 +89,14 @@ def test_notice_with_plain_and_html_bodies_and_numbered_choices() -> None:
     assert room_name("Voisins · Belleville &amp; Ménilmontant · 3") == "Voisins · Belleville & Ménilmontant · 3"
 
 
+def test_choices_are_never_numbered_twice() -> None:
+    """ "1. 1. Dégustation…" on Matrix, for a label that already carried its number."""
+    out = content(Outgoing("matrix", "!r", Localized("Agenda"), (Choice("1. Dégustation", "rsvp:1:show"),
+                                                                  Choice("Atelier", "rsvp:2:show"))))
+    assert out["body"].endswith("\n\n1. Dégustation\n2. Atelier")
+    assert "1. 1." not in out["formatted_body"]
+
+
 def test_error_outcomes() -> None:
     limited = ErrorResponse("Too Many Requests", "M_LIMIT_EXCEEDED", retry_after_ms=1500)
     assert outcome(limited) == RetryLater(1.5, "M_LIMIT_EXCEEDED Too Many Requests")
