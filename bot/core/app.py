@@ -88,6 +88,9 @@ class Core:
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.delivery = Delivery(self)
         self.group_hooks: list[GroupHook] = []
+        # Called for a private text outside any conversation, before the generic "I am the bot…" hint;
+        # a hook that returns True has answered it (a typed "ça va" closing a check-in).
+        self.private_text_hooks: list[Callable[[Context], Awaitable[bool]]] = []
         self._event_rooms: list[tuple[str, str]] | None = None  # the rooms of the circle being written in
         self._event_circle: int | None = None
         # Group messages of the batch being handled: (keys asked, what was found), see _prefetch_rooms.
@@ -269,6 +272,9 @@ class Core:
         elif not ctx.person.onboarded:
             await self.router.commands["start"].handler(ctx)
         else:
+            for hook in self.private_text_hooks:
+                if await hook(ctx):
+                    return
             await ctx.reply(ctx.t("private-chat-hint"))
 
     async def _route_command(self, ctx: Context, body: CommandIn) -> None:
@@ -341,9 +347,12 @@ class Core:
         now: datetime,
         dedupe_key: str | None = None,
         kind: str = "notice",
+        not_before: datetime | None = None,
     ) -> bool:
+        """Queue one message; ``not_before`` holds it until then (a check-in message at night waits for
+        the morning) without holding back the chat's other messages."""
         message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
-        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key)
+        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key, not_before)
         if kind == "notice":
             if choices:
                 await conversations.offer_choices(db, platform, chat_id, list(choices))
@@ -362,8 +371,10 @@ class Core:
         choices: Callable[[Translator], list[tuple[str, str]]] | None,
         now: datetime,
         dedupe_key: str | None = None,
+        not_before: datetime | None = None,
     ) -> bool:
-        """Write privately to a person on the first of their platforms that can reach them."""
+        """Write privately to a person on the first of their platforms that can reach them (held until
+        ``not_before`` when given)."""
         person = await people.get(db, person_id)
         if person is None:
             return False
@@ -373,7 +384,7 @@ class Core:
                 continue
             await self.queue_message(
                 db, identity.platform, identity.private_chat_id, text(t), choices(t) if choices else (), now,
-                dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None,
+                dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None, not_before=not_before,
             )
             return True
         return False
