@@ -124,7 +124,7 @@ def follow_up(c: OpenCheckin, now: datetime, delay: timedelta, hours: QuietHours
     if is_quiet(now, hours, zone):
         return None
     if c.escalated:
-        return "next" if c.stage_until is not None and now >= c.stage_until else None
+        return "next" if c.stage_until is None or now >= c.stage_until else None
     if now >= c.asked_at + delay:
         return "escalate"
     if not c.reminded and now >= c.asked_at + delay / 2:

@@ -125,14 +125,15 @@ async def unfit_among(core: Core, db: Database, ids: list[int], subject: int, he
     return reasons
 
 
-async def note_skipped(db: Database, checkin_id: int, subject: int, place_id: str | None,
+async def note_skipped(core: Core, db: Database, checkin_id: int, place_id: str | None,
                        skipped: list[tuple[str, int, str]] | tuple[tuple[str, int, str], ...], now: datetime) -> None:
-    """Who was passed over and why, in the audit log (/journal), so moderators see why the ladder
-    went past someone."""
+    """Who was passed over and why, in the audit log (/journal: "the bot did not tell Bob — circle
+    host, away, check-in 12"), so moderators see why the ladder went past someone. Written in the
+    deployment's language; no name in it, so /forget leaves nothing behind."""
+    t = core.t_default
     for role, who, why in skipped:
-        await audit.record(db, None, "checkin-skipped", f"person:{who}",
-                           f"check-in {checkin_id} of person:{subject}: {role} not told ({why})", now,
-                           place_id=place_id)
+        details = t("checkin-skipped-details", role=t(f"role-{role}"), why=t(f"checkin-unfit-{why}"), id=checkin_id)
+        await audit.record(db, None, "checkin-skipped", f"person:{who}", str(details), now, place_id=place_id)
 
 
 async def tell_first(core: Core, db: Database, candidates: list[tuple[str, int]], text, choices, now: datetime,
@@ -148,9 +149,9 @@ async def tell_first(core: Core, db: Database, candidates: list[tuple[str, int]]
             skipped.append((role, who, reasons[who]))
             continue
         if await core.tell(db, who, text, choices, now, dedupe_key=f"{key}:{who}", not_before=care_at(core, now)):
-            await note_skipped(db, checkin_id, subject, place_id, skipped, now)
+            await note_skipped(core, db, checkin_id, place_id, skipped, now)
             return role, who
-    await note_skipped(db, checkin_id, subject, place_id, skipped, now)
+    await note_skipped(core, db, checkin_id, place_id, skipped, now)
     return None, None
 
 
@@ -163,7 +164,7 @@ async def moderators_to_alert(core: Core, db: Database, subject: Person, skip: i
     for group, role in ((moderators, "moderator"), (admins, "admin")):
         wanted = [m for m in dict.fromkeys(group) if m != skip]
         reasons = await unfit_among(core, db, wanted, subject.id, None, now)
-        await note_skipped(db, checkin_id, subject.id, subject.place_id,
+        await note_skipped(core, db, checkin_id, subject.place_id,
                            [(role, m, reasons[m]) for m in wanted if m in reasons and reasons[m] != "self"], now)
         fit = [m for m in wanted if m not in reasons]
         if fit:
@@ -306,7 +307,7 @@ async def climb(core: Core, checkin: store.Checkin, now: datetime) -> None:
     told = set(await store.told(db, checkin.id))
     reasons = await unfit_among(core, db, [who for _, who in candidates], person.id, checkin.helper_id, now)
     step = next_on_ladder(candidates, checkin.stage, told, reasons)
-    await note_skipped(db, checkin.id, person.id, person.place_id, step.skipped, now)
+    await note_skipped(core, db, checkin.id, person.place_id, step.skipped, now)
     if step.who is None:
         await _last_stage(core, checkin, person, now)
         return

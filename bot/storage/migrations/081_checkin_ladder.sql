@@ -15,3 +15,12 @@ CREATE TABLE checkin_told (
     PRIMARY KEY (checkin_id, person_id)
 );
 CREATE INDEX checkin_told_person ON checkin_told(person_id);
+
+-- Check-ins escalated before the ladder existed: whoever was told counts as told, and the ladder
+-- takes them over a day after their escalation (at once for those older than that).
+INSERT INTO checkin_told (checkin_id, person_id, role, told_at)
+    SELECT id, told_id, COALESCE(told_role, 'host'), COALESCE(escalated_at, answered_at, asked_at)
+    FROM checkins WHERE told_id IS NOT NULL;
+UPDATE checkins SET stage = told_role,
+    stage_until = strftime('%Y-%m-%dT%H:%M:%S+00:00', escalated_at, '+1 day')
+    WHERE escalated_at IS NOT NULL AND closed_at IS NULL;
