@@ -144,17 +144,20 @@ def escalation_order(
     hosts: list[int],
     moderators: list[int],
     admins: list[int],
+    *,
+    with_self: bool = False,
 ) -> list[tuple[Role, int]]:
     """Who to tell, best first: the chosen contact (only once they said yes themselves), the circle's
     host, a moderator of the neighbourhood, an admin. The caller tells the first one reachable.
-    Never the person themself; nobody twice."""
+    Never the person themself (unless ``with_self``: kept where they stand, for the caller to pass
+    over and say so in the audit log); nobody twice."""
     ladder: list[tuple[Role, int]] = []
     if contact_id is not None and contact_confirmed:
         ladder.append(("contact", contact_id))
     ladder += [("host", h) for h in hosts]
     ladder += [("moderator", m) for m in moderators]
     ladder += [("admin", a) for a in admins]
-    seen: set[int] = {person_id}
+    seen: set[int] = set() if with_self else {person_id}
     result = []
     for role, who in ladder:
         if who not in seen:

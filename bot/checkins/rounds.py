@@ -98,7 +98,9 @@ def services_text(t: Translator) -> Localized:
 
 
 async def ladder(core: Core, db: Database, person_id: int) -> list[tuple[str, int]]:
-    """Who to tell about this person, best first (see ``bot.checkins.decisions.escalation_order``)."""
+    """Who to tell about this person, best first (see ``bot.checkins.decisions.escalation_order``). The
+    person themself stays in it when they hold a role (a quiet host or only moderator), so that the
+    ladder passes over them with a line in /journal rather than in silence."""
     person = await people.get(db, person_id)
     if person is None:
         return []
@@ -107,7 +109,7 @@ async def ladder(core: Core, db: Database, person_id: int) -> list[tuple[str, in
     moderators = await roles.moderators_of(db, person.place_id) if person.place_id else []
     admins = await roles.admin_ids(db, core.config.deployment.admins)
     return list(escalation_order(person_id, person.contact_person_id, person.contact_confirmed_at is not None,
-                                 hosts, moderators, admins))
+                                 hosts, moderators, admins, with_self=True))
 
 
 async def unfit_among(core: Core, db: Database, ids: list[int], subject: int, helper: int | None,
@@ -360,7 +362,10 @@ async def _last_stage(core: Core, checkin: store.Checkin, person: Person, now: d
     def choices(t: Translator) -> list[tuple[str, str]]:
         return [(t("checkin-button-resolved"), payload("resolved", checkin.id))]
 
+    alerted = {who for who, role in (await store.told_as(db, checkin.id)).items() if role == "alert"}
     for moderator in await moderators_to_alert(core, db, person, None, now, checkin.id):
+        if moderator in alerted:  # "could not reach" gave them the services already
+            continue
         if await core.tell(db, moderator, text, choices, now, dedupe_key=f"checkin-services:{checkin.id}:{moderator}",
                            not_before=care_at(core, now)):
             await store.add_told(db, checkin.id, moderator, "services", now)

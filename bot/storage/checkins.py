@@ -196,6 +196,12 @@ async def told(db: Database, checkin_id: int) -> list[int]:
     return [r[0] for r in rows]
 
 
+async def told_as(db: Database, checkin_id: int) -> dict[int, str]:
+    """Who was told about this check-in, and as what (a stage, "alert", "services")."""
+    rows = await db.fetchall("SELECT person_id, role FROM checkin_told WHERE checkin_id = ?", (checkin_id,))
+    return {r[0]: r[1] for r in rows}
+
+
 @dataclass(frozen=True)
 class Fitness:
     """What decides whether someone can be told about a neighbour (``decisions.unfit``)."""

@@ -135,6 +135,8 @@ def test_the_ladder_prefers_a_confirmed_contact_then_host_then_moderator_then_ad
 def test_the_ladder_never_names_the_person_or_anyone_twice() -> None:
     assert escalation_order(1, 3, True, [1, 3], [3, 4], [4]) == [("contact", 3), ("moderator", 4)]
     assert escalation_order(1, None, False, [], [], []) == []
+    kept = escalation_order(1, None, False, [1], [1, 4], [], with_self=True)
+    assert kept == [("host", 1), ("moderator", 4)]  # for the caller to pass over, and say so
 
 
 # ---- payloads ---------------------------------------------------------------------------------------
