@@ -229,10 +229,12 @@ async def follow_up_pass(core: Core, now: datetime) -> dict[str, int]:
     delay = timedelta(hours=core.config.checkins.escalation_hours)
     done: dict[str, int] = {}
     async with core.db.transaction():
-        for checkin, active, on in await store.unanswered(core.db, now - delay / 2):
+        for checkin, active, on, told_gone in await store.unanswered(core.db, now - delay / 2):
+            # the one told blocked the bot (the message could not be delivered): their stage is over
+            until = now if told_gone and checkin.is_open else checkin.stage_until
             state = OpenCheckin(from_iso(checkin.asked_at), checkin.reminded_at is not None,
                                 from_iso(active) if active else None, on, checkin.escalated_at is not None,
-                                from_iso(checkin.stage_until) if checkin.stage_until else None)
+                                from_iso(until) if isinstance(until, str) else until)
             action = follow_up(state, now, delay, quiet_hours(core), core.config.deployment.zone)
             if action is None or (not checkin.is_open and action not in ("alive", "stopped")):
                 continue
@@ -262,11 +264,12 @@ async def all_clear(core: Core, db: Database, checkin: store.Checkin, now: datet
     subject = await people.get(db, checkin.person_id)
     if subject is None:
         return 0
-    told = await store.told(db, checkin.id) + ([checkin.told_id] if checkin.told_id else [])
+    told = list(dict.fromkeys(await store.told(db, checkin.id) + ([checkin.told_id] if checkin.told_id else [])))
+    unfit_now = await unfit_among(core, db, told, subject.id, None, now)  # away, quiet, blocked: not now
     key = "checkin-all-clear" if fine else "checkin-all-clear-answered"
     sent = 0
-    for who in dict.fromkeys(told):
-        if who in (skip, subject.id):
+    for who in told:
+        if who in (skip, subject.id) or who in unfit_now:
             continue
         sent += await core.tell(db, who, lambda t: t(key, name=subject.first_name or t("someone")), None, now,
                                 dedupe_key=f"checkin-clear:{checkin.id}:{who}", not_before=care_at(core, now))

@@ -113,19 +113,21 @@ async def opened_at(db: Database, now: datetime) -> list[AskTarget]:
     return list(targets.values())
 
 
-async def unanswered(db: Database, asked_before: datetime) -> list[tuple[Checkin, str | None, bool]]:
+async def unanswered(db: Database, asked_before: datetime) -> list[tuple[Checkin, str | None, bool, bool]]:
     """Check-ins nobody answered, asked before ``asked_before``: the open ones (escalated or not), and
     those the ladder closed at its last stage that nobody settled yet (the person may still show life).
-    Each with the person's last activity and whether they still want check-ins."""
-    select = ("SELECT c.*, p.last_active_at AS p_active, p.checkins AS p_on FROM checkins c "
-              "JOIN people p ON p.id = c.person_id ")
+    Each with the person's last activity, whether they still want check-ins, and whether the one
+    told last turned out to be unreachable (blocked the bot since)."""
+    select = ("SELECT c.*, p.last_active_at AS p_active, p.checkins AS p_on, "
+              "(c.told_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.person_id = c.told_id "
+              "AND i.unreachable_at IS NULL)) AS told_gone FROM checkins c JOIN people p ON p.id = c.person_id ")
     rows = await db.fetchall(
         select + "WHERE c.closed_at IS NULL AND c.asked_at <= ? AND c.answer IS NULL "
         "UNION ALL " + select + "WHERE c.resolved_at IS NULL AND c.outcome = 'services' AND c.answer IS NULL "
         "ORDER BY asked_at",
         (to_iso(asked_before),),
     )
-    return [(_checkin(r), r["p_active"], bool(r["p_on"])) for r in rows]
+    return [(_checkin(r), r["p_active"], bool(r["p_on"]), bool(r["told_gone"])) for r in rows]
 
 
 # ---- one check-in ---------------------------------------------------------------------------------

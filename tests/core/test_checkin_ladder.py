@@ -347,3 +347,14 @@ async def test_a_stage_time_limit_comes_from_the_settings(tmp_path, config, cont
         assert with_button(hood, "mo", "checkin:ok:")
     finally:
         await hood.core.db.close()
+
+
+async def test_a_host_who_blocked_the_bot_is_passed_over_once_the_message_fails(hood: Neighbours) -> None:
+    """Blocking the bot shows only when a message to them fails: the ladder then moves on at once
+    instead of waiting for the end of the host's stage."""
+    await three_neighbours(hood)
+    hood.platform.blocked.add("bob")
+    await quiet_alice(hood, 11)
+    await live(hood, hours=50)
+    assert with_button(hood, "mo", "checkin:ok:")
+    assert (await the_checkin(hood)).stage == "moderator"
