@@ -73,6 +73,8 @@ class Month:
     activity: dict[int, list[datetime]] = field(default_factory=dict)
     seen: int = 0
     told: Counter = field(default_factory=Counter)  # (check-in id, recipient) -> escalation messages
+    all_clears: Counter = field(default_factory=Counter)  # (recipient, subject's name) -> all-clears
+    answered_late: dict[str, str] = field(default_factory=dict)  # user -> how they answered after escalation
     problems: list[str] = field(default_factory=list)
     figures: Counter = field(default_factory=Counter)
 
@@ -308,6 +310,8 @@ def check_message(month: Month, r: Resident, message: Outgoing, now: datetime, *
         month.problems.append(f"{r.user} was told while quiet since {r.last_life} ({now})")
     if not r.reachable:
         month.problems.append(f"{r.user} was told though unreachable")
+    if any(phrase in message.text for phrase in ALL_CLEAR):
+        month.all_clears[(r.user, message.text.split(" ")[3 if message.text.startswith("Bonne") else 0])] += 1
     for p in about:
         if p.startswith("checkin:ok:"):
             month.told[(int(p.split(":")[2]), r.user)] += 1
@@ -348,10 +352,13 @@ def asked(month: Month, r: Resident, by_verb: dict[str, str], now: datetime) -> 
         month.at(now + timedelta(hours=rng.randint(1, 20)), r.user, ChoiceIn(by_verb["fine"]))
     elif style == "late_button":
         month.at(escalated, r.user, ChoiceIn(by_verb["fine"]))
+        month.answered_late[r.user] = style
     elif style == "circle_after":
         month.at(escalated, r.user, TextIn("Me revoilà !"), room=month.platform.room_of(r.user))
+        month.answered_late[r.user] = style
     elif style == "typed_after":
         month.at(month.local(escalated, 23, 0), r.user, TextIn("ça va, merci"))
+        month.answered_late[r.user] = style
     elif style == "chat_at_night":
         month.at(month.local(now, 22, 0), r.user, ChoiceIn(by_verb["chat"]))
     r.style = "prompt" if style != "never" else style  # once they answered, they answer from then on
@@ -401,6 +408,24 @@ async def check_ladders(month: Month) -> list[str]:
     return problems
 
 
+async def check_all_clears(month: Month) -> tuple[set[str], list[str]]:
+    """Escalated check-ins the person closed by showing life (in the circle, typed, by the button):
+    each one told who can still act (staff, active residents) got the all-clear."""
+    db, styles, problems = month.core.db, set(), []
+    rows = await db.fetchall(
+        "SELECT c.id, c.person_id, c.answer, c.outcome_by FROM checkins c WHERE c.escalated_at IS NOT NULL "
+        "AND c.answer IN ('active', 'fine') AND c.answered_at > c.escalated_at")
+    for checkin_id, person, answer, settled_by in rows:
+        subject = month.residents[person]
+        styles.add(month.answered_late.get(subject.user, answer))
+        for (told,) in await db.fetchall("SELECT person_id FROM checkin_told WHERE checkin_id = ?", (checkin_id,)):
+            r = month.residents[told]
+            steady = (r.staff and r.kind != "quiet_moderator" and r.user != "r57") or r.kind == "active"
+            if steady and told != settled_by and not month.all_clears[(r.user, f"Voisin{person}")]:
+                problems.append(f"{r.user} told about check-in {checkin_id} never got the all-clear")
+    return styles, problems
+
+
 async def test_a_month_of_care_across_the_clock_change(tmp_path, config, content) -> None:
     started = time.perf_counter()
     db = await Database.open(tmp_path / "care.sqlite3")
@@ -417,6 +442,8 @@ async def test_a_month_of_care_across_the_clock_change(tmp_path, config, content
             await hour(month, now)
             await check_hour(month, now)
         month.problems += await check_ladders(month)
+        styles, clear_problems = await check_all_clears(month)
+        month.problems += clear_problems
         rows = await db.fetchall("SELECT answer, outcome, stage, COUNT(*) FROM checkins GROUP BY 1, 2, 3")
         figures = {f"{a or '-'}/{o or '-'}/{s or '-'}": n for a, o, s, n in rows}
         roles = dict(await db.fetchall("SELECT role, COUNT(*) FROM checkin_told GROUP BY role"))
@@ -427,11 +454,13 @@ async def test_a_month_of_care_across_the_clock_change(tmp_path, config, content
         print(f"asked {month.figures['asked']}, escalated {month.figures['escalated']}, told by role {roles}, "
               f"passed over (journal) {skipped}, actions {month.figures['actions']}")
         print("answer/outcome/stage:", figures)
+        print(f"answered after an escalation: {sorted(styles)}; all-clears {sum(month.all_clears.values())}")
         print(f"problems: {len(month.problems)}", month.problems[:10])
         assert month.problems == [], month.problems[:10]
         assert month.figures["asked"] > 60 and month.figures["escalated"] > 15
         assert sum(n for key, n in figures.items() if key.startswith(("active/", "fine/"))) > 10
         assert roles.get("moderator", 0) > 0 and roles.get("alert", 0) > 0 and skipped > 0
         assert any(key.endswith("/services/services") for key in figures)
+        assert {"circle_after", "typed_after", "late_button"} <= styles, styles
     finally:
         await db.close()
