@@ -350,15 +350,11 @@ async def pause_command(ctx: Context) -> None:
         if checkin is not None:
             await store.answer(ctx.db, checkin.id, "stop", ctx.now)
             await all_clear(ctx, checkin, ctx.person, fine=False)
-        await ctx.reply(ctx.t("checkin-paused", command=_pause_name(ctx)))
+        await ctx.reply(ctx.t("checkin-paused", command="/pause"))
     else:
         await people.update(ctx.db, ctx.person.id, checkins=1)
         days = ctx.t.plural("checkin-days", ctx.core.config.checkins.threshold_days)
-        await ctx.reply(ctx.t("checkin-resumed", days=days, command=_pause_name(ctx)))
-
-
-def _pause_name(ctx: Context) -> str:
-    return "/pause"
+        await ctx.reply(ctx.t("checkin-resumed", days=days, command="/pause"))
 
 
 def install(core: Core) -> None:
