@@ -358,3 +358,17 @@ async def test_a_host_who_blocked_the_bot_is_passed_over_once_the_message_fails(
     await live(hood, hours=50)
     assert with_button(hood, "mo", "checkin:ok:")
     assert (await the_checkin(hood)).stage == "moderator"
+
+
+async def test_asking_a_neighbour_to_be_ones_contact_at_night_waits_for_the_morning(hood: Neighbours) -> None:
+    await three_neighbours(hood)
+    await hood.join("carla")
+    await set_paris_hour(hood, 22, 30)
+    await hood.say("alice", "/profil")
+    await hood.press("alice", "profile.menu:checkins")
+    await hood.press("alice", "onboarding.checkins:contact")
+    await hood.say("alice", "Carla")
+    assert not with_button(hood, "carla", "contact:yes:")
+    await set_paris_hour(hood, 9, 0)
+    await hood.core.settle()
+    assert len(with_button(hood, "carla", "contact:yes:")) == 1
