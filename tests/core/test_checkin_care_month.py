@@ -37,6 +37,7 @@ START = datetime(2026, 10, 10, 6, 0, tzinfo=UTC)  # 08:00 in Paris, summer time
 DAYS = 30
 PLACES = ("nb:belleville", "nb:menilmontant", "nb:charonne")
 PER_PLACE = 50
+SEED = 20
 CIRCLE = 8
 FADING_STYLES = {"prompt": 0.2, "late_button": 0.15, "never": 0.2, "circle_after": 0.15, "typed_after": 0.15,
                  "chat_at_night": 0.15}
@@ -434,7 +435,7 @@ async def test_a_month_of_care_across_the_clock_change(tmp_path, config, content
     core = Core(config, db, content, clock)
     platform = MemoryPlatform()
     core.attach(platform)
-    month = Month(core, platform, clock, random.Random(20))
+    month = Month(core, platform, clock, random.Random(SEED))
     try:
         await populate(month)
         for _ in range(DAYS * 24):
