@@ -120,8 +120,8 @@ async def unfit_among(core: Core, db: Database, ids: list[int], subject: int, he
     reasons: dict[int, str] = {}
     for who in ids:
         fact = facts.get(who)
-        why = unfit(who, subject, helper, fact is not None and fact.reachable, fact.away_until if fact else None,
-                    fact.last_active if fact else None, now, limit) if fact else "unreachable"
+        why = unfit(who, subject, helper, fact.reachable, fact.away_until, fact.last_active, now, limit) \
+            if fact is not None else "unreachable"  # no record any more (erased): nobody to reach
         if why is not None:
             reasons[who] = why
     return reasons
