@@ -11,11 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.checkins import answers, helpers, quiet_list, rounds
-from bot.checkins.decisions import parse_payload
+from bot.checkins.decisions import QuietHours, care_time, parse_payload
 from bot.core.router import Context
 
 if TYPE_CHECKING:
     from bot.core.app import Core
+
+__all__ = ["QuietHours", "care_time", "install"]  # what other features may use: the quiet-hours rule
 
 # Verbs of the buttons that a helper presses about the neighbour they registered.
 HELPER_VERBS = frozenset({"seen", "drop", "dropyes", "dropno", "new"})

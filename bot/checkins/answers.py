@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.checkins.decisions import Until, UntilProblem, parse_until, payload
-from bot.checkins.rounds import days_since, ladder, moderators_to_alert, services_text, tell_first
+from bot.checkins import rounds
+from bot.checkins.decisions import Until, UntilProblem, parse_until, payload, says_fine
+from bot.checkins.rounds import care_at, days_since, ladder, moderators_to_alert, services_text, tell_first
 from bot.core import roles
-from bot.core.chat import Body, CommandIn
+from bot.core.chat import Body, CommandIn, TextIn
 from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized, Translator
 from bot.core.router import Command, Context
@@ -75,18 +76,10 @@ async def on_fine(ctx: Context, checkin: store.Checkin) -> None:
 
 
 async def all_clear(ctx: Context, checkin: store.Checkin, subject: Person | None, *, fine: bool) -> None:
-    """The person answered after someone was told (or moderators alerted): tell them, so nobody
-    worries for nothing."""
-    if subject is None or checkin.escalated_at is None:
-        return
-    key = "checkin-all-clear" if fine else "checkin-all-clear-answered"
-    told = [checkin.told_id] if checkin.told_id else []
-    if checkin.outcome == "unreached":
-        told += await moderators_to_alert(ctx.core, ctx.db, subject.place_id, skip=-1)
-    for who in dict.fromkeys(told):
-        if who != ctx.person.id:
-            await ctx.tell(who, lambda t: t(key, name=subject.first_name or t("someone")),
-                           dedupe_key=f"checkin-clear:{checkin.id}:{who}")
+    """The person answered after someone was told (the ladder, moderators alerted): tell each of them,
+    outside quiet hours, so nobody worries for nothing (see ``rounds.all_clear``)."""
+    if subject is not None:
+        await rounds.all_clear(ctx.core, ctx.db, checkin, ctx.now, fine=fine, skip=ctx.person.id)
 
 
 async def on_chat(ctx: Context, checkin: store.Checkin) -> None:
@@ -111,13 +104,21 @@ async def ask_for_chat(ctx: Context, checkin_id: int, subject: Person) -> None:
         return [(t("checkin-button-talked"), payload("talked", checkin_id))]
 
     candidates = await ladder(ctx.core, ctx.db, subject.id)
-    role, who = await tell_first(ctx.core, ctx.db, candidates, text, choices, ctx.now, f"checkin-chat:{checkin_id}")
+    role, who = await tell_first(ctx.core, ctx.db, candidates, text, choices, ctx.now, f"checkin-chat:{checkin_id}",
+                                 subject=subject.id, checkin_id=checkin_id, place_id=subject.place_id)
     await store.set_told(ctx.db, checkin_id, who, role)
     told = await people.get(ctx.db, who) if who else None
-    if told:
-        await ctx.reply(ctx.t("checkin-chat-told", told=told.first_name or ctx.t("someone")))
-    else:
+    if told is None:
         await ctx.reply(ctx.t("checkin-chat-nobody"))
+        return
+    await store.add_told(ctx.db, checkin_id, told.id, role or "contact", ctx.now)
+    reply = ctx.t("checkin-chat-told", told=told.first_name or ctx.t("someone"))
+    held = care_at(ctx.core, ctx.now)
+    if held is not None:  # asked at night: it waits for the morning, and they are told so
+        morning = held.astimezone(ctx.core.config.deployment.zone)
+        reply = reply + Localized("\n") + ctx.t("checkin-chat-held", told=told.first_name or ctx.t("someone"),
+                                                 when=ctx.t.datetime(morning))
+    await ctx.reply(reply)
 
 
 async def on_away(ctx: Context, checkin: store.Checkin) -> None:
@@ -144,10 +145,11 @@ async def on_stop(ctx: Context, checkin: store.Checkin) -> None:
 
 
 async def _may_settle(ctx: Context, checkin: store.Checkin, subject: Person | None) -> bool:
-    """Who was told, or a moderator of the person's neighbourhood (admins everywhere)."""
-    if subject is None:
+    """Anyone who was told (at any stage of the ladder), or a moderator of the person's neighbourhood
+    (admins everywhere); never the person themself."""
+    if subject is None or ctx.person.id == subject.id:
         return False
-    if ctx.person.id == checkin.told_id:
+    if ctx.person.id == checkin.told_id or ctx.person.id in await store.told(ctx.db, checkin.id):
         return True
     return await roles.is_moderator(ctx.db, ctx.core.config.deployment.admins, ctx.person.id, subject.place_id)
 
@@ -159,7 +161,8 @@ async def _settleable(ctx: Context, checkin: store.Checkin, *, unreached_counts:
     if not await _may_settle(ctx, checkin, subject):
         await ctx.reply(ctx.t("choice-expired"))
         return None
-    if checkin.resolved_at is not None or (unreached_counts and checkin.outcome == "unreached"):
+    said_unreached = checkin.outcome == "unreached" and checkin.outcome_by == ctx.person.id
+    if checkin.resolved_at is not None or (unreached_counts and said_unreached):
         await ctx.reply(ctx.t("checkin-already"))
         return None
     return subject
@@ -172,36 +175,38 @@ async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
         return
     await store.set_outcome(ctx.db, checkin.id, "ok", ctx.person.id, ctx.now, settle=True)
     await ctx.reply(ctx.t("checkin-ok-thanks", name=subject.first_name or ctx.t("someone")))
-    if checkin.outcome == "unreached":
-        await _tell_moderators(ctx, checkin, subject, "checkin-all-clear", None)
+    await all_clear(ctx, checkin, subject, fine=True)
 
 
 async def on_unreached(ctx: Context, checkin: store.Checkin) -> None:
-    """"Could not reach them": up to the moderators, with the human services that can help."""
+    """"Could not reach them": up to the moderators, with the human services that can help, and the
+    ladder moves on to the next person at the next follow-up (it does not wait for the stage to end)."""
     subject = await _settleable(ctx, checkin, unreached_counts=True)
     if subject is None:
         return
     await store.set_outcome(ctx.db, checkin.id, "unreached", ctx.person.id, ctx.now, settle=False)
+    await store.end_stage(ctx.db, checkin.id, ctx.now)
     await ctx.reply(ctx.t("checkin-unreached-thanks", services=services_text(ctx.t)))
     await _tell_moderators(ctx, checkin, subject, "checkin-unreached-alert", ctx.person.first_name)
 
 
-async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person, key: str, by: str | None) -> None:
+async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person, key: str, by: str) -> None:
+    """The moderators fit to act (never the person it is about), held until the end of quiet hours."""
     name = subject.first_name or ctx.t("someone")
     place = ctx.core.content.places.get(subject.place_id) if subject.place_id else None
     days = days_since(subject.last_active_at, ctx.now)
 
     def text(t: Translator) -> Localized:
-        if by is None:
-            return t(key, name=name)
         return t(key, name=name, by=by, place=place.name if place else "", days=t.plural("checkin-days", days),
                  services=services_text(t))
 
     def choices(t: Translator) -> list[tuple[str, str]]:
-        return [(t("checkin-button-resolved"), payload("resolved", checkin.id))] if by is not None else []
+        return [(t("checkin-button-resolved"), payload("resolved", checkin.id))]
 
-    for moderator in await moderators_to_alert(ctx.core, ctx.db, subject.place_id, ctx.person.id):
-        await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}")
+    held = care_at(ctx.core, ctx.now)
+    for moderator in await moderators_to_alert(ctx.core, ctx.db, subject, ctx.person.id, ctx.now, checkin.id):
+        if await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}", not_before=held):
+            await store.add_told(ctx.db, checkin.id, moderator, "alert", ctx.now)
 
 
 async def on_talked(ctx: Context, checkin: store.Checkin) -> None:
@@ -306,7 +311,46 @@ async def back_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("checkin-back-not-away"))
 
 
+# ---- "ça va" typed, and /pause ---------------------------------------------------------------------
+
+
+async def typed_fine(ctx: Context) -> bool:
+    """A private "ça va" / "I'm fine" while a check-in is open (theirs, or one they answer as a
+    helper) answers it at once, with the same thank-you as the button. Anything else: not ours."""
+    text = ctx.body.text if isinstance(ctx.body, TextIn) else ""
+    if not text or not says_fine(text):
+        return False
+    checkin = await store.open_for(ctx.db, ctx.person.id)
+    if checkin is None:
+        helped = [pid for pid, _ in await store.helped_by(ctx.db, ctx.person.id)]
+        opened = [c for c in [await store.open_for(ctx.db, pid) for pid in helped] if c is not None]
+        if len(opened) != 1:  # none, or several neighbours: the buttons say which one
+            return False
+        checkin = opened[0]
+    await on_fine(ctx, checkin)
+    return True
+
+
+async def pause_command(ctx: Context) -> None:
+    """/pause: a resident stops the check-ins ("Est-ce que tout va bien ?") or starts them again.
+    Stopping answers an open check-in, and whoever was told about it hears that all is well."""
+    if ctx.person.checkins:
+        await people.update(ctx.db, ctx.person.id, checkins=0)
+        checkin = await store.open_for(ctx.db, ctx.person.id)
+        if checkin is not None:
+            await store.answer(ctx.db, checkin.id, "stop", ctx.now)
+            await all_clear(ctx, checkin, ctx.person, fine=False)
+        await ctx.reply(ctx.t("checkin-paused", command="/pause"))
+    else:
+        await people.update(ctx.db, ctx.person.id, checkins=1)
+        days = ctx.t.plural("checkin-days", ctx.core.config.checkins.threshold_days)
+        await ctx.reply(ctx.t("checkin-resumed", days=days, command="/pause"))
+
+
 def install(core: Core) -> None:
+    core.hooks.private_words.append(typed_fine)
+    core.router.command(Command("pause", pause_command, aliases=("suspendre", "reprendre", "nouvelles"),
+                                help_key="help-pause", french_name="pause"))
     core.router.flow(AwayFlow())
     core.router.command(Command("away", away_command, aliases=("absent", "absente", "absence"),
                                 help_key="help-away", french_name="absent"))

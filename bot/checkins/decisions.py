@@ -64,18 +64,40 @@ def next_allowed(moment: datetime, hours: QuietHours, zone: ZoneInfo) -> datetim
 
 def pass_is_due(pass_time: str, hours: QuietHours, zone: ZoneInfo) -> IsDue:
     """Daily at ``pass_time``, never inside quiet hours. A pass missed during downtime (or set inside
-    the quiet hours) runs once, at the first tick after they end — not once per missed day."""
+    the quiet hours) runs once, at the first tick after they end — not once per missed day.
+
+    Never more than 24 hours apart either: the night the clocks go back, 10:00 comes 25 hours after
+    the day before's, and someone who crossed the threshold just after that pass would wait 25
+    hours. So the pass also runs 24 hours after the last one (an hour early, that one day)."""
     daily = daily_at(pass_time, zone)
 
     def is_due(last: datetime | None, now: datetime) -> bool:
-        return daily(last, now) and not is_quiet(now, hours, zone)
+        overdue = last is not None and now - last >= timedelta(hours=24)
+        return (daily(last, now) or overdue) and not is_quiet(now, hours, zone)
 
     return is_due
 
 
+def quiet_cutoff(now: datetime, days: int, zone: ZoneInfo) -> datetime:
+    """Who was last active before this moment has been quiet for ``days`` days. Days are calendar
+    days in the deployment's zone ("since the 14th at 10:00"), which across a clock change is an hour
+    more or less than ``days`` × 24 hours: the earlier of the two counts, so nobody waits an hour
+    longer because the clocks moved."""
+    by_hours = now - timedelta(days=days)
+    by_calendar = now.astimezone(zone) - timedelta(days=days)  # same zone: Python counts in wall-clock time
+    return max(by_hours, by_calendar.astimezone(now.tzinfo))
+
+
+def care_time(now: datetime, hours: QuietHours, zone: ZoneInfo) -> datetime | None:
+    """When a check-in message to someone in ``zone`` may go out: None for now, else the end of the
+    quiet hours (the outbox holds it until then)."""
+    later = next_allowed(now, hours, zone)
+    return None if later == now else later
+
+
 # ---- an open check-in ----------------------------------------------------------------------------
 
-FollowUp = Literal["stopped", "alive", "remind", "escalate"]
+FollowUp = Literal["stopped", "alive", "remind", "escalate", "next"]
 
 
 @dataclass(frozen=True)
@@ -86,18 +108,23 @@ class OpenCheckin:
     reminded: bool
     last_active_at: datetime | None
     checkins_on: bool
+    escalated: bool = False
+    stage_until: datetime | None = None  # when the ladder moves on to the next person (escalated only)
 
 
 def follow_up(c: OpenCheckin, now: datetime, delay: timedelta, hours: QuietHours, zone: ZoneInfo) -> FollowUp | None:
-    """What an unanswered check-in needs now: nothing, a reminder at half-time (once), one escalation
-    once the delay is over — or closing, because the person turned check-ins off or wrote since (any
-    message in their circle is an answer too: nobody is escalated for not pressing a button)."""
+    """What an open check-in needs now: nothing, a reminder at half-time (once), one escalation
+    once the delay is over, the next person on the ladder once a stage ran out — or closing, because
+    the person turned check-ins off or wrote since (any message in their circle is an answer too:
+    nobody is escalated for not pressing a button, and an escalated person who writes is all right)."""
     if not c.checkins_on:
         return "stopped"
     if c.last_active_at is not None and c.last_active_at > c.asked_at:
         return "alive"
     if is_quiet(now, hours, zone):
         return None
+    if c.escalated:
+        return "next" if c.stage_until is None or now >= c.stage_until else None
     if now >= c.asked_at + delay:
         return "escalate"
     if not c.reminded and now >= c.asked_at + delay / 2:
@@ -117,23 +144,124 @@ def escalation_order(
     hosts: list[int],
     moderators: list[int],
     admins: list[int],
+    *,
+    with_self: bool = False,
 ) -> list[tuple[Role, int]]:
     """Who to tell, best first: the chosen contact (only once they said yes themselves), the circle's
     host, a moderator of the neighbourhood, an admin. The caller tells the first one reachable.
-    Never the person themself; nobody twice."""
+    Never the person themself (unless ``with_self``: kept where they stand, for the caller to pass
+    over and say so in the audit log); nobody twice."""
     ladder: list[tuple[Role, int]] = []
     if contact_id is not None and contact_confirmed:
         ladder.append(("contact", contact_id))
     ladder += [("host", h) for h in hosts]
     ladder += [("moderator", m) for m in moderators]
     ladder += [("admin", a) for a in admins]
-    seen: set[int] = {person_id}
+    seen: set[int] = set() if with_self else {person_id}
     result = []
     for role, who in ladder:
         if who not in seen:
             seen.add(who)
             result.append((role, who))
     return result
+
+
+# ---- the ladder: who is told next ------------------------------------------------------------------
+
+STAGES: tuple[str, ...] = ("contact", "host", "moderator", "admin", "services")
+Unfit = Literal["self", "helper", "unreachable", "away", "quiet"]
+
+
+def unfit(candidate: int, subject: int, helper: int | None, reachable: bool, away_until: datetime | None,
+          last_active: datetime | None, now: datetime, cutoff: datetime) -> Unfit | None:
+    """Why this person cannot be the one told (None: they can). Someone away, quiet past the
+    threshold themself, or who blocked the bot cannot go and knock on a door; nobody is told about
+    themself, and a helper who did not answer for a neighbour is not asked to go and see."""
+    if candidate == subject:
+        return "self"
+    if candidate == helper:
+        return "helper"
+    if not reachable:
+        return "unreachable"
+    if away_until is not None and away_until > now:
+        return "away"
+    if last_active is None or last_active < cutoff:
+        return "quiet"
+    return None
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """The ladder's next stage: who to tell (``who`` None at the last stage, "services"), and who
+    was passed over on the way, with why, for the audit log."""
+
+    stage: str
+    who: int | None
+    skipped: tuple[tuple[str, int, str], ...] = ()
+
+
+def next_on_ladder(ladder: list[tuple[str, int]], stage: str | None, told: set[int],
+                   reasons: dict[int, str]) -> NextStep:
+    """The first fit person of a stage after ``stage`` (each stage once, in the order contact →
+    host → another moderator → admin), not told yet; "services" when nobody is left. ``reasons``
+    holds why the unfit ones cannot be told (see ``unfit``)."""
+    after = STAGES.index(stage) + 1 if stage in STAGES else 0
+    skipped: list[tuple[str, int, str]] = []
+    for role, who in ladder:
+        if role not in STAGES[after:] or who in told:
+            continue
+        if who in reasons:
+            skipped.append((role, who, reasons[who]))
+            continue
+        return NextStep(role, who, tuple(skipped))
+    return NextStep("services", None, tuple(skipped))
+
+
+def ladder_total(delay: timedelta, stage: timedelta, hours: QuietHours) -> timedelta:
+    """The longest a check-in can stay open: the escalation delay, then each stage but the last
+    one, each one possibly pushed past a night of quiet hours."""
+    night = _quiet_length(hours)
+    return delay + night + (len(STAGES) - 1) * (stage + night)
+
+
+def _quiet_length(hours: QuietHours) -> timedelta:
+    start = datetime.combine(date(2000, 1, 1), hours.start)
+    end = datetime.combine(date(2000, 1, 1), hours.end)
+    return (end - start) % timedelta(days=1)
+
+
+# ---- "ça va" typed --------------------------------------------------------------------------------
+
+_FINE = frozenset({
+    "ca va", "ca va bien", "ca va tres bien", "ca va tres bien merci", "je vais bien", "je vais tres bien",
+    "tout va bien", "tout va tres bien", "tres bien", "bien", "ok", "okay", "oki", "d accord", "impeccable",
+    "im fine", "i m fine", "i am fine", "im ok", "i m ok", "i am ok", "im okay", "i m okay", "i am okay",
+    "all good", "all is well", "fine", "im well", "i m well", "i am well", "everything is fine",
+})
+_FILLERS = ("oui", "yes", "merci", "thanks", "thank you", "et vous", "and you", "bonjour", "hello", "hi", "salut")
+
+
+def says_fine(text: str) -> bool:
+    """A private message that only says "I'm fine" ("ça va", "je vais bien", "tout va bien",
+    "I'm fine", "ok", with a "oui", a "merci" or an emoji around it). "Ça va pas" and anything longer
+    is not: better to let a human read it than close a check-in on a misunderstanding."""
+    words = _fold_words(text)
+    changed = True
+    while changed and words:
+        changed = False
+        for filler in _FILLERS:
+            if words.startswith(filler + " ") or words.endswith(" " + filler):
+                words = words.removeprefix(filler + " ") if words.startswith(filler + " ") else words[:-len(filler) - 1]
+                changed = True
+    return words in _FINE
+
+
+def _fold_words(text: str) -> str:
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", text[:200].lower())
+    plain = "".join(ch for ch in plain if not unicodedata.combining(ch))
+    return " ".join(re.sub(r"[^a-z]+", " ", plain).split())
 
 
 # ---- button payloads -----------------------------------------------------------------------------

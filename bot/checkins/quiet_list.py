@@ -39,7 +39,7 @@ def section_of(row: Row) -> str:
     """Where an unresolved check-in belongs on the list."""
     if row["answer"] == "chat":
         return "chat"
-    if row["outcome"] == "unreached":
+    if row["outcome"] in ("unreached", "services"):  # could not be reached, or the ladder ran out
         return "unreached"
     if row["escalated_at"]:
         return "escalated"
@@ -48,7 +48,7 @@ def section_of(row: Row) -> str:
 
 def needs_a_human(row: Row) -> bool:
     """Nobody to tell, or nobody reached: only a moderator can take it off the list."""
-    return row["outcome"] == "unreached" or (row["told_id"] is None and row["answer"] in (None, "chat")
+    return row["outcome"] in ("unreached", "services") or (row["told_id"] is None and row["answer"] in (None, "chat")
                                              and (row["escalated_at"] or row["answer"] == "chat"))
 
 

@@ -14,8 +14,19 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from bot.checkins.decisions import OpenCheckin, QuietHours, escalation_order, follow_up, pass_is_due, payload
-from bot.core import roles
+from bot.checkins.decisions import (
+    OpenCheckin,
+    QuietHours,
+    care_time,
+    escalation_order,
+    follow_up,
+    next_on_ladder,
+    pass_is_due,
+    payload,
+    quiet_cutoff,
+    unfit,
+)
+from bot.core import audit, roles
 from bot.core.chat import Choice, CommandIn, Outgoing
 from bot.core.clock import from_iso, parse_shift
 from bot.core.config import CONTENT_DIR
@@ -26,6 +37,7 @@ from bot.storage import checkins as store
 from bot.storage import circles as circle_store
 from bot.storage import conversations, outbox, people
 from bot.storage.database import Database
+from bot.storage.people import Person
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -41,7 +53,18 @@ def quiet_hours(core: Core) -> QuietHours:
 
 
 def cutoff(core: Core, now: datetime) -> datetime:
-    return now - timedelta(days=core.config.checkins.threshold_days)
+    """Last active before this moment: quiet past the threshold (calendar days, see ``quiet_cutoff``)."""
+    return quiet_cutoff(now, core.config.checkins.threshold_days, core.config.deployment.zone)
+
+
+def care_at(core: Core, now: datetime) -> datetime | None:
+    """When a check-in message may reach someone: None for now, or the end of the quiet hours. Every
+    deployment has one zone today; a person's own zone would go here."""
+    return care_time(now, quiet_hours(core), core.config.deployment.zone)
+
+
+def stage_limit(core: Core) -> timedelta:
+    return timedelta(hours=core.config.checkins.stage_hours)
 
 
 def local(core: Core, moment: datetime | str) -> datetime:
@@ -76,7 +99,9 @@ def services_text(t: Translator) -> Localized:
 
 
 async def ladder(core: Core, db: Database, person_id: int) -> list[tuple[str, int]]:
-    """Who to tell about this person, best first (see ``bot.checkins.decisions.escalation_order``)."""
+    """Who to tell about this person, best first (see ``bot.checkins.decisions.escalation_order``). The
+    person themself stays in it when they hold a role (a quiet host or only moderator), so that the
+    ladder passes over them with a line in /journal rather than in silence."""
     person = await people.get(db, person_id)
     if person is None:
         return []
@@ -85,23 +110,69 @@ async def ladder(core: Core, db: Database, person_id: int) -> list[tuple[str, in
     moderators = await roles.moderators_of(db, person.place_id) if person.place_id else []
     admins = await roles.admin_ids(db, core.config.deployment.admins)
     return list(escalation_order(person_id, person.contact_person_id, person.contact_confirmed_at is not None,
-                                 hosts, moderators, admins))
+                                 hosts, moderators, admins, with_self=True))
+
+
+async def unfit_among(core: Core, db: Database, ids: list[int], subject: int, helper: int | None,
+                      now: datetime) -> dict[int, str]:
+    """Who among ``ids`` cannot be told about ``subject``, and why (see ``decisions.unfit``)."""
+    facts = await store.fitness(db, ids)
+    limit = cutoff(core, now)
+    reasons: dict[int, str] = {}
+    for who in ids:
+        fact = facts.get(who)
+        why = unfit(who, subject, helper, fact.reachable, fact.away_until, fact.last_active, now, limit) \
+            if fact is not None else "unreachable"  # no record any more (erased): nobody to reach
+        if why is not None:
+            reasons[who] = why
+    return reasons
+
+
+async def note_skipped(core: Core, db: Database, checkin_id: int, place_id: str | None,
+                       skipped: list[tuple[str, int, str]] | tuple[tuple[str, int, str], ...], now: datetime) -> None:
+    """Who was passed over and why, in the audit log (/journal: "the bot did not tell Bob — circle
+    host, away, check-in 12"), so moderators see why the ladder went past someone. Written in the
+    deployment's language; no name in it, so /forget leaves nothing behind."""
+    t = core.t_default
+    for role, who, why in skipped:
+        details = t("checkin-skipped-details", role=t(f"role-{role}"), why=t(f"checkin-unfit-{why}"), id=checkin_id)
+        await audit.record(db, None, "checkin-skipped", f"person:{who}", str(details), now, place_id=place_id)
 
 
 async def tell_first(core: Core, db: Database, candidates: list[tuple[str, int]], text, choices, now: datetime,
-                     key: str) -> tuple[str | None, int | None]:
-    """Tell the first candidate who can be reached; (role, id) of who was told, or (None, None)."""
+                     key: str, *, subject: int, helper: int | None = None, checkin_id: int = 0,
+                     place_id: str | None = None) -> tuple[str | None, int | None]:
+    """Tell the first candidate fit to act (reachable, not away, not quiet themself, not the person
+    checked on), the message held until the end of the quiet hours; (role, id) of who was told, or
+    (None, None). Who was passed over goes to the audit log."""
+    reasons = await unfit_among(core, db, [who for _, who in candidates], subject, helper, now)
+    skipped = []
     for role, who in candidates:
-        if await core.tell(db, who, text, choices, now, dedupe_key=f"{key}:{who}"):
+        if who in reasons:
+            skipped.append((role, who, reasons[who]))
+            continue
+        if await core.tell(db, who, text, choices, now, dedupe_key=f"{key}:{who}", not_before=care_at(core, now)):
+            await note_skipped(core, db, checkin_id, place_id, skipped, now)
             return role, who
+    await note_skipped(core, db, checkin_id, place_id, skipped, now)
     return None, None
 
 
-async def moderators_to_alert(core: Core, db: Database, place_id: str | None, skip: int) -> list[int]:
-    """The neighbourhood's moderators (the admins if it has none), except who raised the alert."""
-    found = await roles.moderators_of(db, place_id) if place_id else []
-    found = found or await roles.admin_ids(db, core.config.deployment.admins)
-    return [m for m in dict.fromkeys(found) if m != skip]
+async def moderators_to_alert(core: Core, db: Database, subject: Person, skip: int | None, now: datetime,
+                              checkin_id: int = 0) -> list[int]:
+    """The neighbourhood's moderators fit to act (the admins if none is), except who raised the alert
+    and never the person it is about — an only moderator who went quiet is not alerted about herself."""
+    moderators = await roles.moderators_of(db, subject.place_id) if subject.place_id else []
+    admins = await roles.admin_ids(db, core.config.deployment.admins)
+    for group, role in ((moderators, "moderator"), (admins, "admin")):
+        wanted = [m for m in dict.fromkeys(group) if m != skip]
+        reasons = await unfit_among(core, db, wanted, subject.id, None, now)
+        await note_skipped(core, db, checkin_id, subject.place_id,
+                           [(role, m, reasons[m]) for m in wanted if m in reasons and reasons[m] != "self"], now)
+        fit = [m for m in wanted if m not in reasons]
+        if fit:
+            return fit
+    return []
 
 
 # ---- asking -----------------------------------------------------------------------------------------
@@ -159,11 +230,14 @@ async def follow_up_pass(core: Core, now: datetime) -> dict[str, int]:
     delay = timedelta(hours=core.config.checkins.escalation_hours)
     done: dict[str, int] = {}
     async with core.db.transaction():
-        for checkin, active, on in await store.unanswered(core.db, now - delay / 2):
+        for checkin, active, on, told_gone in await store.unanswered(core.db, now - delay / 2):
+            # the one told blocked the bot (the message could not be delivered): their stage is over
+            until = now if told_gone and checkin.is_open else checkin.stage_until
             state = OpenCheckin(from_iso(checkin.asked_at), checkin.reminded_at is not None,
-                                from_iso(active) if active else None, on)
+                                from_iso(active) if active else None, on, checkin.escalated_at is not None,
+                                from_iso(until) if isinstance(until, str) else until)
             action = follow_up(state, now, delay, quiet_hours(core), core.config.deployment.zone)
-            if action is None:
+            if action is None or (not checkin.is_open and action not in ("alive", "stopped")):
                 continue
             await _FOLLOW_UPS[action](core, checkin, now)
             done[action] = done.get(action, 0) + 1
@@ -172,10 +246,35 @@ async def follow_up_pass(core: Core, now: datetime) -> dict[str, int]:
 
 async def _closed_stopped(core: Core, checkin: store.Checkin, now: datetime) -> None:
     await store.answer(core.db, checkin.id, "off", now)
+    await all_clear(core, core.db, checkin, now, fine=False)
 
 
 async def _closed_alive(core: Core, checkin: store.Checkin, now: datetime) -> None:
+    """They wrote (in their circle, privately, a button): the check-in closes, even after an
+    escalation, and whoever was told hears that all is well."""
     await store.answer(core.db, checkin.id, "active", now)
+    await all_clear(core, core.db, checkin, now, fine=True)
+
+
+async def all_clear(core: Core, db: Database, checkin: store.Checkin, now: datetime, *, fine: bool,
+                    skip: int | None = None) -> int:
+    """The person answered or showed life after others were told (escalation, moderators alerted):
+    tell each of them once, outside quiet hours, so nobody worries for nothing. Returns how many."""
+    if checkin.escalated_at is None and checkin.outcome is None:
+        return 0
+    subject = await people.get(db, checkin.person_id)
+    if subject is None:
+        return 0
+    told = list(dict.fromkeys(await store.told(db, checkin.id) + ([checkin.told_id] if checkin.told_id else [])))
+    unfit_now = await unfit_among(core, db, told, subject.id, None, now)  # away, quiet, blocked: not now
+    key = "checkin-all-clear" if fine else "checkin-all-clear-answered"
+    sent = 0
+    for who in told:
+        if who in (skip, subject.id) or who in unfit_now:
+            continue
+        sent += await core.tell(db, who, lambda t: t(key, name=subject.first_name or t("someone")), None, now,
+                                dedupe_key=f"checkin-clear:{checkin.id}:{who}", not_before=care_at(core, now))
+    return sent
 
 
 async def _remind(core: Core, checkin: store.Checkin, now: datetime) -> None:
@@ -191,32 +290,93 @@ async def _remind(core: Core, checkin: store.Checkin, now: datetime) -> None:
 
 
 async def _escalate(core: Core, checkin: store.Checkin, now: datetime) -> None:
-    """One escalation, to the first reachable on the ladder; recorded even when nobody could be told,
-    so it shows on /quiet and is never sent twice."""
-    person = await people.get(core.db, checkin.person_id)
+    """One escalation, recorded once (so it shows on /quiet and is never sent twice), then the first
+    stage of the ladder."""
+    if await store.mark_escalated(core.db, checkin.id, now, None, None):
+        await climb(core, checkin, now)
+
+
+async def _next_stage(core: Core, checkin: store.Checkin, now: datetime) -> None:
+    await climb(core, checkin, now)
+
+
+async def climb(core: Core, checkin: store.Checkin, now: datetime) -> None:
+    """Tell the next person on the ladder after ``checkin.stage`` (contact → host → another
+    moderator → admin, each stage once, passing over who cannot act), who has ``stage_hours`` to
+    settle it; when nobody is left, the last stage: the check-in closes with a note to the
+    neighbourhood's moderators and the human services that can help."""
+    db = core.db
+    person = await people.get(db, checkin.person_id)
     if person is None:
         return
-    candidates = [c for c in await ladder(core, core.db, person.id) if c[1] != checkin.helper_id]
+    candidates = await ladder(core, db, person.id)
+    told = set(await store.told(db, checkin.id))
+    reasons = await unfit_among(core, db, [who for _, who in candidates], person.id, checkin.helper_id, now)
+    step = next_on_ladder(candidates, checkin.stage, told, reasons)
+    await note_skipped(core, db, checkin.id, person.place_id, step.skipped, now)
+    if step.who is None:
+        await _last_stage(core, checkin, person, now)
+        return
+    held = care_at(core, now)
+    helper = await people.get(db, checkin.helper_id) if checkin.helper_id else None
+    await core.tell(db, step.who, _escalation_text(core, checkin, person, helper, now, again=bool(told)),
+                    _escalation_choices(checkin.id), now, dedupe_key=f"checkin-escalate:{checkin.id}:{step.who}",
+                    not_before=held)
+    await store.add_told(db, checkin.id, step.who, step.stage, now)
+    await store.set_stage(db, checkin.id, step.stage, (held or now) + stage_limit(core), step.who)
+
+
+def _escalation_text(core: Core, checkin: store.Checkin, person: Person, helper: Person | None, now: datetime, *,
+                     again: bool):
     asked = local(core, checkin.asked_at)
     days = days_since(person.last_active_at, now)
-    helper = await people.get(core.db, checkin.helper_id) if checkin.helper_id else None
 
     def text(t: Translator) -> Localized:
         name = person.first_name or t("someone")
         values = {"name": name, "asked": t.date(asked), "days": t.plural("checkin-days", days)}
         if helper is not None:
-            return t("checkin-escalate-helper", helper=helper.first_name or t("someone"), **values)
-        return t("checkin-escalate", **values)
+            body = t("checkin-escalate-helper", helper=helper.first_name or t("someone"), **values)
+        else:
+            body = t("checkin-escalate", **values)
+        return body + Localized("\n\n") + t("checkin-escalate-again") if again else body
+
+    return text
+
+
+def _escalation_choices(checkin_id: int):
+    def choices(t: Translator) -> list[tuple[str, str]]:
+        return [(t("checkin-button-ok"), payload("ok", checkin_id)),
+                (t("checkin-button-unreached"), payload("unreached", checkin_id))]
+
+    return choices
+
+
+async def _last_stage(core: Core, checkin: store.Checkin, person: Person, now: datetime) -> None:
+    """Nobody left on the ladder: closed, so the person is asked again after their next silence, and
+    left on /quiet with a note to the moderators (the admins if none can act) naming the services."""
+    db = core.db
+    await store.close_unsettled(db, checkin.id, now)
+    place = core.content.places.get(person.place_id) if person.place_id else None
+    days = days_since(person.last_active_at, now)
+
+    def text(t: Translator) -> Localized:
+        return t("checkin-services-note", name=person.first_name or t("someone"), place=place.name if place else "",
+                 days=t.plural("checkin-days", days), services=services_text(t))
 
     def choices(t: Translator) -> list[tuple[str, str]]:
-        return [(t("checkin-button-ok"), payload("ok", checkin.id)),
-                (t("checkin-button-unreached"), payload("unreached", checkin.id))]
+        return [(t("checkin-button-resolved"), payload("resolved", checkin.id))]
 
-    role, who = await tell_first(core, core.db, candidates, text, choices, now, f"checkin-escalate:{checkin.id}")
-    await store.mark_escalated(core.db, checkin.id, now, who, role)
+    alerted = {who for who, role in (await store.told_as(db, checkin.id)).items() if role == "alert"}
+    for moderator in await moderators_to_alert(core, db, person, None, now, checkin.id):
+        if moderator in alerted:  # "could not reach" gave them the services already
+            continue
+        if await core.tell(db, moderator, text, choices, now, dedupe_key=f"checkin-services:{checkin.id}:{moderator}",
+                           not_before=care_at(core, now)):
+            await store.add_told(db, checkin.id, moderator, "services", now)
 
 
-_FOLLOW_UPS = {"stopped": _closed_stopped, "alive": _closed_alive, "remind": _remind, "escalate": _escalate}
+_FOLLOW_UPS = {"stopped": _closed_stopped, "alive": _closed_alive, "remind": _remind, "escalate": _escalate,
+               "next": _next_stage}
 
 
 # ---- trying it: the console's clock -------------------------------------------------------------------

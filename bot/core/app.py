@@ -403,9 +403,12 @@ class Core:
         dedupe_key: str | None = None,
         kind: str = "notice",
         keep_choices: bool = False,
+        not_before: datetime | None = None,
     ) -> bool:
+        """Queue one message; ``not_before`` holds it until then (a check-in message at night waits for
+        the morning) without holding back the chat's other messages."""
         message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
-        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key)
+        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key, not_before)
         if kind == "notice" and not keep_choices:
             if choices:
                 await conversations.offer_choices(db, platform, chat_id, list(choices))
@@ -435,8 +438,10 @@ class Core:
         choices: Callable[[Translator], list[tuple[str, str]]] | None,
         now: datetime,
         dedupe_key: str | None = None,
+        not_before: datetime | None = None,
     ) -> bool:
-        """Write privately to a person on the first of their platforms that can reach them."""
+        """Write privately to a person on the first of their platforms that can reach them (held until
+        ``not_before`` when given)."""
         person = await people.get(db, person_id)
         if person is None:
             return False
@@ -446,7 +451,7 @@ class Core:
                 continue
             await self.queue_message(
                 db, identity.platform, identity.private_chat_id, text(t), choices(t) if choices else (), now,
-                dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None,
+                dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None, not_before=not_before,
             )
             return True
         return False

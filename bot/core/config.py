@@ -71,6 +71,7 @@ class Checkins:
     pass_time: str
     quiet_start: str
     quiet_end: str
+    stage_hours: int = 24  # how long each person told has before the ladder moves on to the next
 
 
 @dataclass(frozen=True)
@@ -276,7 +277,7 @@ def _validate(cfg: Config) -> None:
                           "(a full circle splits into two that still have open_with members)", "open_with = 5")
     if not 1 <= cfg.telegram.sends_in_flight <= 30:
         raise ConfigError("telegram.sends_in_flight", "must be 1 to 30", "sends_in_flight = 4")
-    for key in ("threshold_days", "escalation_hours"):
+    for key in ("threshold_days", "escalation_hours", "stage_hours"):
         if getattr(cfg.checkins, key) <= 0:
             raise ConfigError(f"checkins.{key}", "must be above 0", f"{key} = 10")
     for key in (

@@ -80,9 +80,11 @@ class Context:
         text: Callable[[Translator], Localized],
         choices: Callable[[Translator], list[tuple[str, str]]] | None = None,
         dedupe_key: str | None = None,
+        not_before: datetime | None = None,
     ) -> bool:
-        """Write privately to someone else, in their own language. False if they cannot be reached."""
-        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key)
+        """Write privately to someone else, in their own language (held until ``not_before`` when
+        given). False if they cannot be reached."""
+        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key, not_before)
 
     def record_activity(self, person_id: int) -> None:
         """Someone showed life (a helper answering for them counts): written with the batch."""

@@ -9,6 +9,7 @@ same steps to change one answer (``mode = "profile"``), and a restart resumes at
 
 from __future__ import annotations
 
+from bot.checkins import QuietHours, care_time
 from bot.circles import leave_circle, place_in_circle
 from bot.core import answers
 from bot.core.chat import Body, CommandIn, LocationIn
@@ -280,6 +281,8 @@ class Onboarding(StepFlow):
             return
         await people.update(ctx.db, ctx.person.id, contact_person_id=contact.id, contact_confirmed_at=None)
         asker = ctx.person.first_name or ctx.t("someone")
+        settings = ctx.core.config.checkins  # a check-in message: it waits for the end of the quiet hours
+        hours = QuietHours.parse(settings.quiet_start, settings.quiet_end)
         await ctx.tell(
             contact.id,
             lambda t: t("contact-request", name=asker),
@@ -287,6 +290,7 @@ class Onboarding(StepFlow):
                 (t("button-contact-accept"), f"contact:yes:{ctx.person.id}"),
                 (t("button-contact-decline"), f"contact:no:{ctx.person.id}"),
             ],
+            not_before=care_time(ctx.now, hours, ctx.core.config.deployment.zone),
         )
         await ctx.reply(ctx.t("onboarding-contact-asked", name=contact.first_name))
         await self.next(ctx, conv, "checkins")

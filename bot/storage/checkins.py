@@ -51,6 +51,8 @@ class Checkin:
     outcome_at: str | None
     closed_at: str | None
     resolved_at: str | None
+    stage: str | None = None  # how far the ladder of people told went (see bot.checkins.decisions.STAGES)
+    stage_until: str | None = None  # when it moves on to the next person
 
     @property
     def is_open(self) -> bool:
@@ -111,17 +113,21 @@ async def opened_at(db: Database, now: datetime) -> list[AskTarget]:
     return list(targets.values())
 
 
-async def unanswered(db: Database, asked_before: datetime) -> list[tuple[Checkin, str | None, bool]]:
-    """Open check-ins nobody answered, asked before ``asked_before``, not yet escalated: each with the
-    person's last activity and whether they still want check-ins."""
+async def unanswered(db: Database, asked_before: datetime) -> list[tuple[Checkin, str | None, bool, bool]]:
+    """Check-ins nobody answered, asked before ``asked_before``: the open ones (escalated or not), and
+    those the ladder closed at its last stage that nobody settled yet (the person may still show life).
+    Each with the person's last activity, whether they still want check-ins, and whether the one
+    told last turned out to be unreachable (blocked the bot since)."""
+    select = ("SELECT c.*, p.last_active_at AS p_active, p.checkins AS p_on, "
+              "(c.told_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.person_id = c.told_id "
+              "AND i.unreachable_at IS NULL)) AS told_gone FROM checkins c JOIN people p ON p.id = c.person_id ")
     rows = await db.fetchall(
-        "SELECT c.*, p.last_active_at AS p_active, p.checkins AS p_on FROM checkins c "
-        "JOIN people p ON p.id = c.person_id "
-        "WHERE c.closed_at IS NULL AND c.asked_at <= ? AND c.answer IS NULL AND c.escalated_at IS NULL "
-        "ORDER BY c.asked_at",
+        select + "WHERE c.closed_at IS NULL AND c.asked_at <= ? AND c.answer IS NULL "
+        "UNION ALL " + select + "WHERE c.resolved_at IS NULL AND c.outcome = 'services' AND c.answer IS NULL "
+        "ORDER BY asked_at",
         (to_iso(asked_before),),
     )
-    return [(_checkin(r), r["p_active"], bool(r["p_on"])) for r in rows]
+    return [(_checkin(r), r["p_active"], bool(r["p_on"]), bool(r["told_gone"])) for r in rows]
 
 
 # ---- one check-in ---------------------------------------------------------------------------------
@@ -148,6 +154,78 @@ async def mark_escalated(db: Database, checkin_id: int, now: datetime, told_id: 
         (to_iso(now), told_id, role, checkin_id),
     )
     return changed == 1
+
+
+async def set_stage(db: Database, checkin_id: int, stage: str, until: datetime | None, told_id: int | None) -> None:
+    """The ladder reached ``stage``: ``told_id`` was told (the one who may settle it) until ``until``."""
+    await db.execute(
+        "UPDATE checkins SET stage = ?, stage_until = ?, told_id = COALESCE(?, told_id), "
+        "told_role = CASE WHEN ? IS NULL THEN told_role ELSE ? END WHERE id = ?",
+        (stage, to_iso(until) if until else None, told_id, told_id, stage, checkin_id),
+    )
+
+
+async def end_stage(db: Database, checkin_id: int, now: datetime) -> None:
+    """The person told could not reach them: the ladder moves on at the next follow-up."""
+    await db.execute("UPDATE checkins SET stage_until = ? WHERE id = ? AND closed_at IS NULL",
+                     (to_iso(now), checkin_id))
+
+
+async def close_unsettled(db: Database, checkin_id: int, now: datetime) -> None:
+    """The ladder's last stage: closed (the person can be asked again after their next silence) but
+    left on /quiet, outcome "services", until a moderator settles it or the person shows life."""
+    stamp = to_iso(now)
+    await db.execute(
+        "UPDATE checkins SET stage = 'services', stage_until = NULL, outcome = 'services', outcome_at = ?, "
+        "closed_at = COALESCE(closed_at, ?) WHERE id = ?",
+        (stamp, stamp, checkin_id),
+    )
+
+
+async def add_told(db: Database, checkin_id: int, person_id: int, role: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO checkin_told (checkin_id, person_id, role, told_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (checkin_id, person_id) DO NOTHING",
+        (checkin_id, person_id, role, to_iso(now)),
+    )
+
+
+async def told(db: Database, checkin_id: int) -> list[int]:
+    """Everyone told about this check-in, first told first."""
+    rows = await db.fetchall(
+        "SELECT person_id FROM checkin_told WHERE checkin_id = ? ORDER BY told_at, rowid", (checkin_id,)
+    )
+    return [r[0] for r in rows]
+
+
+async def told_as(db: Database, checkin_id: int) -> dict[int, str]:
+    """Who was told about this check-in, and as what (a stage, "alert", "services")."""
+    rows = await db.fetchall("SELECT person_id, role FROM checkin_told WHERE checkin_id = ?", (checkin_id,))
+    return {r[0]: r[1] for r in rows}
+
+
+@dataclass(frozen=True)
+class Fitness:
+    """What decides whether someone can be told about a neighbour (``decisions.unfit``)."""
+
+    reachable: bool
+    away_until: datetime | None
+    last_active: datetime | None
+
+
+async def fitness(db: Database, person_ids: list[int]) -> dict[int, Fitness]:
+    """For each of these people, in one query: reachable at all, away until when, last active."""
+    if not person_ids:
+        return {}
+    marks = ",".join("?" * len(person_ids))
+    rows = await db.fetchall(
+        "SELECT p.id, p.last_active_at, "
+        "EXISTS (SELECT 1 FROM identities i WHERE i.person_id = p.id AND i.unreachable_at IS NULL), "
+        f"(SELECT a.until FROM checkin_away a WHERE a.person_id = p.id) FROM people p WHERE p.id IN ({marks})",
+        tuple(person_ids),
+    )
+    return {r[0]: Fitness(bool(r[2]), from_iso(r[3]) if r[3] else None, from_iso(r[1]) if r[1] else None)
+            for r in rows}
 
 
 async def answer(db: Database, checkin_id: int, what: str, now: datetime, *, resolved: bool = True) -> None:
@@ -300,8 +378,12 @@ async def export(db: Database, person_id: int) -> dict[str, Any]:
         "JOIN people p ON p.id = h.person_id WHERE h.helper_id = ?",
         (person_id,),
     )
+    told_rows = await db.fetchall(
+        "SELECT checkin_id, role, told_at FROM checkin_told WHERE person_id = ? ORDER BY told_at", (person_id,)
+    )
     return {
         "checkins": [dict(r) for r in rows],
+        "told_about_neighbours": [dict(r) for r in told_rows],
         "away": dict(away) if away else None,
         "helping": [dict(r) for r in helped],
     }
@@ -318,5 +400,6 @@ async def erase(db: Database, person_id: int) -> None:
     await db.execute("DELETE FROM checkins WHERE person_id = ?", (person_id,))
     await db.execute("DELETE FROM checkin_away WHERE person_id = ?", (person_id,))
     await db.execute("UPDATE checkins SET told_id = NULL WHERE told_id = ?", (person_id,))
+    await db.execute("DELETE FROM checkin_told WHERE person_id = ?", (person_id,))
     await db.execute("UPDATE checkins SET helper_id = NULL WHERE helper_id = ?", (person_id,))
     await db.execute("UPDATE checkins SET outcome_by = NULL WHERE outcome_by = ?", (person_id,))

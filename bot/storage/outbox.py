@@ -47,7 +47,9 @@ async def add(
 async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> list[Item]:
     """What may go out now, oldest first. A message waits while an earlier message to the same chat is
     held back (rate limit, retry), so a chat never reads "annonce 8" before "annonce 7". An invite
-    waiting for its circle's group does not hold back the person's messages.
+    waiting for its circle's group does not hold back the person's messages, nor does a message queued
+    for later on purpose (``not_before``, never tried yet: a check-in message waiting for the morning),
+    so a moderator still gets an answer at night.
 
     Read in its own turn: not in the middle of another task's transaction, whose rows may still be
     rolled back (and their ids given to other rows)."""
@@ -55,7 +57,8 @@ async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> l
         "SELECT id, platform, kind, chat_id, payload, attempts FROM outbox o "
         "WHERE platform = ? AND status = 'pending' AND not_before <= ? AND NOT EXISTS ("
         " SELECT 1 FROM outbox e WHERE e.platform = o.platform AND e.chat_id = o.chat_id AND e.id < o.id"
-        " AND e.kind = 'message' AND e.status IN ('pending', 'sending') AND e.not_before > ?)"
+        " AND e.kind = 'message' AND e.status IN ('pending', 'sending') AND e.not_before > ?"
+        " AND (e.attempts > 0 OR e.error IS NOT NULL))"
         " ORDER BY id LIMIT ?",
         (platform, to_iso(now), to_iso(now), limit),
     )

@@ -265,6 +265,7 @@ def on_asked(month: Month, member: Member, payloads: list[str], now: datetime, *
 def on_escalation(month: Month, host: Member, payloads: list[str], now: datetime) -> None:
     checkin_id = int(payloads[0].split(":")[2])
     month.escalation_messages[checkin_id] += 1
+    month.escalation_messages[(checkin_id, host.user)] += 1
     roll = month.rng.random()
     if roll < 0.6:
         schedule(month, now + timedelta(hours=month.rng.randint(2, 10)), host.user, payloads[0])
@@ -306,8 +307,13 @@ async def check_asks(month: Month, start: datetime, threshold: timedelta) -> lis
 
 
 async def check_escalations(month: Month, end: datetime) -> tuple[int, int, list[str]]:
-    """Every check-in unanswered after the delay was escalated exactly once, and no answered one was."""
+    """Every check-in unanswered after the delay was escalated exactly once (then one message per
+    stage of the ladder, nobody twice), and no answered one was."""
     delay = timedelta(hours=month.core.config.checkins.escalation_hours)
+    stages = {r[0]: r[1] for r in await month.core.db.fetchall(
+        "SELECT checkin_id, COUNT(*) FROM checkin_told WHERE role IN ('contact', 'host', 'moderator', 'admin') "
+        "GROUP BY checkin_id")}
+    twice = [key for key, n in month.escalation_messages.items() if isinstance(key, tuple) and n > 1]
     rows = await month.core.db.fetchall("SELECT id, asked_at, answered_at, escalated_at, told_id FROM checkins")
     unanswered = escalated_once = 0
     problems = []
@@ -322,10 +328,12 @@ async def check_escalations(month: Month, end: datetime) -> tuple[int, int, list
                 problems.append(f"check-in {checkin_id} answered in time but escalated")
             continue
         unanswered += 1
-        if escalated and from_iso(escalated) - asked_at <= delay + timedelta(hours=1) and sent == (1 if told else 0):
+        if escalated and from_iso(escalated) - asked_at <= delay + timedelta(hours=1) and sent == stages.get(
+                checkin_id, 0) and (sent >= 1) == bool(told):
             escalated_once += 1
         else:
             problems.append(f"check-in {checkin_id}: escalated {escalated}, {sent} messages")
+    problems += [f"told twice: {key}" for key in twice]
     return unanswered, escalated_once, problems
 
 

@@ -142,7 +142,7 @@ async def test_no_answer_reminds_once_then_escalates_once_to_the_host(hood: Neig
     escalations = with_button(hood, "bob", "checkin:ok:")
     assert len(escalations) == 1
     assert "Alice n'a pas répondu" in escalations[0].text and "passer le voir" in escalations[0].text
-    await live(hood, days=2)
+    await live(hood, hours=12)  # within the host's stage of the ladder (24 h)
     assert len(with_button(hood, "bob", "checkin:ok:")) == 1
     assert len([m for m in checkin_messages(hood, "alice") if "redemander" in m.text]) == 1
     assert "Bob (animateur du cercle)" in await quiet_list(hood, "mo")
