@@ -13,7 +13,7 @@ from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized
 from bot.core.interests import fold
 from bot.core.router import Command, Context
-from bot.storage import organizers
+from bot.storage import organizers, outbox
 from bot.storage.conversations import Conversation
 from bot.storage.database import Database
 from bot.storage.organizers import KINDS, Organizer
@@ -173,7 +173,7 @@ async def ask_moderators(ctx: Context, organizer: Organizer) -> None:
 
     for moderator_id in await deciders(ctx.core, ctx.db, organizer.requested):
         key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
-        await ctx.tell(moderator_id, text, buttons, dedupe_key=key)
+        await ctx.tell(moderator_id, text, buttons, dedupe_key=key, delivery_class=outbox.CARE)
 
 
 async def decidable(ctx: Context, place_ids: list[str] | tuple[str, ...]) -> list[str]:

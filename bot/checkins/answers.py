@@ -17,7 +17,7 @@ from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized, Translator
 from bot.core.router import Command, Context
 from bot.storage import checkins as store
-from bot.storage import people
+from bot.storage import outbox, people
 from bot.storage.conversations import Conversation
 from bot.storage.people import Person
 
@@ -86,7 +86,7 @@ async def all_clear(ctx: Context, checkin: store.Checkin, subject: Person | None
     for who in dict.fromkeys(told):
         if who != ctx.person.id:
             await ctx.tell(who, lambda t: t(key, name=subject.first_name or t("someone")),
-                           dedupe_key=f"checkin-clear:{checkin.id}:{who}")
+                           dedupe_key=f"checkin-clear:{checkin.id}:{who}", delivery_class=outbox.CARE)
 
 
 async def on_chat(ctx: Context, checkin: store.Checkin) -> None:
@@ -201,7 +201,8 @@ async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person
         return [(t("checkin-button-resolved"), payload("resolved", checkin.id))] if by is not None else []
 
     for moderator in await moderators_to_alert(ctx.core, ctx.db, subject.place_id, ctx.person.id):
-        await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}")
+        await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}",
+                       delivery_class=outbox.CARE)
 
 
 async def on_talked(ctx: Context, checkin: store.Checkin) -> None:

@@ -24,7 +24,7 @@ from bot.core.batch import Batch
 from bot.core.chat import Address, Body, ChoiceIn, Incoming
 from bot.core.i18n import Localized, Translator
 from bot.core.interests import fold
-from bot.storage import conversations
+from bot.storage import conversations, outbox
 from bot.storage.conversations import Conversation
 from bot.storage.database import Database
 from bot.storage.people import Person
@@ -60,8 +60,10 @@ class Context:
         return self.event.address
 
     async def reply(self, text: Localized, choices: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> None:
-        """Answer in the chat the event came from, through the outbox."""
-        await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now)
+        """Answer in the chat the event came from, through the outbox: an answer, served before care and
+        bulk (``bot.storage.outbox.ANSWER``)."""
+        await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now,
+                                      delivery_class=outbox.ANSWER)
 
     async def tell(
         self,
@@ -69,9 +71,13 @@ class Context:
         text: Callable[[Translator], Localized],
         choices: Callable[[Translator], list[tuple[str, str]]] | None = None,
         dedupe_key: str | None = None,
+        delivery_class: int = outbox.ANSWER,
     ) -> bool:
-        """Write privately to someone else, in their own language. False if they cannot be reached."""
-        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key)
+        """Write privately to someone else, in their own language. False if they cannot be reached.
+        An answer by default: what a person (or a moderator) just did, told to whom it concerns;
+        ``outbox.CARE`` for an alert it raises (a report to moderators, an escalation)."""
+        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key,
+                                    delivery_class=delivery_class)
 
     def record_activity(self, person_id: int) -> None:
         """Someone showed life (a helper answering for them counts): written with the batch."""
