@@ -92,10 +92,12 @@ class ChatLimits:
     (each platform has its own way to say it)."""
 
     def __init__(self, rates: Rates, is_group: Callable[[str], bool],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.rates = rates
         self.is_group = is_group
         self.clock = clock
+        self.sleep = sleep  # injectable, with the clock, so a benchmark can scale time
         self._overall = Window(rates.overall, rates.overall_window + rates.margin)
         self._chats: dict[str, Window] = {}
         self._stalled: dict[str, float] = {}
@@ -125,7 +127,7 @@ class ChatLimits:
                 self._overall.add(now)
                 self._chat(chat_id).add(now)
                 return
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
     def stall(self, chat_id: str, seconds: float) -> None:
         """The platform said 429 for this chat: nothing more to it until ``seconds`` have passed."""
