@@ -101,7 +101,7 @@ class Delivery:
         )
         due = await outbox.due(self.core.db, platform, self.core.clock.now(), DUE_BATCH)
         items = await self._in_turn(platform, due)
-        run = Pass(self.core)
+        run = Pass(self.core, items)
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
             if item.kind != "message":  # invites and changes to room members: one at a time
@@ -324,16 +324,19 @@ class Delivery:
 class Pass:
     """One delivery pass. It chose its items when it began; when something is queued (or made due)
     meanwhile (``Core.outbox_wakes`` moved), it may be an answer that must not wait for the rest of
-    this pass's bulk: the pass stops taking new items and the worker chooses again. Only once it has
-    started at least one send, so a steady stream of wakes cannot stop the outbox from moving."""
+    this pass's care and bulk: the pass stops taking new items and the worker chooses again, the turns
+    still counted (``ClassTurns``). Only once it has started at least one send, so a steady stream of
+    wakes cannot stop the outbox from moving; and never a pass of answers only, which nothing new may
+    overtake (answers keep their order)."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, items: list[outbox.Item]) -> None:
         self.core = core
         self.wakes = core.outbox_wakes
         self.started = 0
+        self.may_be_overtaken = core.delivery.classes and any(i.delivery_class > outbox.ANSWER for i in items)
 
     def outrun(self) -> bool:
-        return self.started > 0 and self.core.outbox_wakes != self.wakes and self.core.delivery.classes
+        return self.may_be_overtaken and self.started > 0 and self.core.outbox_wakes != self.wakes
 
 
 class Claims:
