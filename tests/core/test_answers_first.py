@@ -218,3 +218,24 @@ async def test_an_unknown_class_is_refused(hood: Neighbours) -> None:
         else:
             raise AssertionError("class 7 was accepted")
     assert await outbox.due(hood.core.db, "fake", hood.clock.now() + timedelta(days=1)) == []
+
+
+async def test_the_upgrade_files_waiting_announcements_as_bulk_and_the_rest_as_care(tmp_path, monkeypatch) -> None:
+    """Migration 091 on a database with a fan-out under way: its items become bulk (recognised by their
+    keys), so answers queued after the upgrade overtake them; other waiting items become care."""
+    from bot.storage import database
+
+    every = database.migrations()
+    monkeypatch.setattr(database, "migrations", lambda: [m for m in every if m[0] < 91])
+    db = await database.Database.open(tmp_path / "old.sqlite3")
+    try:
+        await db.execute_alone(
+            "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) VALUES "
+            "('fake', 'message', 'dm:a', '{}', 'announce:1:2:fake', '2026-11-25', '2026-11-25'), "
+            "('fake', 'message', 'dm:a', '{}', 'checkin-ask:3:fake', '2026-11-25', '2026-11-25')")
+        monkeypatch.setattr(database, "migrations", lambda: every)
+        await db.migrate()
+        rows = await db.fetchall("SELECT dedupe_key, delivery_class FROM outbox ORDER BY id")
+        assert [tuple(r) for r in rows] == [("announce:1:2:fake", outbox.BULK), ("checkin-ask:3:fake", outbox.CARE)]
+    finally:
+        await db.close()
