@@ -12,8 +12,9 @@ skipping would not help). A 429 stalls only the chat it was about: ``stall``.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.core.pacing import ChatLimits, Rates
@@ -35,5 +36,6 @@ def is_group(chat_id: str) -> bool:
     return chat_id.startswith("-")
 
 
-def chat_limits(rates: Rates | None = None, clock: Callable[[], float] = time.monotonic) -> ChatLimits:
-    return ChatLimits(rates or TelegramRates(), is_group, clock)
+def chat_limits(rates: Rates | None = None, clock: Callable[[], float] = time.monotonic,
+                sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> ChatLimits:
+    return ChatLimits(rates or TelegramRates(), is_group, clock, sleep)

@@ -104,7 +104,7 @@ async def announce(core, db: Database, event: Event, now: datetime) -> int:
         rows.append((platform, "message", chat_id, payload, f"announce:{event.id}:{person_id}:{platform}"))
         if not _has_buttons(core, platform):  # numbered answers ("1") must mean these buttons
             await conversations.offer_choices(db, platform, chat_id, [(c.label, c.payload) for c in choices])
-    await outbox.add_many(db, rows, now)
+    await outbox.add_many(db, rows, now, outbox.BULK)
     return len(rows)
 
 
@@ -130,7 +130,8 @@ async def tell_attendees(core, db: Database, event: Event, key: str, now: dateti
             return t(person_key, title=event.title, when=when_text(core, t, event.starts_at),
                      where=event.location or t("profile-none"))
         told += await core.tell(db, person_id, text, None, now,
-                                dedupe_key=f"{key}:{event.id}:{event.sequence}:{person_id}")
+                                dedupe_key=f"{key}:{event.id}:{event.sequence}:{person_id}",
+                                delivery_class=outbox.BULK)
     return told
 
 
@@ -269,7 +270,8 @@ async def reminder_pass(core, now: datetime) -> int:
                     return t("event-reminder", title=e.title, when=when_text(core, t, e.starts_at),
                              where=e.location or t("profile-none"))
                 told += await core.tell(core.db, person_id, text, lambda t, e=event: rsvp_buttons(t, e.id, "going"),
-                                        now, dedupe_key=f"remind:{event_id}:{person_id}")
+                                        now, dedupe_key=f"remind:{event_id}:{person_id}",
+                                        delivery_class=outbox.BULK)
     return told
 
 
@@ -305,7 +307,8 @@ async def digest_pass(core, now: datetime) -> int:
             sent += await core.tell(core.db, person_id, lambda t, f=found: _digest_text(core, t, f),
                                     lambda t, f=found: [(e.title[:30], f"rsvp:{e.id}:show")
                                                         for e in f[:8]],
-                                    now, dedupe_key=f"digest:{person_id}:{week.year}-{week.week}")
+                                    now, dedupe_key=f"digest:{person_id}:{week.year}-{week.week}",
+                                    delivery_class=outbox.BULK)
         sent += await helpers_digest(core, now, f"{week.year}-{week.week}")
     return sent
 
@@ -324,7 +327,7 @@ async def helpers_digest(core, now: datetime, week: str) -> int:
     sent = 0
     for helper_id, lists in near.items():
         sent += await core.tell(core.db, helper_id, lambda t, x=lists: _helper_digest_text(core, t, x), None, now,
-                                dedupe_key=f"digest-helper:{helper_id}:{week}")
+                                dedupe_key=f"digest-helper:{helper_id}:{week}", delivery_class=outbox.BULK)
     return sent
 
 

@@ -14,7 +14,7 @@ from bot.core.i18n import Localized
 from bot.core.interests import fold
 from bot.core.router import Command, Context
 from bot.people import after_onboarding
-from bot.storage import organizers
+from bot.storage import organizers, outbox
 from bot.storage.conversations import Conversation
 from bot.storage.database import Database
 from bot.storage.organizers import KINDS, Organizer
@@ -182,7 +182,8 @@ async def ask_moderators(ctx: Context, organizer: Organizer) -> int:
     told = 0
     for moderator_id in await deciders(ctx.core, ctx.db, organizer.requested):
         key = f"orgapp:{organizer.id}:{ctx.now.isoformat()}:{moderator_id}"
-        told += await ctx.core.tell(ctx.db, moderator_id, text, buttons, ctx.now, dedupe_key=key)
+        told += await ctx.core.tell(ctx.db, moderator_id, text, buttons, ctx.now, dedupe_key=key,
+                                    delivery_class=outbox.CARE)
     return told
 
 

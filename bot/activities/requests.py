@@ -8,18 +8,21 @@ from bot.activities import organizers, wizard
 from bot.core import access
 from bot.core.hooks import ModeratorCommand
 from bot.core.router import Command, Context
+from bot.storage import outbox
 from bot.storage.database import Database
 
 
-async def offer_pending(core, db: Database, person_id: int, place_ids: list[str] | None, now) -> int:
-    """Send one moderator every request of their neighbourhoods still waiting, each with its buttons."""
+async def offer_pending(core, db: Database, person_id: int, place_ids: list[str] | None, now,
+                        delivery_class: int = outbox.CARE) -> int:
+    """Send one moderator every request of their neighbourhoods still waiting, each with its buttons
+    (an answer when they asked with /demandes: before the line that counts them)."""
     sent = 0
     for organizer in await organizers.pending_applications(db, place_ids):
         text, buttons = organizers.application(core, organizer)
         key = f"orgapp:{organizer.id}:{now.isoformat()}:{person_id}"
-        sent += await core.tell(db, person_id, text, buttons, now, dedupe_key=key)
+        sent += await core.tell(db, person_id, text, buttons, now, dedupe_key=key, delivery_class=delivery_class)
     for event, organizer in await wizard.pending_events(db, place_ids):
-        sent += await wizard.offer_event(core, db, event, organizer, person_id, now)
+        sent += await wizard.offer_event(core, db, event, organizer, person_id, now, delivery_class)
     return sent
 
 
@@ -28,7 +31,8 @@ async def requests_command(ctx: Context) -> None:
     place_ids = await access.require_some_moderator(ctx)
     if place_ids is False:
         return
-    count = await offer_pending(ctx.core, ctx.db, ctx.person.id, place_ids, ctx.now)  # type: ignore[arg-type]
+    count = await offer_pending(ctx.core, ctx.db, ctx.person.id, place_ids, ctx.now,  # type: ignore[arg-type]
+                                outbox.ANSWER)
     if count:
         await ctx.reply(ctx.t.plural("requests-listed", count))
     else:

@@ -21,7 +21,7 @@ from bot.core.flows import MISSED, StepFlow, Ticks, picked, picked_all, typed
 from bot.core.i18n import Localized
 from bot.core.interests import fold
 from bot.core.router import Command, Context
-from bot.storage import events, organizers
+from bot.storage import events, organizers, outbox
 from bot.storage.conversations import Conversation
 from bot.storage.events import Draft, Event
 from bot.storage.organizers import Organizer
@@ -316,7 +316,8 @@ async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now
     return told
 
 
-async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id: int, now: datetime) -> int:
+async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id: int, now: datetime,
+                      delivery_class: int = outbox.CARE) -> int:
     def text(t) -> Localized:
         return t("event-to-moderate", organizer=organizer.name) + Localized("\n") + t(
             "event-card", title=event.title, when=announcements.when_text(core, t, event.starts_at),
@@ -326,7 +327,7 @@ async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id
     return int(await core.tell(db, moderator_id, text,
                                lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
                                           (t("event-button-reject"), f"evmod:{event.id}:no")],
-                               now, dedupe_key=f"evmod:{event.id}:{moderator_id}"))
+                               now, dedupe_key=f"evmod:{event.id}:{moderator_id}", delivery_class=delivery_class))
 
 
 async def pending_events(db, place_ids: list[str] | None) -> list[tuple[Event, Organizer]]:

@@ -18,7 +18,7 @@ from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized, Translator
 from bot.core.router import Command, Context
 from bot.storage import checkins as store
-from bot.storage import people
+from bot.storage import outbox, people
 from bot.storage.conversations import Conversation
 from bot.storage.people import Person
 
@@ -205,7 +205,8 @@ async def _tell_moderators(ctx: Context, checkin: store.Checkin, subject: Person
 
     held = care_at(ctx.core, ctx.now)
     for moderator in await moderators_to_alert(ctx.core, ctx.db, subject, ctx.person.id, ctx.now, checkin.id):
-        if await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}", not_before=held):
+        if await ctx.tell(moderator, text, choices, dedupe_key=f"{key}:{checkin.id}:{moderator}", not_before=held,
+                          delivery_class=outbox.CARE):
             await store.add_told(ctx.db, checkin.id, moderator, "alert", ctx.now)
 
 

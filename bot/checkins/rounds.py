@@ -204,7 +204,7 @@ async def daily_pass(core: Core, now: datetime) -> int:
             key = f"checkin-ask:{target.checkin_id}:{target.platform}"
             messages.append((target.platform, "message", target.chat_id, message.to_json(), key))
             offers.append((target.platform, target.chat_id, [(c.label, c.payload) for c in message.choices]))
-        await outbox.add_many(core.db, messages, now)
+        await outbox.add_many(core.db, messages, now, outbox.CARE)
         await conversations.offer_choices_many(core.db, offers)
     return opened
 

@@ -25,7 +25,7 @@ from bot.core.clock import to_iso
 from bot.core.hooks import RoomEvent
 from bot.core.i18n import Localized
 from bot.storage import circles as circle_store
-from bot.storage import people
+from bot.storage import outbox, people
 from bot.storage.database import Database
 from bot.storage.people import Person
 
@@ -176,7 +176,7 @@ async def welcome(core, db: Database, person: Person, circle_id: int, others: li
         text = t("circle-welcome", place=place_name, number=circle.number, names=", ".join(names))
     else:
         text = t("circle-welcome-first", place=place_name, number=circle.number)
-    await core.tell(db, person.id, lambda _t: text, None, now)
+    await core.tell(db, person.id, lambda _t: text, None, now, delivery_class=outbox.ANSWER)  # ends onboarding
 
 
 def place_label(core, place_id: str) -> str:

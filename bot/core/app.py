@@ -97,6 +97,7 @@ class Core:
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
+        self.outbox_wakes = 0  # how many times something was queued or made due (see ``wake_outbox``)
         self.delivery = Delivery(self)
         self.scheduler = Scheduler(self)
 
@@ -404,11 +405,17 @@ class Core:
         kind: str = "notice",
         keep_choices: bool = False,
         not_before: datetime | None = None,
+        delivery_class: int = outbox.ANSWER,
     ) -> bool:
         """Queue one message; ``not_before`` holds it until then (a check-in message at night waits for
-        the morning) without holding back the chat's other messages."""
+        the morning) without holding back the chat's other messages. ``delivery_class``
+        (``bot.storage.outbox``): an answer to what someone just did unless the caller says otherwise;
+        care and bulk are said where they are decided."""
         message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
-        queued = await outbox.add(db, platform, "message", chat_id, message.to_json(), now, dedupe_key, not_before)
+        queued = await outbox.add(
+            db, platform, "message", chat_id, message.to_json(), now, dedupe_key, not_before,
+            delivery_class=delivery_class,
+        )
         if kind == "notice" and not keep_choices:
             if choices:
                 await conversations.offer_choices(db, platform, chat_id, list(choices))
@@ -428,6 +435,7 @@ class Core:
         await outbox.add(db, platform, "work", chat_id, json.dumps({"work": name, "data": data}), now)
 
     async def queue_file(self, db: Database, message: Outgoing, now: datetime) -> None:
+        """A file answering someone (an .ics, an export, a chart): an answer."""
         await outbox.add(db, message.platform, "message", message.chat_id, message.to_json(), now)
 
     async def tell(
@@ -439,9 +447,12 @@ class Core:
         now: datetime,
         dedupe_key: str | None = None,
         not_before: datetime | None = None,
+        delivery_class: int = outbox.CARE,
     ) -> bool:
         """Write privately to a person on the first of their platforms that can reach them (held until
-        ``not_before`` when given)."""
+        ``not_before`` when given). Care by default (someone told of something that concerns them: a
+        check-in, an alert, a decision); ``outbox.ANSWER`` when it answers what someone just did,
+        ``outbox.BULK`` for reminders and digests."""
         person = await people.get(db, person_id)
         if person is None:
             return False
@@ -452,6 +463,7 @@ class Core:
             await self.queue_message(
                 db, identity.platform, identity.private_chat_id, text(t), choices(t) if choices else (), now,
                 dedupe_key=f"{dedupe_key}:{identity.platform}" if dedupe_key else None, not_before=not_before,
+                delivery_class=delivery_class,
             )
             return True
         return False
@@ -467,9 +479,12 @@ class Core:
         kind: str = "notice",
         dedupe_key: str | None = None,
         rooms: list[tuple[str, str]] | None = None,
+        delivery_class: int = outbox.BULK,
     ) -> int:
         """Write in every room of a circle (except ``skip_chat``, where the words came from); ``rooms``
-        when the caller already has them (a message written in the circle came with its rooms)."""
+        when the caller already has them (a message written in the circle came with its rooms).
+        Bulk by default (mirrored words, introductions, a moderator's announcement): a circle's room
+        can wait its turn behind a person's answer."""
         if rooms is None:
             rooms = [(room.platform, room.chat_id) for room in await circle_store.rooms(db, circle_id)]
         sent = 0
@@ -477,7 +492,8 @@ class Core:
             if skip_chat == (platform, chat_id):
                 continue
             key = f"{dedupe_key}:{platform}" if dedupe_key else None
-            sent += await self.queue_message(db, platform, chat_id, text, (), now, key, kind=kind)
+            sent += await self.queue_message(db, platform, chat_id, text, (), now, key, kind=kind,
+                                             delivery_class=delivery_class)
         return sent
 
     async def queue_invite(self, db: Database, circle_id: int, person_id: int, now: datetime) -> None:
@@ -491,7 +507,8 @@ class Core:
         """One outbox item per platform account of the person, about their place in a circle's room
         (an invite, a power level, a mute, a removal), carried out by ``bot.core.delivery``.
         ``anonymous``: filed under no private chat (for someone being erased: once carried out, the
-        item's content is blanked and nothing left in the outbox points to them)."""
+        item's content is blanked and nothing left in the outbox points to them). Served as answers: an
+        invite completes someone's onboarding, a mute or a removal is a moderation action."""
         for identity in await people.identities(db, person_id):
             chat_id = ERASED_CHAT if anonymous else identity.private_chat_id
             payload = json.dumps(
@@ -503,7 +520,10 @@ class Core:
             )
 
     def wake_outbox(self) -> None:
-        """Wake the delivery workers: called after a batch, and by adapters that made items due."""
+        """Wake the delivery workers: called after a batch, and by adapters that made items due. A worker
+        in the middle of a pass notices (``outbox_wakes``) and chooses again, so an answer queued now
+        does not wait for the rest of an announcement's batch."""
+        self.outbox_wakes += 1
         for event in self.outbox_ready.values():
             event.set()
 

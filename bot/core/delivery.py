@@ -4,6 +4,14 @@ Every message, invite and room-power change was written to the outbox in the tra
 it (``Core.queue_message`` and friends). Here a worker per platform sends what is due, at most once per
 item, in order per chat, paced to the platform's rate, retrying what is transient (``RetryLater``) and
 marking what is permanent (``Undeliverable``) without retrying it forever.
+
+Answers first: each item carries a delivery class (answer, care, bulk; ``bot.storage.outbox``). A pass
+sends the highest class first, and keeps a share of the rate for the lower ones (``ClassTurns``: of every
+10 sends while all classes wait, 5 answers, 3 care, 2 bulk; a class with nothing waiting leaves its
+turns to the others), so an announcement takes whatever the answers leave and is never starved. When
+something new is queued during a pass, the pass stops after the sends under way and chooses again: a
+reply does not wait for the rest of an announcement's batch. Order holds per chat within a class; the
+per-chat and overall limits are the platform's, whatever the class.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import from_iso
 from bot.core.counters import RATE_LIMIT_REASONS
-from bot.core.pacing import Pacer, backoff
+from bot.core.pacing import ClassTurns, Pacer, backoff
 from bot.storage import circles as circle_store
 from bot.storage import outbox, people
 
@@ -41,6 +49,9 @@ log = logging.getLogger(__name__)
 # the chat's later messages are no longer held behind it. Transient failures the adapter recognises
 # (rate limits, the network) are not counted here: they are retried for as long as they last.
 POISON_ATTEMPTS = 5
+
+# How many items of each class one pass reads (``outbox.due``).
+DUE_BATCH = 100
 
 
 # Outbox kinds that change a member's standing in a circle room: the adapter method that does it, and
@@ -57,7 +68,14 @@ class Delivery:
         self.core = core
         self.pacers: dict[str, Pacer] = {}
         self._claims: dict[str, Claims] = {}
+        self._turns: dict[str, ClassTurns] = {}
         self._salt: str | None = None
+        self.classes = True  # False: one FIFO by id, as before classes (the benchmark's comparison)
+
+    def turns(self, platform: str) -> ClassTurns:
+        if platform not in self._turns:
+            self._turns[platform] = ClassTurns()
+        return self._turns[platform]
 
     def claims(self, platform: str) -> Claims:
         if platform not in self._claims:
@@ -81,18 +99,20 @@ class Delivery:
         concurrency = transport.capabilities.sends_in_flight or (
             8 if getattr(transport, "idempotent_sends", False) else 1
         )
-        items = await outbox.due(self.core.db, platform, self.core.clock.now())
+        due = await outbox.due(self.core.db, platform, self.core.clock.now(), DUE_BATCH)
+        items = await self._in_turn(platform, due)
+        run = Pass(self.core, items)
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:
             if item.kind != "message":  # invites and changes to room members: one at a time
-                await self._deliver_in_order(transport, [item])
+                await self._deliver_in_order(transport, [item], run)
             else:
                 by_chat.setdefault(item.chat_id, []).append(item)
-        slots = asyncio.Semaphore(concurrency)
+        slots = asyncio.Semaphore(concurrency)  # FIFO: chats are served in the turns' order
 
         async def serve(chat_items: list[outbox.Item]) -> None:
             async with slots:
-                await self._deliver_in_order(transport, chat_items)
+                await self._deliver_in_order(transport, chat_items, run)
 
         try:
             results = await asyncio.gather(*(serve(chat_items) for chat_items in by_chat.values()),
@@ -104,9 +124,19 @@ class Delivery:
                 log.error("delivery on %s failed", platform, exc_info=result)
         return len(items)
 
-    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item]) -> None:
-        """One chat's due items, oldest first; stop at the first one that must wait."""
+    async def _in_turn(self, platform: str, items: list[outbox.Item]) -> list[outbox.Item]:
+        """The due items in the order the classes' turns give; without classes, one FIFO by id: the
+        oldest ``DUE_BATCH`` whatever their class, as before classes (the benchmark's comparison)."""
+        if not self.classes:
+            return sorted(items, key=lambda item: item.id)[:DUE_BATCH]
+        return self.turns(platform).order(items, lambda item: item.delivery_class)
+
+    async def _deliver_in_order(self, transport: Transport, chat_items: list[outbox.Item], run: Pass) -> None:
+        """One chat's due items, in turn order (oldest first within a class); stop at the first one
+        that must wait, or when the pass should choose again (``Pass.outrun``)."""
         for item in chat_items:
+            if run.outrun():
+                return  # left pending: the next pass, a moment later, takes it in its turn
             wait = transport.ready_in(item.chat_id) if hasattr(transport, "ready_in") else 0.0
             if wait > 0:
                 async with self.core.db.transaction():
@@ -117,6 +147,9 @@ class Delivery:
                 await pacer.wait()
             if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
                 continue  # no longer waiting (dropped, or its transaction was rolled back)
+            run.started += 1
+            if self.classes:
+                self.turns(transport.platform).took(item.delivery_class)
             result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
@@ -286,6 +319,24 @@ class Delivery:
             return 30.0
         delta = (datetime.fromisoformat(next_at) - self.core.clock.now()).total_seconds()
         return min(30.0, max(0.05, delta))
+
+
+class Pass:
+    """One delivery pass. It chose its items when it began; when something is queued (or made due)
+    meanwhile (``Core.outbox_wakes`` moved), it may be an answer that must not wait for the rest of
+    this pass's care and bulk: the pass stops taking new items and the worker chooses again, the turns
+    still counted (``ClassTurns``). Only once it has started at least one send, so a steady stream of
+    wakes cannot stop the outbox from moving; and never a pass of answers only, which nothing new may
+    overtake (answers keep their order)."""
+
+    def __init__(self, core: Core, items: list[outbox.Item]) -> None:
+        self.core = core
+        self.wakes = core.outbox_wakes
+        self.started = 0
+        self.may_be_overtaken = core.delivery.classes and any(i.delivery_class > outbox.ANSWER for i in items)
+
+    def outrun(self) -> bool:
+        return self.may_be_overtaken and self.started > 0 and self.core.outbox_wakes != self.wakes
 
 
 class Claims:

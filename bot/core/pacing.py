@@ -9,6 +9,8 @@ Three tools, one place:
   20 a minute per group, ~30 a second overall) and the stalls a 429 imposes on one chat, so the outbox
   worker can skip a chat that must wait and go on with the others.
 - ``backoff`` is how long to wait before trying again after the n-th transient failure.
+- ``ClassTurns`` decides which delivery class goes next (answers, care, bulk): the highest waiting
+  class first, with a share kept for each lower one so bulk is never starved.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 MARGIN = 0.97
 
@@ -87,10 +92,12 @@ class ChatLimits:
     (each platform has its own way to say it)."""
 
     def __init__(self, rates: Rates, is_group: Callable[[str], bool],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.rates = rates
         self.is_group = is_group
         self.clock = clock
+        self.sleep = sleep  # injectable, with the clock, so a benchmark can scale time
         self._overall = Window(rates.overall, rates.overall_window + rates.margin)
         self._chats: dict[str, Window] = {}
         self._stalled: dict[str, float] = {}
@@ -120,7 +127,7 @@ class ChatLimits:
                 self._overall.add(now)
                 self._chat(chat_id).add(now)
                 return
-            await asyncio.sleep(wait)
+            await self.sleep(wait)
 
     def stall(self, chat_id: str, seconds: float) -> None:
         """The platform said 429 for this chat: nothing more to it until ``seconds`` have passed."""
@@ -131,3 +138,55 @@ class ChatLimits:
         now = self.clock()
         for chat_id in [c for c, w in self._chats.items() if not w.stamps or w.stamps[-1] < now - w.span]:
             del self._chats[chat_id]
+
+
+# Out of every 10 sends while every class has something waiting: 5 answers, 3 care, 2 bulk. A class with
+# nothing waiting leaves its turns to the others, so bulk gets the whole rate when no one is talking, and
+# never less than 20 % of it however busy the higher classes are (no starvation); care likewise keeps
+# 30 % against a flood of answers. Within a round the highest class goes first: a lone answer never
+# waits behind more than the sends already in flight.
+CLASS_SHARES: dict[int, int] = {1: 5, 2: 3, 3: 2}
+
+
+class ClassTurns:
+    """Weighted turns between delivery classes (lower number = higher class), kept across passes.
+
+    A round gives each class its share (``CLASS_SHARES``); the next send goes to the highest class that
+    has something waiting and turns left in the round; when every waiting class has used its turns, a
+    new round starts. The count lives here, not in one pass, so a pass cut short (something new was
+    queued) does not hand the answers a fresh round each time and starve the bulk."""
+
+    def __init__(self, shares: dict[int, int] | None = None) -> None:
+        self.shares = dict(shares or CLASS_SHARES)
+        self.used = dict.fromkeys(self.shares, 0)
+
+    def _pick(self, used: dict[int, int], waiting: Sequence[int]) -> int:
+        open_classes = [c for c in waiting if used[c] < self.shares[c]]
+        if not open_classes:  # every waiting class had its turns: a new round
+            for c in used:
+                used[c] = 0
+            open_classes = list(waiting)
+        return min(open_classes)
+
+    def order(self, items: Sequence[T], class_of: Callable[[T], Hashable]) -> list[T]:
+        """``items`` (oldest first within each class) in the order the turns would send them."""
+        queues: dict[int, list[T]] = {}
+        for item in items:
+            queues.setdefault(class_of(item), []).append(item)  # type: ignore[arg-type]
+        used = dict(self.used)
+        heads = dict.fromkeys(queues, 0)
+        ordered: list[T] = []
+        while len(ordered) < len(items):
+            waiting = sorted(c for c in queues if heads[c] < len(queues[c]))
+            chosen = self._pick(used, waiting)
+            ordered.append(queues[chosen][heads[chosen]])
+            heads[chosen] += 1
+            used[chosen] += 1
+        return ordered
+
+    def took(self, delivery_class: int) -> None:
+        """A send of this class really started: count it against its round. Sending a class that has
+        used its turns means no other waiting class had any left (``order``): a new round."""
+        if self.used[delivery_class] >= self.shares[delivery_class]:
+            self.used = dict.fromkeys(self.shares, 0)
+        self.used[delivery_class] += 1

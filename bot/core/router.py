@@ -24,7 +24,7 @@ from bot.core.batch import Batch
 from bot.core.chat import Address, Body, ChoiceIn, Incoming
 from bot.core.i18n import Localized, Translator
 from bot.core.interests import fold
-from bot.storage import conversations
+from bot.storage import conversations, outbox
 from bot.storage.conversations import Conversation
 from bot.storage.database import Database
 from bot.storage.people import Person
@@ -65,14 +65,15 @@ class Context:
         self, text: Localized, choices: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (), *,
         keep_choices: bool = False,
     ) -> None:
-        """Answer in the chat the event came from, through the outbox, after the pending ``note``.
+        """Answer in the chat the event came from, through the outbox, after the pending ``note``: an
+        answer, served before care and bulk (``bot.storage.outbox.ANSWER``).
 
         ``keep_choices``: a short answer without buttons that leaves the choices offered before still
         answerable by number (a tick acknowledged in a "pick several" list)."""
         if self.note is not None:
             text, self.note = self.note + Localized("\n\n") + text, None
         await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now,
-                                      keep_choices=keep_choices)
+                                      keep_choices=keep_choices, delivery_class=outbox.ANSWER)
 
     async def tell(
         self,
@@ -81,10 +82,14 @@ class Context:
         choices: Callable[[Translator], list[tuple[str, str]]] | None = None,
         dedupe_key: str | None = None,
         not_before: datetime | None = None,
+        delivery_class: int = outbox.ANSWER,
     ) -> bool:
         """Write privately to someone else, in their own language (held until ``not_before`` when
-        given). False if they cannot be reached."""
-        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key, not_before)
+        given). False if they cannot be reached. An answer by default: what a person (or a moderator)
+        just did, told to whom it concerns; ``outbox.CARE`` for an alert it raises (a report to
+        moderators, an escalation)."""
+        return await self.core.tell(self.db, person_id, text, choices, self.now, dedupe_key, not_before,
+                                    delivery_class=delivery_class)
 
     def record_activity(self, person_id: int) -> None:
         """Someone showed life (a helper answering for them counts): written with the batch."""

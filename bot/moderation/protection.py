@@ -25,7 +25,7 @@ from bot.core.flows import StepFlow, typed
 from bot.core.hooks import RoomEvent
 from bot.core.router import Context
 from bot.moderation.safety import FloodMeter, WordList, is_newcomer, judge, normalise_answer
-from bot.storage import activity, people, sanctions
+from bot.storage import activity, outbox, people, sanctions
 from bot.storage import circles as circle_store
 from bot.storage.conversations import Conversation
 from bot.storage.people import Person
@@ -104,9 +104,11 @@ class Guard:
             self._remember_mute(core, person.id, until)
         elif verdict.reason == "link":
             hours = core.config.moderation.new_member_link_hours
-            await core.tell(core.db, person.id, lambda t: t("safety-link-wait", hours=hours), None, now)
+            await core.tell(core.db, person.id, lambda t: t("safety-link-wait", hours=hours), None, now,
+                            delivery_class=outbox.ANSWER)
         elif verdict.reason == "word":
-            await core.tell(core.db, person.id, lambda t: t("safety-word-held"), None, now)
+            await core.tell(core.db, person.id, lambda t: t("safety-word-held"), None, now,
+                            delivery_class=outbox.ANSWER)
         return False
 
     async def count_active(self, core, person: Person, now: datetime) -> None:
@@ -159,7 +161,8 @@ async def mute_for_flood(core, person: Person, circle_id: int, now: datetime) ->
     circle = await circle_store.get(core.db, circle_id)
     place_id = circle.place_id if circle else person.place_id
     await audit.record(core.db, None, "mute", f"person:{person.id}", f"flood {minutes} min", now, place_id=place_id)
-    await core.tell(core.db, person.id, lambda t: t("safety-muted-you", minutes=minutes), None, now)
+    await core.tell(core.db, person.id, lambda t: t("safety-muted-you", minutes=minutes), None, now,
+                    delivery_class=outbox.ANSWER)  # a moderation action, as it happens
     told = await roles.hosts_of(core.db, circle_id) or await roles.moderators_of(core.db, place_id or "")
     name = person.first_name or "?"
     number = circle.number if circle else "?"
@@ -246,6 +249,7 @@ async def ask_moderators(ctx: Context, person: Person, answer: str) -> None:
             lambda t: [(t("button-localq-accept"), f"mod:lq:{person.id}:ok"),
                        (t("button-localq-refuse"), f"mod:lq:{person.id}:no")],
             dedupe_key=f"localq:{person.id}:{moderator}:{ctx.now.isoformat()}",
+            delivery_class=outbox.CARE,
         )
 
 

@@ -18,7 +18,7 @@ from bot.core.scheduler import Job, every
 from bot.moderation import bans
 from bot.moderation.commands import register
 from bot.storage import circles as circle_store
-from bot.storage import people, sanctions
+from bot.storage import outbox, people, sanctions
 from bot.storage import reports as report_store
 from bot.storage.people import Person
 from bot.storage.reports import Report
@@ -112,7 +112,8 @@ async def file_report(ctx: Context, reported: Person, text: str) -> None:
     assert report is not None
     for moderator in await _moderators(ctx, place_id):
         await ctx.tell(moderator, lambda t, r=report: _describe(ctx, t, r, reported, ctx.person),
-                       lambda t, r=report: _buttons(t, r), dedupe_key=f"report:{report_id}:{moderator}")
+                       lambda t, r=report: _buttons(t, r), dedupe_key=f"report:{report_id}:{moderator}",
+                       delivery_class=outbox.CARE)
     await _answer(ctx, lambda t: t("report-thanks", name=reported.first_name))
 
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.clock import from_iso
 from bot.operations.backup import HEARTBEAT_SECONDS
+from bot.storage import outbox as outbox_store
 from bot.storage import runtime
 from bot.storage.database import Database
 
@@ -20,8 +21,8 @@ class Status:
     contacts: dict[str, datetime]  # platform → last successful poll/sync
     scheduler_tick: datetime | None
     inbox: dict[tuple[str, str], int]  # (platform, status) → events
-    outbox: dict[tuple[str, str, str], int]  # (platform, kind, status) → items
-    outbox_oldest: dict[tuple[str, str], datetime]  # (platform, kind) → oldest waiting item
+    outbox: dict[tuple[str, str, str, str], int]  # (platform, kind, class, status) → items
+    outbox_oldest: dict[tuple[str, str, str], datetime]  # (platform, kind, class) → oldest waiting item
     jobs: list[tuple[str, datetime | None]]  # pass name, last run
     waiting_rooms: dict[str, int]  # platform → circles whose members wait for a room there (Telegram groups)
     checkins: dict[str, int] = field(default_factory=dict)  # open, escalated_open, asked, answered, escalated
@@ -44,11 +45,12 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
     alive = process is not None and now - process[1] < timedelta(seconds=2 * HEARTBEAT_SECONDS)
     inbox = {(r[0], r[1]): r[2] for r in await db.fetchall_alone(
         "SELECT platform, status, COUNT(*) FROM inbox WHERE status != 'done' GROUP BY platform, status")}
-    outbox = {(r[0], r[1], r[2]): r[3] for r in await db.fetchall_alone(
-        "SELECT platform, kind, status, COUNT(*) FROM outbox WHERE status != 'sent' GROUP BY platform, kind, status")}
-    oldest = {(r[0], r[1]): from_iso(r[2]) for r in await db.fetchall_alone(
-        "SELECT platform, kind, MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending') "
-        "GROUP BY platform, kind")}
+    outbox = {(r[0], r[1], _class_name(r[2]), r[3]): r[4] for r in await db.fetchall_alone(
+        "SELECT platform, kind, delivery_class, status, COUNT(*) FROM outbox WHERE status != 'sent' "
+        "GROUP BY platform, kind, delivery_class, status")}
+    oldest = {(r[0], r[1], _class_name(r[2])): from_iso(r[3]) for r in await db.fetchall_alone(
+        "SELECT platform, kind, delivery_class, MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending') "
+        "GROUP BY platform, kind, delivery_class")}
     waiting_rooms = {r[0]: r[1] for r in await db.fetchall_alone(
         "SELECT o.platform, COUNT(DISTINCT json_extract(o.payload, '$.circle_id')) FROM outbox o "
         "WHERE o.kind = 'invite' AND o.status = 'pending' AND NOT EXISTS (SELECT 1 FROM circle_rooms r "
@@ -65,6 +67,11 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
         inbox=inbox, outbox=outbox, outbox_oldest=oldest, jobs=jobs, waiting_rooms=waiting_rooms,
         checkins=await _checkins(db),
     )
+
+
+def _class_name(delivery_class: int) -> str:
+    """answer, care or bulk (``bot.storage.outbox``): the first question when a queue grows is whose it is."""
+    return outbox_store.CLASS_NAMES.get(delivery_class, str(delivery_class))
 
 
 async def _checkins(db: Database) -> dict[str, int]:
@@ -104,11 +111,14 @@ def render(status: Status) -> str:
     failed = sum(n for (_, state), n in status.inbox.items() if state == "failed")
     lines.append(f"Inbox: {waiting} waiting, {failed} failed")
     lines.append("Outbox:" if status.outbox else "Outbox: nothing waiting")
-    for platform, kind in sorted({(p, k) for p, k, _ in status.outbox}):
-        counts = {state: n for (p, k, state), n in status.outbox.items() if (p, k) == (platform, kind)}
-        oldest = status.outbox_oldest.get((platform, kind))
+    rank = {name: number for number, name in outbox_store.CLASS_NAMES.items()}
+    for platform, kind, cls in sorted({key[:3] for key in status.outbox},
+                                      key=lambda k: (k[0], rank.get(k[2], 9), k[1])):
+        counts = {key[3]: n for key, n in status.outbox.items() if key[:3] == (platform, kind, cls)}
+        oldest = status.outbox_oldest.get((platform, kind, cls))
         age = f", oldest {_ago(status.now - oldest)}" if oldest else ""
-        lines.append(f"  {platform} {kind}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items())) + age)
+        lines.append(f"  {platform} {cls} {kind}: " + ", ".join(f"{n} {state}" for state, n in sorted(counts.items()))
+                     + age)
     for platform, circles in sorted(status.waiting_rooms.items()):
         lines.append(f"Circles waiting for a {platform} group: {circles} (moderators are asked once a day)")
     c = status.checkins

@@ -62,15 +62,16 @@ class Snapshot(Collector):
         for (platform, state), n in sorted(s.inbox.items()):
             inbox.add_metric([platform, state], n)
         yield inbox
-        depth = GaugeMetricFamily(f"{PREFIX}_outbox_items", "Outbox items not sent, by platform, kind and status",
-                                  labels=["platform", "kind", "status"])
-        for (platform, kind, state), n in sorted(s.outbox.items()):
-            depth.add_metric([platform, kind, state], n)
+        depth = GaugeMetricFamily(f"{PREFIX}_outbox_items",
+                                  "Outbox items not sent, by platform, kind, delivery class and status",
+                                  labels=["platform", "kind", "class", "status"])
+        for (platform, kind, cls, state), n in sorted(s.outbox.items()):
+            depth.add_metric([platform, kind, cls, state], n)
         yield depth
         age = GaugeMetricFamily(f"{PREFIX}_outbox_oldest_age_seconds", "Age of the oldest waiting outbox item",
-                                labels=["platform", "kind"])
-        for (platform, kind), oldest in sorted(s.outbox_oldest.items()):
-            age.add_metric([platform, kind], max(0.0, (s.now - oldest).total_seconds()))
+                                labels=["platform", "kind", "class"])
+        for (platform, kind, cls), oldest in sorted(s.outbox_oldest.items()):
+            age.add_metric([platform, kind, cls], max(0.0, (s.now - oldest).total_seconds()))
         yield age
         contact = GaugeMetricFamily(f"{PREFIX}_platform_last_contact_age_seconds",
                                     "Seconds since the platform last answered a poll or sync", labels=["platform"])

@@ -1,6 +1,6 @@
 """A separate process for the crash test: one event fanned out through the real Core to N members.
 
-    python -m tests.core.fanout_worker setup|deliver DB LOG N idempotent|plain|plain4
+    python -m tests.core.fanout_worker setup|deliver DB LOG N idempotent|plain|plain4|mixed|mixed4
 
 ``setup`` creates the members, a trusted organizer and an event, publishes it (the whole fan-out is
 written to the outbox in that one transaction), then delivers; ``deliver`` only delivers what is left.
@@ -8,7 +8,9 @@ The platform is a file: each delivery appends "key<TAB>chat" to LOG and is flush
 returns, then the adapter pauses a moment — the window in which the test's kill -9 usually lands,
 after the message went out but before the outbox recorded it. With ``idempotent`` the file platform
 remembers keys it has seen (like Matrix transaction ids), so a resend after a crash is recognised;
-``plain4`` is ``plain`` with four sends in flight, like Telegram.
+``plain4`` is ``plain`` with four sends in flight, like Telegram. ``mixed`` (idempotent) and ``mixed4``
+(plain, four in flight) also queue an answer and a care message for every third member, so the three
+delivery classes take turns when the kill lands.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bot.core.app import Content, Core
 from bot.core.chat import Capabilities, Delivered, InviteResult, Outgoing, SendResult
 from bot.core.clock import SystemClock, to_iso
 from bot.core.config import load_config
+from bot.core.i18n import Localized
 from bot.storage import circles, events, organizers, outbox, people
 from bot.storage.database import Database
 from bot.storage.events import Draft
@@ -55,7 +58,7 @@ class FilePlatform(Adapter):
         return InviteResult(Delivered())
 
 
-async def setup(core: Core, n: int) -> None:
+async def setup(core: Core, n: int, mixed: bool = False) -> None:
     db, now = core.db, core.clock.now()
     async with db.transaction():
         circle = None
@@ -71,6 +74,11 @@ async def setup(core: Core, n: int) -> None:
         draft = Draft("Atelier", now.replace(year=now.year + 1), "Salle", "Tricot", ("nb:belleville",))
         event_id = await events.create(db, organizer_id, draft, "pending", now)
         queued = await announcements.publish(core, db, event_id, now)
+        if mixed:
+            for i in range(0, n, 3):
+                for text, cls in (("réponse", outbox.ANSWER), ("soin", outbox.CARE)):
+                    queued += await core.queue_message(db, "file", f"dm:u{i}", Localized(text), (), now,
+                                                       delivery_class=cls)
     print("published", queued, flush=True)
 
 
@@ -80,6 +88,8 @@ async def deliver(core: Core, platform: FilePlatform) -> None:
     while await core.deliver_due("file"):
         pass
     print("done", await outbox.counts(core.db), flush=True)
+    by_class = await core.db.fetchall("SELECT delivery_class, status, COUNT(*) FROM outbox GROUP BY 1, 2")
+    print("classes", {f"{r[0]}:{r[1]}": r[2] for r in by_class}, flush=True)
 
 
 async def main(phase: str, db_path: str, log: str, n: int, mode: str) -> None:
@@ -87,10 +97,10 @@ async def main(phase: str, db_path: str, log: str, n: int, mode: str) -> None:
     config = replace(config, places=replace(config.places, national=""))  # the communes are not needed here
     db = await Database.open(db_path)
     core = build_core(config, db, Content.load(config), SystemClock())
-    platform = FilePlatform(Path(log), mode == "idempotent", 4 if mode == "plain4" else 0)
+    platform = FilePlatform(Path(log), mode in ("idempotent", "mixed"), 4 if mode in ("plain4", "mixed4") else 0)
     core.attach(platform)
     if phase == "setup":
-        await setup(core, n)
+        await setup(core, n, mixed=mode.startswith("mixed"))
     await deliver(core, platform)
     await db.close()
 

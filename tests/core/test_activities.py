@@ -59,7 +59,8 @@ async def test_an_untrusted_organizers_event_waits_for_a_moderator(hood: Neighbo
     out = await hood.send("alice", ChoiceIn("evmod:1:ok"))  # a resident cannot approve
     assert "Seuls les modérateurs" in out[0].text and await state(hood) == before
     await hood.press("mod", "✅ Publier")
-    assert "est publiée et annoncée à 2 voisins." in hood.texts("mod")[-1]  # alice and the moderator
+    # alice and the moderator; the moderator's answer goes before the announcement they also get (issue 15)
+    assert "est publiée et annoncée à 2 voisins." in hood.texts("mod")[-2] and "📣" in hood.texts("mod")[-1]
     assert "📣" in hood.texts("alice")[-1]
     assert "publiée et annoncée aux voisins" in hood.texts("shop")[-1]
     out = await hood.send("mod", ChoiceIn("evmod:1:no"))  # a second decision changes nothing

@@ -75,3 +75,25 @@ def test_without_idempotent_sends_an_interrupted_item_is_given_up_never_repeated
     counts = {k: int(v) for k, v in re.findall(r"'(\w+)': (\d+)", out)}
     assert counts.get("sent", 0) + counts.get("failed", 0) == N and counts.get("failed", 0) <= 2 * in_flight, out
     assert N - len(per_chat) <= min(in_flight, counts.get("failed", 0))  # only sends in flight may be missing
+
+
+@pytest.mark.parametrize(("mode", "in_flight"), [("mixed", 0), ("mixed4", 4)])
+def test_kill_9_while_answers_care_and_bulk_take_turns_loses_nothing_and_repeats_nothing(
+    tmp_path: Path, mode: str, in_flight: int
+) -> None:
+    """Issue 15: the three delivery classes interleave (answers, care, an announcement's bulk) when the
+    kill lands. Whatever class an item has, it is sent at most once; nothing is lost where the platform
+    deduplicates (``mixed``), and where it cannot (``mixed4``) only the sends cut off are given up."""
+    kill_mid_fanout(tmp_path, mode)
+    out = restart(tmp_path, mode)
+    keys = Counter(line.split("\t")[0] for line in delivered(tmp_path))
+    assert set(keys.values()) == {1}, out  # no outbox item delivered twice, in any class
+    classes = {k: int(v) for k, v in re.findall(r"'(\d:\w+)': (\d+)", out)}
+    answers = care = len(range(0, N, 3))
+    if in_flight == 0:
+        assert classes == {"1:sent": answers, "2:sent": care, "3:sent": N}, out
+        assert len(keys) == N + answers + care
+    else:
+        assert "1:pending" not in classes and "2:pending" not in classes and "3:pending" not in classes, out
+        assert sum(classes.get(f"{c}:failed", 0) for c in (1, 2, 3)) <= 2 * in_flight, out
+        assert len(keys) >= N + answers + care - in_flight

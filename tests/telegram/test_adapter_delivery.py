@@ -12,11 +12,11 @@ import pytest
 
 from adapters.memory import MemoryPlatform
 from bot.core.app import Content
-from bot.core.chat import ChoiceIn, TextIn
+from bot.core.chat import ChoiceIn, Outgoing, TextIn
 from bot.core.config import Config
 from bot.core.i18n import Localized
 from bot.storage import circles as circle_store
-from bot.storage import inbox, people
+from bot.storage import inbox, outbox, people
 from tests.telegram.conftest import World, make_world
 from tests.telegram.emulator import Limits
 
@@ -152,6 +152,40 @@ async def test_sends_to_different_chats_overlap_up_to_sends_in_flight(
         assert world.emu.most_in_flight == in_flight
         for user in users:
             assert [m.text for m in world.emu.sent(user)] == ["annonce 0", "annonce 1"]
+
+
+async def test_a_reply_overtakes_an_announcement_at_telegrams_limits(
+    tmp_path: Path, tg_config: Config, tg_content: Content, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, through the real adapter: 150 announcements (5 s at 30/s) are under way when a
+    resident who also gets one types /help; the answer leaves within about a second, not after them,
+    and every announcement still arrives once, within Telegram's limits."""
+    async with make_world(tmp_path, tg_config, tg_content, monkeypatch, limits=Limits(), rates=None) as world:
+        await world.start_adapter()
+        anne = world.emu.add_user("Anne", started=True)
+        users = [world.emu.add_user(f"Voisin{i}", started=True) for i in range(149)] + [anne]
+        rows = [("telegram", "message", str(u.id), Outgoing("telegram", str(u.id), Localized("annonce")).to_json(),
+                 None) for u in users]
+        async with world.core.db.transaction():
+            await outbox.add_many(world.core.db, rows, world.core.clock.now(), outbox.BULK)
+        world.core.wake_outbox()
+        await world.emu.wait_for_sent(None, 20, timeout=10)  # the fan-out is under way
+        before = len(world.emu.all_sent())
+        world.emu.send_text(anne, "/help")
+        for _ in range(200):
+            answer = next((m for m in world.emu.sent(anne) if m.text != "annonce"), None)
+            if answer is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert answer is not None
+        overtaken = [m for m in world.emu.all_sent() if m.time < answer.time][before:]
+        assert len(overtaken) <= 45, "the answer waited for the announcement"  # about 1.5 s at 30/s
+        for user in users:
+            await world.emu.wait_for_sent(user, 1, timeout=20)
+        await world.quiet()
+        assert all([m.text for m in world.emu.sent(u)].count("annonce") == 1 for u in users)
+        # within the limits: a loaded machine may bunch two requests into the emulator's window (as above)
+        assert len([hit for hit in world.emu.rate_limited if not hit.injected]) <= 2
 
 
 async def test_a_blocked_user_is_marked_unreachable_and_not_retried(world: World) -> None:
