@@ -1,0 +1,337 @@
+"""Posters and cards to print (/affiche, /poster, ``voisinage poster``): how a baker, a pharmacist or a
+postman brings in the neighbours who would never find a bot by themselves.
+
+One PDF: an A4 poster and an A6 card, in the deployment's language, for one neighbourhood: a large QR
+code and the short link that open the bot with the neighbourhood already chosen, a few plain lines on
+what it is, the shop's or association's name when an organizer asks, and a text version for those who
+cannot scan. Large type (18 pt and more), black on white. Each link carries its poster's token, so its
+maker sees how many neighbours joined through it — a count, never who (``bot.storage.posters``).
+
+The PDF is drawn by fpdf2 (the QR code by segno, drawn as vector squares so it prints sharp at any size)
+after the handler's transaction commits (deferred work), like the /stats chart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import segno
+from fpdf import FPDF
+
+from bot.activities import agenda_page
+from bot.core import access, start_codes
+from bot.core.chat import Attachment, Outgoing
+from bot.core.hooks import ModeratorCommand
+from bot.core.places import Place
+from bot.core.router import Command, Context
+from bot.storage import organizers, posters
+from bot.storage.database import Database
+
+WORK = "poster-pdf"
+BODY_PT = 18  # the smallest type anywhere on the poster and the card
+CARD_PT = 18
+
+
+@dataclass(frozen=True)
+class JoinLinks:
+    """Where a poster sends people: ``main`` is what the QR code holds (Telegram's deep link carries the
+    neighbourhood and the poster; matrix.to cannot carry a first message, so Matrix people type the code)."""
+
+    code: str
+    telegram_bot: str  # "@name" or ""
+    telegram: str
+    matrix_user: str
+    matrix: str
+
+    @property
+    def main(self) -> str:
+        return self.telegram or self.matrix
+
+
+def telegram_username(core) -> str:
+    """The running Telegram adapter knows the bot's name (getMe); the command line reads the config."""
+    transport = getattr(core, "transports", {}).get("telegram")
+    name = getattr(transport, "username", "") or core.config.telegram.username
+    return name.lstrip("@")
+
+
+def join_links(core, place_id: str, token: str = "") -> JoinLinks | None:
+    """The links to print, or None when the deployment has no public address for the bot."""
+    code = start_codes.make(place_id, token)
+    bot = telegram_username(core)
+    user = core.config.matrix.user_id
+    if not bot and not user:
+        return None
+    return JoinLinks(code, f"@{bot}" if bot else "", f"https://t.me/{bot}?start={code}" if bot else "",
+                     user, f"https://matrix.to/#/{user}" if user else "")
+
+
+# ---- the PDF ----------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PosterText:
+    """Every line printed, already in the deployment's language (plain text, not HTML)."""
+
+    title: str
+    organizer: str
+    what: tuple[str, ...]
+    scan: str
+    text_title: str
+    text_lines: tuple[tuple[str, str], ...]  # (how to get there, the line to write)
+    agenda: str
+    card_title: str
+    card_scan: str
+
+
+def texts(core, place: Place, links: JoinLinks, organizer: str) -> PosterText:
+    t = core.t_default
+
+    def plain(key: str, **values: object) -> str:
+        return html.unescape(str(t(key, **values)))
+
+    bot = core.config.deployment.name
+    lines = []
+    command = f"/start {links.code}"
+    if links.telegram:
+        lines.append((plain("poster-text-telegram", bot=links.telegram_bot), command))
+    if links.matrix:
+        lines.append((plain("poster-text-matrix", user=links.matrix_user), command))
+    public = core.config.web.public_url.rstrip("/")
+    agenda = plain("poster-agenda", url=f"{public}/agenda/{agenda_page.slug(place)}") if public else ""
+    return PosterText(
+        title=plain("poster-title", place=place.name),
+        organizer=plain("poster-with", organizer=organizer) if organizer else "",
+        what=(plain("poster-what-1", bot=bot), plain("poster-what-2"), plain("poster-what-3")),
+        scan=plain("poster-scan"), text_title=plain("poster-text-title"), text_lines=tuple(lines), agenda=agenda,
+        card_title=plain("poster-card-title", place=place.name), card_scan=plain("poster-card-scan"),
+    )
+
+
+def _fonts() -> tuple[str, str] | None:
+    """DejaVu Sans (regular, bold), shipped with matplotlib (already a dependency): every French and
+    English character, where the PDF standard fonts know only Latin-1 (no « — ’)."""
+    import matplotlib
+
+    folder = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    regular, bold = folder / "DejaVuSans.ttf", folder / "DejaVuSans-Bold.ttf"
+    return (str(regular), str(bold)) if regular.exists() and bold.exists() else None
+
+
+class _Document(FPDF):
+    def __init__(self) -> None:
+        super().__init__(unit="mm", format="A4")
+        self.set_auto_page_break(False)
+        self.set_creator("Voisinage")
+        fonts = _fonts()
+        if fonts:
+            self.add_font("body", "", fonts[0])
+            self.add_font("body", "B", fonts[1])
+            self.family = "body"
+        else:  # pragma: no cover - matplotlib always ships its fonts
+            self.family = "helvetica"
+        self.set_text_color(0, 0, 0)
+        self.set_fill_color(0, 0, 0)
+
+    def write_lines(self, text: str, size: float, *, bold: bool = False, align: str = "C",
+                    by_char: bool = False) -> None:
+        if not text:
+            return
+        self.set_font(self.family, "B" if bold else "", size)
+        if self.family == "helvetica":  # pragma: no cover
+            text = text.encode("latin-1", "replace").decode("latin-1")
+        self.multi_cell(0, size * 0.42, text, align=align, new_x="LMARGIN", new_y="NEXT",
+                        wrapmode="CHAR" if by_char else "WORD")
+
+    def qr(self, data: str, x: float, y: float, size: float) -> None:
+        """The code as filled squares (one run of dark modules per rectangle), quiet zone included."""
+        matrix = segno.make(data, error="m").matrix
+        border = 4
+        module = size / (len(matrix) + 2 * border)
+        for row, line in enumerate(matrix):
+            col = 0
+            while col < len(line):
+                if not line[col]:
+                    col += 1
+                    continue
+                start = col
+                while col < len(line) and line[col]:
+                    col += 1
+                self.rect(x + (border + start) * module, y + (border + row) * module,
+                          (col - start) * module, module, style="F")
+
+
+def render(text: PosterText, link: str) -> bytes:
+    """The PDF: page 1 the A4 poster, page 2 the A6 card. A long name or a long Matrix address takes room:
+    the QR codes shrink (never below what a phone reads from a metre away) until everything fits."""
+    for poster_qr, card_qr in ((92.0, 62.0), (80.0, 54.0), (70.0, 48.0), (60.0, 42.0)):
+        pdf = _Document()
+        fits = _poster_page(pdf, text, link, poster_qr) and _card_page(pdf, text, link, card_qr)
+        if fits:
+            break
+    return bytes(pdf.output())
+
+
+def _link_lines(link: str) -> str:
+    """The link without "https://", cut before "?" so it never breaks in the middle of a word."""
+    short = link.removeprefix("https://")
+    return short.replace("?", "\n?", 1) if len(short) > 34 else short
+
+
+def _poster_page(pdf: _Document, text: PosterText, link: str, size: float) -> bool:
+    pdf.add_page(format="A4")
+    pdf.set_margins(18, 14, 18)
+    pdf.set_y(14)
+    pdf.write_lines(text.title, 36, bold=True)
+    pdf.write_lines(text.organizer, 26, bold=True)
+    pdf.ln(3)
+    for line in text.what:
+        pdf.write_lines(line, BODY_PT)
+        pdf.ln(1)
+    top = pdf.get_y() + 2
+    pdf.qr(link, (pdf.w - size) / 2, top, size)
+    pdf.set_y(top + size + 1)
+    pdf.write_lines(text.scan, BODY_PT)
+    pdf.write_lines(_link_lines(link), BODY_PT, bold=True, by_char=True)
+    pdf.ln(3)
+    pdf.write_lines(text.text_title, BODY_PT, bold=True, align="L")
+    for how, command in text.text_lines:
+        pdf.write_lines(how, BODY_PT, align="L")
+        pdf.write_lines(command, BODY_PT, bold=True, align="L", by_char=True)
+    pdf.write_lines(text.agenda, BODY_PT, align="L", by_char=True)
+    return pdf.get_y() <= pdf.h - 8
+
+
+def _card_page(pdf: _Document, text: PosterText, link: str, size: float) -> bool:
+    pdf.add_page(format=(105, 148))  # A6
+    pdf.set_margins(6, 6, 6)
+    pdf.set_y(6)
+    pdf.write_lines(text.card_title, 22, bold=True)
+    pdf.write_lines(text.organizer, CARD_PT)
+    top = pdf.get_y() + 1
+    pdf.qr(link, (pdf.w - size) / 2, top, size)
+    pdf.set_y(top + size + 1)
+    pdf.write_lines(text.card_scan, CARD_PT, bold=True)
+    pdf.write_lines(_link_lines(link), CARD_PT, by_char=True)
+    return pdf.get_y() <= pdf.h - 4
+
+
+# ---- /affiche ----------------------------------------------------------------------------------------
+
+async def _maker(ctx: Context) -> tuple[list[str] | None, organizers.Organizer | None] | None:
+    """Where this person may make posters (None: everywhere, for admins) and their organizer, if
+    approved; None after saying who may use /affiche."""
+    organizer = await organizers.of_person(ctx.db, ctx.person.id) if ctx.person else None
+    if organizer is not None and not organizer.approved:
+        organizer = None
+    scope = await access.scope(ctx)
+    allowed = None if scope is None else sorted({*scope, *(organizer.places if organizer else ())})
+    if allowed is not None and not allowed:
+        await ctx.reply(ctx.t("poster-who-can"))
+        return None
+    return allowed, organizer
+
+
+async def _place(ctx: Context, allowed: list[str] | None) -> Place | None:
+    """The neighbourhood typed after the command, or the only one this person has; None after an answer."""
+    places = ctx.core.content.places
+    typed = ctx.body.args.strip() if hasattr(ctx.body, "args") else ""
+    example = (places.get(allowed[0]).name if allowed and places.get(allowed[0]) else places.examples(1)[0])
+    if not typed:
+        if allowed is not None and len(allowed) == 1 and places.get(allowed[0]):
+            return places.get(allowed[0])
+        await ctx.reply(ctx.t("poster-which-place", example=example))
+        return None
+    place = access.find_place(ctx, typed[:100])
+    if place is None:
+        await ctx.reply(ctx.t("poster-place-unknown", typed=typed[:60], example=example))
+        return None
+    if allowed is not None and place.id not in allowed:
+        await ctx.reply(ctx.t("poster-place-not-yours",
+                              places=", ".join(access.place_name(ctx, p) for p in allowed)))
+        return None
+    return place
+
+
+async def poster_command(ctx: Context) -> None:
+    """/affiche [neighbourhood]: the poster's record now (its token, its count), the PDF after the commit."""
+    maker = await _maker(ctx)
+    if maker is None:
+        return
+    allowed, organizer = maker
+    place = await _place(ctx, allowed)
+    if place is None:
+        return
+    if join_links(ctx.core, place.id) is None:
+        await ctx.reply(ctx.t("poster-no-link"))
+        return
+    named = organizer if organizer is not None and place.id in organizer.places else None
+    poster = await posters.obtain(ctx.db, place.id, ctx.person.id, named.id if named else None,
+                                  named.name if named else "", ctx.now)
+    await ctx.reply(ctx.t.plural("poster-ready", poster.joins, place=place.name))
+    await ctx.core.queue_work(ctx.db, ctx.address.platform, ctx.address.chat_id, WORK, {
+        "platform": ctx.address.platform, "chat_id": ctx.address.chat_id, "lang": ctx.t.lang,
+        "place": place.id, "token": poster.token, "label": poster.label,
+    }, ctx.now)
+
+
+def build(core, place: Place, token: str, label: str) -> bytes:
+    links = join_links(core, place.id, token)
+    if links is None:
+        raise ValueError("no Telegram username nor Matrix account to link to")
+    return render(texts(core, place, links, label), links.main)
+
+
+async def draw(core, order: dict):
+    """Deferred work: the PDF is drawn in a thread, outside any transaction; the step returned queues it."""
+    place = core.content.places.get(order["place"])
+    if place is None:
+        return None
+    pdf = await asyncio.to_thread(build, core, place, order["token"], order["label"])
+    t = core.translator(order["lang"])
+
+    async def queue(db: Database) -> None:
+        message = Outgoing(order["platform"], order["chat_id"], t("poster-caption", place=place.name),
+                           attachment=Attachment(f"affiche-{agenda_page.slug(place)}.pdf", "application/pdf", pdf))
+        await core.queue_file(db, message, core.clock.now())
+
+    return queue
+
+
+def _command_line_place(places, place_text: str) -> Place | None:
+    return places.get(place_text) or _only(places.match(place_text[:100]))
+
+
+def check_command_line(config, content, place_text: str) -> None:
+    """Raises ``ValueError`` with a sentence to print when the neighbourhood is unknown or the bot has no
+    address to link to (checked before any database is opened)."""
+    if _command_line_place(content.places, place_text) is None:
+        examples = ", ".join(content.places.examples(3))
+        raise ValueError(f"unknown neighbourhood {place_text!r}; for example: {examples}")
+    if not config.telegram.username and not config.matrix.user_id:
+        raise ValueError("the poster links to the bot: set [telegram] username or [matrix] user_id in the config")
+
+
+async def for_command_line(core, place_text: str, organizer: str, now: datetime) -> tuple[Place, bytes, int]:
+    """``voisinage poster``: the same poster for a town hall, from a shell (after ``check_command_line``)."""
+    check_command_line(core.config, core.content, place_text)
+    place = _command_line_place(core.content.places, place_text)
+    assert place is not None
+    async with core.db.transaction():
+        poster = await posters.obtain(core.db, place.id, None, None, organizer.strip()[:80], now)
+    return place, await asyncio.to_thread(build, core, place, poster.token, poster.label), poster.joins
+
+
+def _only(match) -> Place | None:
+    return match.places[0] if match.outcome == "found" else None
+
+
+def install(core) -> None:
+    core.router.command(Command("poster", poster_command, aliases=("affiche", "affiches", "posters"),
+                                help_key="help-poster", french_name="affiche", anonymous=True))
+    core.hooks.moderator_help.append(ModeratorCommand("poster", "affiche", "modhelp-poster"))
+    core.hooks.deferred[WORK] = draw
+    core.hooks.person_data(posters.export, posters.erase)

@@ -1,0 +1,164 @@
+"""/affiche (/poster): a printable poster and card whose QR code opens the bot in the neighbourhood, and
+the count of neighbours each poster brought — never who."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+
+import pytest
+import segno
+from pypdf import PdfReader
+
+from bot.storage import posters
+from tests.core.activity_helpers import make_moderator, make_organizer, person_id
+from tests.core.conftest import Neighbours
+
+BOT = "VoisinageBelleville_bot"
+
+
+@pytest.fixture
+async def shop(hood: Neighbours) -> Neighbours:
+    """A moderator of Belleville, an approved shop (Boulangerie Martin), and a bot with a Telegram name."""
+    config = hood.core.config
+    hood.core.config = replace(config, telegram=replace(config.telegram, username=BOT),
+                               matrix=replace(config.matrix, user_id="@voisinage:example.org"))
+    await make_moderator(hood)
+    await make_organizer(hood)
+    return hood
+
+
+def qr_cells(content: bytes) -> set[tuple[int, int]]:
+    """The dark modules a page draws, as (row, column), read back from its filled rectangles."""
+    rects = [tuple(map(float, m.groups())) for m in
+             re.finditer(rb"(-?[\d.]+) (-?[\d.]+) (-?[\d.]+) (-?[\d.]+) re\s+f", content)]
+    assert rects, "no QR code drawn"
+    module = min(abs(h) for _, _, _, h in rects)
+    left, top = min(x for x, _, _, _ in rects), max(y for _, y, _, _ in rects)
+    cells = set()
+    for x, y, w, _h in rects:
+        row, col = round((top - y) / module), round((x - left) / module)
+        cells.update((row, col + i) for i in range(round(w / module)))
+    return cells
+
+
+def expected_cells(link: str) -> set[tuple[int, int]]:
+    matrix = segno.make(link, error="m").matrix
+    return {(r, c) for r, line in enumerate(matrix) for c, dark in enumerate(line) if dark}
+
+
+def font_sizes(content: bytes) -> list[float]:
+    return [float(s) for s in re.findall(rb"/F\d+ ([\d.]+) Tf", content)]
+
+
+async def test_a_shop_gets_a_pdf_whose_qr_code_opens_the_bot_in_its_neighbourhood(shop: Neighbours) -> None:
+    """Reproduces the issue's "done when": a shopkeeper types /affiche and gets a PDF (an A4 poster and an
+    A6 card) whose QR code is the Telegram link with the neighbourhood and the poster's own token."""
+    out = await shop.say("shop", "/affiche")
+    assert "Voici l'affiche et la carte pour Belleville" in out[-2].text and "0 voisin a rejoint" in out[-2].text
+    document = out[-1].attachment
+    assert document is not None and document.mime_type == "application/pdf"
+    assert document.filename == "affiche-belleville.pdf"
+    async with shop.core.db.transaction():
+        (poster,) = await posters.in_places(shop.core.db, ["nb:belleville"])
+    assert poster.label == "Boulangerie Martin" and poster.person_id == await person_id(shop, "shop")
+    link = f"https://t.me/{BOT}?start=p-nb__belleville--{poster.token}"
+
+    reader = PdfReader(io.BytesIO(document.data))
+    a4, a6 = reader.pages
+    assert (round(float(a4.mediabox.width)), round(float(a4.mediabox.height))) == (595, 842)
+    assert (round(float(a6.mediabox.width)), round(float(a6.mediabox.height))) == (298, 420)
+    for page in (a4, a6):
+        content = page.get_contents().get_data()
+        assert qr_cells(content) == expected_cells(link)
+        assert min(font_sizes(content)) >= 18  # large type everywhere
+    text = " ".join(a4.extract_text().split())
+    for words in ("Rejoignez les voisins de Belleville", "avec Boulangerie Martin", "Sans scanner",
+                  f"cherchez @{BOT}", f"/start p-nb__belleville--{poster.token}", "@voisinage:example.org",
+                  f"t.me/{BOT}"):
+        assert words in text, (words, text)
+    assert "Les voisins de Belleville" in " ".join(a6.extract_text().split())
+
+
+async def test_neighbours_who_join_through_a_poster_are_counted_never_named(shop: Neighbours) -> None:
+    """Reproduces: a poster's maker could not see whether it brought anyone. Two newcomers start from the
+    poster's link (the place question is skipped), one more from the plain link; the poster counts 2,
+    /affiche and /stats say so, and nothing on the newcomers' records tells where they came from."""
+    await shop.say("shop", "/affiche")
+    token = (await posters.in_places(shop.core.db, ["nb:belleville"]))[0].token
+    for user in ("nina", "noe"):
+        await shop.say(user, f"/start p-nb__belleville--{token}")
+        await shop.press(user, "Français")
+        out = await shop.press(user, "onboarding.consent:yes")
+        assert "Belleville" in out[-1].text  # no place question: the link chose it
+        for step in ("interests", "offers", "wants"):
+            await shop.press(user, f"onboarding.{step}:done")
+        await shop.press(user, "onboarding.checkins:host")
+    await shop.join("other")
+    out = await shop.say("shop", "/affiche")
+    assert "2 voisins ont rejoint" in out[-2].text
+    out = await shop.say("mod", "/stats")
+    assert any("Boulangerie Martin (Belleville) : 2" in m.text for m in out)
+    rows = []
+    for table in ("people", "conversations"):
+        rows += [str(tuple(r)) for r in await shop.core.db.fetchall(f"SELECT * FROM {table}")]
+    assert len(rows) > 4 and token not in " ".join(rows)
+
+
+async def test_a_stale_or_foreign_token_counts_nothing(shop: Neighbours) -> None:
+    """A made-up token still opens the neighbourhood (the place is in the link) but counts for no poster;
+    a poster's token used with another neighbourhood counts nothing either."""
+    await shop.say("shop", "/affiche")
+    token = (await posters.in_places(shop.core.db, ["nb:belleville"]))[0].token
+    await shop.say("zed", "/start p-nb__belleville--zzzzzzzz")
+    await shop.press("zed", "Français")
+    out = await shop.press("zed", "onboarding.consent:yes")
+    assert "Belleville" in out[-1].text
+    await shop.say("yan", f"/start p-nb__charonne--{token}")
+    for user in ("zed", "yan"):
+        if user == "yan":
+            await shop.press(user, "Français")
+            await shop.press(user, "onboarding.consent:yes")
+        for step in ("interests", "offers", "wants"):
+            await shop.press(user, f"onboarding.{step}:done")
+        await shop.press(user, "onboarding.checkins:host")
+    assert (await posters.by_token(shop.core.db, token)).joins == 0
+
+
+async def test_who_may_ask_and_bad_input_change_nothing(shop: Neighbours) -> None:
+    await shop.join("bob")
+    out = await shop.say("bob", "/affiche")
+    assert "organisateurs approuvés" in out[-1].text
+    out = await shop.say("mod", "/affiche Charonne")
+    assert "Vous pouvez faire une affiche pour vos quartiers : Belleville" in out[-1].text
+    out = await shop.say("mod", "/affiche xqzwv")
+    assert "Je ne connais pas le quartier « xqzwv »" in out[-1].text
+    assert await posters.in_places(shop.core.db, None) == []
+    out = await shop.say("mod", "/poster belleville")  # a moderator's poster: no shop's name on it
+    assert out[-1].attachment is not None
+    (poster,) = await posters.in_places(shop.core.db, None)
+    assert poster.label == "" and poster.organizer_id is None
+    await shop.say("mod", "/poster belleville")  # asked again: the same poster, the same link
+    assert len(await posters.in_places(shop.core.db, None)) == 1
+
+
+async def test_without_a_bot_address_the_poster_is_refused_with_what_to_configure(hood: Neighbours) -> None:
+    await make_moderator(hood)
+    out = await hood.say("mod", "/affiche")
+    assert "[telegram] username" in out[-1].text and out[-1].attachment is None
+    assert await posters.in_places(hood.core.db, None) == []
+
+
+async def test_forget_keeps_the_poster_working_but_forgets_who_asked(shop: Neighbours) -> None:
+    """/mydata shows the posters someone asked for; /forget leaves the posters (they are on walls, their
+    links must keep working) but forgets who asked."""
+    await shop.say("shop", "/affiche")
+    assert posters.export in shop.core.hooks.exporters and posters.erase in shop.core.hooks.erasers
+    pid = await person_id(shop, "shop")
+    assert (await posters.export(shop.core.db, pid))["posters"][0]["label"] == "Boulangerie Martin"
+    async with shop.core.db.transaction():
+        await posters.erase(shop.core.db, pid)
+    (poster,) = await posters.in_places(shop.core.db, None)
+    assert poster.person_id is None and await posters.by_token(shop.core.db, poster.token) == poster
+    assert await posters.export(shop.core.db, pid) == {}
