@@ -45,9 +45,10 @@ CHECKS = r"""
   }
   return {
     lang: document.documentElement.lang, title: document.title,
-    headings: [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')].map(h => [Number(h.tagName[1]), h.textContent.trim()]),
-    links: [...document.querySelectorAll('a')].map(a => ({name: (a.textContent.trim() || a.getAttribute('aria-label') || ''),
-                                                         href: a.href})),
+    headings: [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]
+      .map(h => [Number(h.tagName[1]), h.textContent.trim()]),
+    links: [...document.querySelectorAll('a')]
+      .map(a => ({name: (a.textContent.trim() || a.getAttribute('aria-label') || ''), href: a.href})),
     imagesWithoutAlt: document.querySelectorAll('img:not([alt])').length,
     unlabelled: [...document.querySelectorAll('input,select,textarea')].filter(i => !(i.labels && i.labels.length)
                                                                            && !i.getAttribute('aria-label')).length,
@@ -105,8 +106,8 @@ def accessibility_problems(found: dict) -> list[str]:
 def test_the_contrast_check_can_fail() -> None:
     """The checker itself: grey on white fails, the page's colours pass."""
     grey = {"headings": [(1, "x")], "lang": "fr", "imagesWithoutAlt": 0, "unlabelled": 0, "links": [], "ids": [],
-            "bodySize": 18, "texts": [{"text": "x", "color": "rgb(170, 170, 170)", "background": "rgb(255, 255, 255)",
-                                       "size": 18, "weight": 400}]}
+            "bodySize": 18, "texts": [{"text": "x", "color": "rgb(170, 170, 170)",
+                                       "background": "rgb(255, 255, 255)", "size": 18, "weight": 400}]}
     assert accessibility_problems(grey) == ["contrast 2.3 for 'x'"]
     assert contrast("rgb(26, 26, 26)", "rgb(255, 255, 255)") > 12 and contrast("rgb(11, 79, 156)", "rgb(242, 242, 242)") > 7
 
