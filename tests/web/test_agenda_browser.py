@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web as aioweb
 
-from bot.core.config import Web
+from bot.core.config import CONTENT_DIR, Web
 from bot.operations import web
 from tests.core.activity_helpers import make_moderator, make_organizer, type_event
 from tests.core.conftest import Neighbours
@@ -109,7 +109,19 @@ def test_the_contrast_check_can_fail() -> None:
             "bodySize": 18, "texts": [{"text": "x", "color": "rgb(170, 170, 170)",
                                        "background": "rgb(255, 255, 255)", "size": 18, "weight": 400}]}
     assert accessibility_problems(grey) == ["contrast 2.3 for 'x'"]
-    assert contrast("rgb(26, 26, 26)", "rgb(255, 255, 255)") > 12 and contrast("rgb(11, 79, 156)", "rgb(242, 242, 242)") > 7
+    assert contrast("rgb(26, 26, 26)", "rgb(255, 255, 255)") > 12
+
+
+def test_every_colour_pair_of_the_stylesheet_has_aa_contrast() -> None:
+    """Offline too (no browser): each text colour of the page's CSS against each background it sits on."""
+    css = (CONTENT_DIR / "web" / "base.html").read_text(encoding="utf-8")
+    colours = {name: "rgb({}, {}, {})".format(*(int(h[i:i + 2], 16) for i in (0, 2, 4)))
+               for name, h in (("text", "1a1a1a"), ("link", "0b4f9c"), ("white", "ffffff"), ("panel", "f2f2f2"))}
+    for value in ("#1a1a1a", "#0b4f9c", "#ffffff", "#f2f2f2"):
+        assert value in css
+    for text, ground in (("text", "white"), ("text", "panel"), ("link", "white"), ("link", "panel"),
+                         ("white", "link")):  # the join button: white on the link colour
+        assert contrast(colours[text], colours[ground]) >= 4.5, (text, ground)
 
 
 @pytest.fixture
