@@ -22,6 +22,7 @@ from babel.dates import format_date, format_time
 from markupsafe import Markup
 
 from bot.activities.calendar_files import to_ics
+from bot.activities.links import join_links
 from bot.core import start_codes
 from bot.core.clock import to_iso
 from bot.core.config import CONTENT_DIR
@@ -81,12 +82,10 @@ def _language(core, request: web.Request) -> str:
 
 
 def _join(core, place: Place) -> dict[str, str]:
-    code = start_codes.make(place.id)
-    transport = core.transports.get("telegram")
-    bot = (getattr(transport, "username", "") or core.config.telegram.username).lstrip("@")
-    return {"code": code, "telegram": f"https://t.me/{bot}?start={code}" if bot else "",
-            "matrix_user": core.config.matrix.user_id,
-            "matrix": f"https://matrix.to/#/{core.config.matrix.user_id}" if core.config.matrix.user_id else ""}
+    links = join_links(core, place.id)
+    if links is None:
+        return {"code": start_codes.make(place.id), "telegram": "", "matrix": "", "matrix_user": ""}
+    return {"code": links.code, "telegram": links.telegram, "matrix": links.matrix, "matrix_user": links.matrix_user}
 
 
 async def _item(core, t, lang: str, place: Place, event: Event, names: dict[int, str]) -> dict:

@@ -23,7 +23,8 @@ import segno
 from fpdf import FPDF
 
 from bot.activities import agenda_page
-from bot.core import access, start_codes
+from bot.activities.links import JoinLinks, join_links
+from bot.core import access
 from bot.core.chat import Attachment, Outgoing
 from bot.core.hooks import ModeratorCommand
 from bot.core.places import Place
@@ -34,40 +35,6 @@ from bot.storage.database import Database
 WORK = "poster-pdf"
 BODY_PT = 18  # the smallest type anywhere on the poster and the card
 CARD_PT = 18
-
-
-@dataclass(frozen=True)
-class JoinLinks:
-    """Where a poster sends people: ``main`` is what the QR code holds (Telegram's deep link carries the
-    neighbourhood and the poster; matrix.to cannot carry a first message, so Matrix people type the code)."""
-
-    code: str
-    telegram_bot: str  # "@name" or ""
-    telegram: str
-    matrix_user: str
-    matrix: str
-
-    @property
-    def main(self) -> str:
-        return self.telegram or self.matrix
-
-
-def telegram_username(core) -> str:
-    """The running Telegram adapter knows the bot's name (getMe); the command line reads the config."""
-    transport = getattr(core, "transports", {}).get("telegram")
-    name = getattr(transport, "username", "") or core.config.telegram.username
-    return name.lstrip("@")
-
-
-def join_links(core, place_id: str, token: str = "") -> JoinLinks | None:
-    """The links to print, or None when the deployment has no public address for the bot."""
-    code = start_codes.make(place_id, token)
-    bot = telegram_username(core)
-    user = core.config.matrix.user_id
-    if not bot and not user:
-        return None
-    return JoinLinks(code, f"@{bot}" if bot else "", f"https://t.me/{bot}?start={code}" if bot else "",
-                     user, f"https://matrix.to/#/{user}" if user else "")
 
 
 # ---- the PDF ----------------------------------------------------------------------------------------

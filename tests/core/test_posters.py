@@ -162,3 +162,20 @@ async def test_forget_keeps_the_poster_working_but_forgets_who_asked(shop: Neigh
     (poster,) = await posters.in_places(shop.core.db, None)
     assert poster.person_id is None and await posters.by_token(shop.core.db, poster.token) == poster
     assert await posters.export(shop.core.db, pid) == {}
+
+
+async def test_the_running_telegram_bot_names_itself_without_any_setting(hood: Neighbours) -> None:
+    """The running adapter learnt its @name from Telegram (getMe): the poster links to it, and the Matrix
+    line is left out when the deployment has no Matrix account."""
+    from bot.activities.links import join_links
+
+    class RunningTelegram:
+        username = "QuartierBot"
+
+    hood.core.transports["telegram"] = RunningTelegram()  # type: ignore[assignment]
+    try:
+        links = join_links(hood.core, "nb:belleville", "ab12cd34")
+    finally:
+        del hood.core.transports["telegram"]
+    assert links is not None and links.main == "https://t.me/QuartierBot?start=p-nb__belleville--ab12cd34"
+    assert links.matrix == "" and join_links(hood.core, "nb:belleville") is None
