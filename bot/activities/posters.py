@@ -115,7 +115,7 @@ class _Document(FPDF):
 
     def qr(self, data: str, x: float, y: float, size: float) -> None:
         """The code as filled squares (one run of dark modules per rectangle), quiet zone included."""
-        matrix = segno.make(data, error="m").matrix
+        matrix = segno.make_qr(data, error="m").matrix  # never a Micro QR: phones read those badly
         border = 4
         module = size / (len(matrix) + 2 * border)
         for row, line in enumerate(matrix):
@@ -206,7 +206,8 @@ async def _place(ctx: Context, allowed: list[str] | None) -> Place | None:
     """The neighbourhood typed after the command, or the only one this person has; None after an answer."""
     places = ctx.core.content.places
     typed = ctx.body.args.strip() if hasattr(ctx.body, "args") else ""
-    example = (places.get(allowed[0]).name if allowed and places.get(allowed[0]) else places.examples(1)[0])
+    first = places.get(allowed[0]) if allowed else None
+    example = first.name if first else next(iter(places.examples(1)), next((p.name for p in places), ""))
     if not typed:
         if allowed is not None and len(allowed) == 1 and places.get(allowed[0]):
             return places.get(allowed[0])

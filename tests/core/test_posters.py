@@ -44,7 +44,7 @@ def qr_cells(content: bytes) -> set[tuple[int, int]]:
 
 
 def expected_cells(link: str) -> set[tuple[int, int]]:
-    matrix = segno.make(link, error="m").matrix
+    matrix = segno.make_qr(link, error="m").matrix
     return {(r, c) for r, line in enumerate(matrix) for c, dark in enumerate(line) if dark}
 
 
