@@ -131,14 +131,21 @@ class _Document(FPDF):
                           (col - start) * module, module, style="F")
 
 
+POSTER_QR = (92.0, 80.0, 70.0, 60.0)  # mm; 60 is still read by a phone from about a metre away
+CARD_QR = (62.0, 54.0, 48.0, 42.0)
+
+
 def render(text: PosterText, link: str) -> bytes:
-    """The PDF: page 1 the A4 poster, page 2 the A6 card. A long name or a long Matrix address takes room:
-    the QR codes shrink (never below what a phone reads from a metre away) until everything fits."""
-    for poster_qr, card_qr in ((92.0, 62.0), (80.0, 54.0), (70.0, 48.0), (60.0, 42.0)):
-        pdf = _Document()
-        fits = _poster_page(pdf, text, link, poster_qr) and _card_page(pdf, text, link, card_qr)
-        if fits:
-            break
+    """The PDF: the A4 poster, then the A6 card. A long name or a long Matrix address takes room: the QR
+    code shrinks until everything fits; past that, the text goes on to a next page rather than off the
+    paper (type is never made smaller than 18 pt)."""
+    pdf = _Document()
+    for draw, sizes in ((_poster_page, POSTER_QR), (_card_page, CARD_QR)):
+        size = next((s for s in sizes if draw(_Document(), text, link, s)), None)
+        if size is None:
+            pdf.set_auto_page_break(True, margin=8)
+        draw(pdf, text, link, size or sizes[-1])
+        pdf.set_auto_page_break(False)
     return bytes(pdf.output())
 
 

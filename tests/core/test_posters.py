@@ -179,3 +179,36 @@ async def test_the_running_telegram_bot_names_itself_without_any_setting(hood: N
         del hood.core.transports["telegram"]
     assert links is not None and links.main == "https://t.me/QuartierBot?start=p-nb__belleville--ab12cd34"
     assert links.matrix == "" and join_links(hood.core, "nb:belleville") is None
+
+
+def test_long_names_never_run_off_the_paper() -> None:
+    """Reproduces: with a long association name and a long Matrix address the poster's last lines were
+    drawn below the bottom of the A4 page. Now the QR code shrinks first, then the text goes on to a
+    next page; every line is on paper, and nothing is smaller than 18 pt."""
+    from bot.activities.posters import PosterText, render
+
+    command = "/start p-nb__saint-germain-des-pres--5uklcqz4"
+    text = PosterText(
+        "Rejoignez les voisins de Saint-Germain-des-Prés-et-Alentours",
+        "avec l'Association des Commerçants et Artisans du Haut-Belleville et du Bas-Ménilmontant",
+        ("Voisinage : un petit groupe de voisins pour se parler, et les activités du quartier.",
+         "Et si vous le voulez, quelqu'un prend de vos nouvelles.", "Gratuit, sur votre téléphone."),
+        "Scannez avec l'appareil photo du téléphone, ou ouvrez :", "Sans scanner :",
+        (("Dans Telegram, cherchez @VoisinageBellevilleParis20_bot, puis écrivez :", command),
+         ("Dans Element (Matrix), écrivez à @voisinage-belleville:matrix.example.org :", command)),
+        "L'agenda du quartier : https://voisins.example.org/agenda/saint-germain-des-pres",
+        "Les voisins de Saint-Germain-des-Prés-et-Alentours", "Scannez pour nous rejoindre")
+    link = "https://t.me/VoisinageBellevilleParis20_bot?start=p-nb__saint-germain-des-pres--5uklcqz4"
+    reader = PdfReader(io.BytesIO(render(text, link)))
+    assert round(float(reader.pages[0].mediabox.height)) == 842
+    assert round(float(reader.pages[-1].mediabox.height)) == 420  # the card comes last
+    printed = []
+    for page in reader.pages:
+        heights = []
+        page.extract_text(visitor_text=lambda t, cm, tm, font, size, seen=heights: seen.append(tm[5])
+                          if t.strip() else None)
+        assert heights and min(heights) > 0 and max(heights) < float(page.mediabox.height)
+        assert min(font_sizes(page.get_contents().get_data())) >= 18
+        printed.append(" ".join(page.extract_text().split()))
+    assert command in " ".join(printed) and "agenda/saint-germain-des-pres" in " ".join(printed).replace(" ", "")
+    assert qr_cells(reader.pages[0].get_contents().get_data()) == expected_cells(link)
