@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 
 import segno
+from aiohttp import web
 from fpdf import FPDF
 
 from bot.activities import agenda_page
@@ -49,7 +50,7 @@ class PosterText:
     scan: str
     text_title: str
     text_lines: tuple[tuple[str, str], ...]  # (how to get there, the line to write)
-    agenda: str
+    agenda: tuple[str, str]  # (what it is, its address), or empty
     card_title: str
     card_scan: str
 
@@ -68,7 +69,7 @@ def texts(core, place: Place, links: JoinLinks, organizer: str) -> PosterText:
     if links.matrix:
         lines.append((plain("poster-text-matrix", user=links.matrix_user), command))
     public = core.config.web.public_url.rstrip("/")
-    agenda = plain("poster-agenda", url=f"{public}/agenda/{agenda_page.slug(place)}") if public else ""
+    agenda = (plain("poster-agenda"), f"{public}/agenda/{agenda_page.slug(place)}") if public else ("", "")
     return PosterText(
         title=plain("poster-title", place=place.name),
         organizer=plain("poster-with", organizer=organizer) if organizer else "",
@@ -175,7 +176,8 @@ def _poster_page(pdf: _Document, text: PosterText, link: str, size: float) -> bo
     for how, command in text.text_lines:
         pdf.write_lines(how, BODY_PT, align="L")
         pdf.write_lines(command, BODY_PT, bold=True, align="L", by_char=True)
-    pdf.write_lines(text.agenda, BODY_PT, align="L", by_char=True)
+    pdf.write_lines(text.agenda[0], BODY_PT, bold=True, align="L")
+    pdf.write_lines(text.agenda[1].removeprefix("https://"), BODY_PT, align="L", by_char=True)
     return pdf.get_y() <= pdf.h - 8
 
 
@@ -253,11 +255,29 @@ async def poster_command(ctx: Context) -> None:
     }, ctx.now)
 
 
+def printed_link(core, links: JoinLinks, token: str) -> str:
+    """What the QR code holds and the poster prints: with ``[web] public_url``, a short address of our
+    own (``/j/<token>``, which sends on to the bot): fewer characters to type, and a smaller QR code
+    whose squares are larger, so older phones read it from further away. Otherwise the bot's own link."""
+    public = core.config.web.public_url.rstrip("/")
+    return f"{public}/j/{token}" if public and token else links.main
+
+
 def build(core, place: Place, token: str, label: str) -> bytes:
     links = join_links(core, place.id, token)
     if links is None:
         raise ValueError("no Telegram username nor Matrix account to link to")
-    return render(texts(core, place, links, label), links.main)
+    return render(texts(core, place, links, label), printed_link(core, links, token))
+
+
+async def short_link(core, request: web.Request) -> web.StreamResponse:
+    """GET /j/<token>: a poster's short address, sent on to the bot with the poster's neighbourhood."""
+    token = request.match_info["token"]
+    poster = await posters.by_token(core.db, token) if posters.TOKEN.match(token) else None
+    links = join_links(core, poster.place_id, poster.token) if poster else None
+    if links is None:
+        raise web.HTTPNotFound(text="unknown poster")
+    raise web.HTTPFound(links.main)
 
 
 async def draw(core, order: dict):
@@ -309,4 +329,5 @@ def install(core) -> None:
                                 help_key="help-poster", french_name="affiche", anonymous=True))
     core.hooks.moderator_help.append(ModeratorCommand("poster", "affiche", "modhelp-poster"))
     core.hooks.deferred[WORK] = draw
+    core.hooks.web_route("GET", "/j/{token}", short_link)
     core.hooks.person_data(posters.export, posters.erase)

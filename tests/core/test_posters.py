@@ -196,7 +196,7 @@ def test_long_names_never_run_off_the_paper() -> None:
         "Scannez avec l'appareil photo du téléphone, ou ouvrez :", "Sans scanner :",
         (("Dans Telegram, cherchez @VoisinageBellevilleParis20_bot, puis écrivez :", command),
          ("Dans Element (Matrix), écrivez à @voisinage-belleville:matrix.example.org :", command)),
-        "L'agenda du quartier : https://voisins.example.org/agenda/saint-germain-des-pres",
+        ("L'agenda du quartier, sur internet :", "https://voisins.example.org/agenda/saint-germain-des-pres"),
         "Les voisins de Saint-Germain-des-Prés-et-Alentours", "Scannez pour nous rejoindre")
     link = "https://t.me/VoisinageBellevilleParis20_bot?start=p-nb__saint-germain-des-pres--5uklcqz4"
     reader = PdfReader(io.BytesIO(render(text, link)))
@@ -212,3 +212,32 @@ def test_long_names_never_run_off_the_paper() -> None:
         printed.append(" ".join(page.extract_text().split()))
     assert command in " ".join(printed) and "agenda/saint-germain-des-pres" in " ".join(printed).replace(" ", "")
     assert qr_cells(reader.pages[0].get_contents().get_data()) == expected_cells(link)
+
+
+async def test_with_a_public_address_the_poster_prints_a_short_link_that_sends_on_to_the_bot(
+        shop: Neighbours) -> None:
+    """With ``[web] public_url``, the QR code and the printed link are ``<public_url>/j/<token>`` (short to
+    type, a smaller code with larger squares), and the bot's HTTP server sends that on to the bot."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.core.config import Web
+    from bot.operations import web
+
+    shop.core.config = replace(shop.core.config, web=Web(enabled=True, public_url="https://voisins.example.org"))
+    out = await shop.say("shop", "/affiche")
+    token = (await posters.in_places(shop.core.db, ["nb:belleville"]))[0].token
+    short = f"https://voisins.example.org/j/{token}"
+    page = PdfReader(io.BytesIO(out[-1].attachment.data)).pages[0]
+    assert qr_cells(page.get_contents().get_data()) == expected_cells(short)
+    text = " ".join(page.extract_text().split())
+    assert f"voisins.example.org/j/{token}" in text and "voisins.example.org/agenda/belleville" in text
+    client = TestClient(TestServer(web.application(shop.core), host="127.0.0.1"))
+    await client.start_server()
+    try:
+        answer = await client.get(f"/j/{token}", allow_redirects=False)
+        assert answer.status == 302
+        assert answer.headers["Location"] == f"https://t.me/{BOT}?start=p-nb__belleville--{token}"
+        for wrong in ("zzzzzzzz", "x" * 200, "../admin"):
+            assert (await client.get(f"/j/{wrong}", allow_redirects=False)).status == 404
+    finally:
+        await client.close()
