@@ -14,6 +14,7 @@ after the handler's transaction commits (deferred work), like the /stats chart.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 from dataclasses import dataclass
 from datetime import datetime
@@ -89,6 +90,12 @@ def _fonts() -> tuple[str, str] | None:
     return (str(regular), str(bold)) if regular.exists() and bold.exists() else None
 
 
+@functools.lru_cache(maxsize=64)
+def _qr_matrix(data: str) -> tuple:
+    """Encoded once per link (a poster's trial pages and its final pages draw the same code)."""
+    return segno.make_qr(data, error="m").matrix  # never a Micro QR: phones read those badly
+
+
 class _Document(FPDF):
     def __init__(self) -> None:
         super().__init__(unit="mm", format="A4")
@@ -116,7 +123,7 @@ class _Document(FPDF):
 
     def qr(self, data: str, x: float, y: float, size: float) -> None:
         """The code as filled squares (one run of dark modules per rectangle), quiet zone included."""
-        matrix = segno.make_qr(data, error="m").matrix  # never a Micro QR: phones read those badly
+        matrix = _qr_matrix(data)
         border = 4
         module = size / (len(matrix) + 2 * border)
         for row, line in enumerate(matrix):
@@ -140,9 +147,9 @@ def render(text: PosterText, link: str) -> bytes:
     """The PDF: the A4 poster, then the A6 card. A long name or a long Matrix address takes room: the QR
     code shrinks until everything fits; past that, the text goes on to a next page rather than off the
     paper (type is never made smaller than 18 pt)."""
-    pdf = _Document()
+    pdf, trials = _Document(), _Document()  # trials: pages drawn only to see whether they fit
     for draw, sizes in ((_poster_page, POSTER_QR), (_card_page, CARD_QR)):
-        size = next((s for s in sizes if draw(_Document(), text, link, s)), None)
+        size = next((s for s in sizes if draw(trials, text, link, s)), None)
         if size is None:
             pdf.set_auto_page_break(True, margin=8)
         draw(pdf, text, link, size or sizes[-1])
