@@ -1,4 +1,4 @@
-"""``voisinage run | init | check-config | admin | backup | restore | status`` — the commands a
+"""``voisinage run | init | check-config | admin | backup | restore | status | poster`` — the commands a
 volunteer or a town hall's IT types.
 
 ``run`` serves every platform that has credentials in the environment (Telegram, Matrix); with none,
@@ -58,6 +58,10 @@ def _operations_parsers(sub: argparse._SubParsersAction) -> None:
     restore.add_argument("file", type=Path, help="a file written by `voisinage backup`")
     restore.add_argument("--force", action="store_true", help="even if a heartbeat says the bot runs")
     with_database(sub.add_parser("status", help="what the bot is doing, from any shell"))
+    poster = with_database(sub.add_parser("poster", help="a poster and a card to print (PDF) for a neighbourhood"))
+    poster.add_argument("--place", required=True, help="the neighbourhood, e.g. belleville")
+    poster.add_argument("--organizer", default="", help="the shop's or association's name printed on it")
+    poster.add_argument("--out", type=Path, required=True, help="the PDF file to write")
 
 
 def _version() -> str:
@@ -74,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         return init(args.config)
     if command == "check-config":
         return check_config(args.config)
-    if command in ("admin", "backup", "restore", "status"):
+    if command in ("admin", "backup", "restore", "status", "poster"):
         from bot.operations.commands import operate
 
         return operate(args)

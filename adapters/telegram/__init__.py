@@ -34,6 +34,7 @@ from adapters.telegram import adoption
 from adapters.telegram.adapter import Settings, TelegramAdapter
 from adapters.telegram.limits import TelegramRates
 from adapters.telegram.render import plain
+from bot.core import start_codes
 from bot.core.i18n import LANGUAGES
 from bot.core.interests import fold
 from bot.core.router import Command
@@ -124,9 +125,10 @@ async def set_menus(bot: Bot, core: Core) -> None:
         log.warning("could not set the command menus: %s", exc)
 
 
-def deep_link(bot_username: str, place_id: str) -> str:
-    """``t.me/<bot>?start=p-<place>``: opens the bot with the neighbourhood already chosen.
+def deep_link(bot_username: str, place_id: str, poster_token: str = "") -> str:
+    """``t.me/<bot>?start=p-<place>[--<poster>]``: opens the bot with the neighbourhood already chosen.
 
-    Deep-link codes allow only letters, digits, ``_`` and ``-``: the ``:`` of place ids is written ``__``.
+    Deep-link codes allow only letters, digits, ``_`` and ``-``: the ``:`` of place ids is written ``__``
+    (``bot.core.start_codes``, which onboarding reads back).
     """
-    return f"https://t.me/{bot_username}?start=p-{place_id.replace(':', '__')}"
+    return f"https://t.me/{bot_username}?start={start_codes.make(place_id, poster_token)}"

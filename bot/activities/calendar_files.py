@@ -23,6 +23,7 @@ import icalendar
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import ThreadedResolver
 
+from bot.core.clock import from_iso
 from bot.storage.events import Event
 
 PRODID = "-//Voisinage//Activities//FR"
@@ -83,6 +84,8 @@ def _vevent(event: Event, domain: str, zone: ZoneInfo, now: datetime) -> icalend
     if event.description:
         vevent.add("description", event.description)
     vevent.add("sequence", event.sequence)
+    if event.updated_at:  # when it last changed: calendars polling a feed compare it
+        vevent.add("last-modified", from_iso(event.updated_at).astimezone(UTC))
     if event.status == "cancelled":
         vevent.add("status", "CANCELLED")
     return vevent

@@ -89,6 +89,7 @@ class Telegram:
     api_base_url: str
     poll_timeout: int
     sends_in_flight: int
+    username: str = ""  # the bot's @name, for links printed outside the bot (posters); the running bot knows it
 
     @property
     def token(self) -> str:
@@ -135,6 +136,7 @@ class Web:
     port: int = 8080
     metrics: bool = False
     stale_minutes: int = 10
+    public_url: str = ""  # where people reach this server (https://…), printed on posters with the agenda page
 
 
 @dataclass(frozen=True)
@@ -293,6 +295,12 @@ def _validate(cfg: Config) -> None:
     _validate_activities(cfg.activities)
     if not 1 <= cfg.web.port <= 65535:
         raise ConfigError("web.port", "must be 1 to 65535", "port = 8080")
+    if cfg.web.public_url and not re.match(r"^https?://[^\s/]+", cfg.web.public_url):
+        raise ConfigError("web.public_url", "must start with https:// (or http://)",
+                          'public_url = "https://voisins.example.org"')
+    if cfg.telegram.username and not re.match(r"^@?[A-Za-z0-9_]{5,32}$", cfg.telegram.username):
+        raise ConfigError("telegram.username", "must be the bot's Telegram name (letters, digits, _)",
+                          'username = "VoisinageBelleville_bot"')
     if cfg.web.stale_minutes <= 0:
         raise ConfigError("web.stale_minutes", "must be above 0", "stale_minutes = 10")
     if cfg.telegram.mode not in ("polling", "webhook"):

@@ -44,6 +44,16 @@ ModeratorAppointed = Callable[["Core", Database, int, str, datetime], Awaitable[
 # Words a member writes to the bot privately, outside any question: True when the hook took them
 # (relayed them to a circle still waiting for its group, say); otherwise the bot explains itself.
 PrivateWords = Callable[["Context"], Awaitable[bool]]
+# A page of the bot's HTTP server (``bot.operations.web``, when ``[web] enabled``): called with the core
+# and the aiohttp request, returns the aiohttp response. Public pages: nothing personal goes in them.
+WebHandler = Callable[["Core", Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class WebRoute:
+    method: str
+    path: str  # an aiohttp route, e.g. "/agenda/{name}"
+    handler: WebHandler
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,15 @@ class Hooks:
     private_words: list[PrivateWords] = field(default_factory=list)
     deferred: dict[str, DeferredWork] = field(default_factory=dict)  # work done after the commit, by name
     moderator_appointed: list[ModeratorAppointed] = field(default_factory=list)
+    web_routes: list[WebRoute] = field(default_factory=list)  # public pages a feature serves
 
     def on_moderator_appointed(self, hook: ModeratorAppointed) -> None:
         self.moderator_appointed.append(hook)
+
+    def web_route(self, method: str, path: str, handler: WebHandler) -> None:
+        if any(r.method == method and r.path == path for r in self.web_routes):
+            raise ValueError(f"web route {method} {path} registered twice")
+        self.web_routes.append(WebRoute(method, path, handler))
 
     def gate(self, gate: Gate, *, first: bool = False) -> None:
         """``first`` for a gate that must answer before any other (a ban before a question)."""

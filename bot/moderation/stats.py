@@ -18,7 +18,7 @@ from bot.core.clock import to_iso
 from bot.core.i18n import Localized
 from bot.moderation import charts
 from bot.moderation.commands import register
-from bot.storage import activity
+from bot.storage import activity, posters
 from bot.storage.database import Database
 
 WEEKS = 12
@@ -150,6 +150,17 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
     ])
 
 
+async def poster_lines(ctx, place_ids: list[str] | None) -> Localized | None:
+    """How many neighbours joined through each poster of these neighbourhoods: counts per source, never who."""
+    found = await posters.in_places(ctx.db, place_ids)
+    if not found:
+        return None
+    lines = [ctx.t("stats-posters-header")]
+    lines += [ctx.t("stats-posters-line", name=p.label or ctx.t("stats-poster-unnamed"),
+                    place=access.place_name(ctx, p.place_id), joins=p.joins) for p in found]
+    return Localized.join(lines)
+
+
 async def stats_cmd(ctx) -> None:
     """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere).
 
@@ -162,6 +173,9 @@ async def stats_cmd(ctx) -> None:
     where = ", ".join(access.place_name(ctx, p) for p in place_ids) if place_ids else str(ctx.t("stats-everywhere"))
     weeks, data = await gather(ctx.db, ctx.now, place_ids)
     await ctx.reply(summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200]))
+    sources = await poster_lines(ctx, place_ids)
+    if sources is not None:
+        await ctx.reply(sources)
     await ctx.core.queue_work(ctx.db, ctx.address.platform, ctx.address.chat_id, CHART_WORK, {
         "platform": ctx.address.platform, "chat_id": ctx.address.chat_id, "lang": ctx.t.lang,
         "weeks": [w.isoformat() for w in weeks], "data": data, "where": where[:80],

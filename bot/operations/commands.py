@@ -30,6 +30,8 @@ def operate(args: argparse.Namespace) -> int:
         elif args.command == "restore":
             version = backup.restore(args.file, database, force=args.force)
             print(f"Restored {args.file} into {database} (schema {version}); the next start brings it up to date.")
+        elif args.command == "poster":
+            return asyncio.run(_poster(args, config, database))
         elif args.command == "status":
             _need(database)
             print(asyncio.run(_status(database)))
@@ -58,6 +60,32 @@ async def _status(database: Path) -> str:
         return status.render(await status.gather(db))
     finally:
         await db.close()
+
+
+async def _poster(args: argparse.Namespace, config: Config, database: Path) -> int:
+    """``voisinage poster --place belleville [--organizer NAME] --out FILE``: for a town hall, from a shell.
+    The poster is recorded like one asked for in the chat, so its link counts the neighbours it brings.
+    A mistake (an unknown neighbourhood, no bot address) is refused before the database is touched."""
+    from bot.activities import check_poster_command_line, poster_for_command_line
+    from bot.assemble import build_core
+    from bot.core.app import Content
+
+    if args.out.exists():
+        return _refuse(f"{args.out} already exists; choose another file name.")
+    content = Content.load(config)
+    try:
+        check_poster_command_line(config, content, args.place)
+    except ValueError as err:
+        return _refuse(f"No poster: {err}.")
+    core = build_core(config, await Database.open(database), content)
+    try:
+        place, pdf, joins = await poster_for_command_line(core, args.place, args.organizer, core.clock.now())
+    finally:
+        await core.db.close()
+    args.out.write_bytes(pdf)
+    print(f"Wrote {args.out} ({len(pdf):,} bytes): an A4 poster and an A6 card for {place.name}. "
+          f"{joins} neighbour(s) joined through this poster's link so far.")
+    return 0
 
 
 async def _admin(args: argparse.Namespace, config: Config, database: Path) -> int:

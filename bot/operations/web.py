@@ -1,4 +1,5 @@
-"""The bot's HTTP server for whoever runs it: ``/healthz`` and Prometheus ``/metrics``.
+"""The bot's HTTP server for whoever runs it: ``/healthz`` and Prometheus ``/metrics``; and the public
+pages features register on ``core.hooks.web_routes`` (the agenda of each neighbourhood and its feed).
 
 /healthz answers 200 while every polling platform answered within ``[web] stale_minutes`` and the
 scheduler keeps looking for due passes, 503 with the reasons otherwise (a load balancer or a
@@ -10,6 +11,7 @@ each scrape (inbox and outbox depth and age, check-ins). Nothing personal is eve
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator
@@ -113,6 +115,8 @@ def application(core: Core) -> web.Application:
     app.router.add_get("/healthz", healthz)
     if settings.metrics:
         app.router.add_get("/metrics", metrics)
+    for route in core.hooks.web_routes:  # the features' public pages (the agenda of a neighbourhood …)
+        app.router.add_route(route.method, route.path, functools.partial(route.handler, core))
     return app
 
 
@@ -122,6 +126,7 @@ async def serve(core: Core) -> web.AppRunner:
     runner = web.AppRunner(application(core), access_log=None)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
-    shown = "/healthz, /metrics" if settings.metrics else "/healthz"
+    shown = ", ".join(["/healthz", *(["/metrics"] if settings.metrics else []),
+                       *sorted({r.path for r in core.hooks.web_routes})])
     log.info("HTTP server on %s:%s (%s)", settings.host, settings.port, shown)
     return runner

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bot.checkins import QuietHours, care_time
 from bot.circles import leave_circle, place_in_circle
-from bot.core import answers
+from bot.core import answers, start_codes
 from bot.core.chat import Body, CommandIn, LocationIn
 from bot.core.clock import to_iso
 from bot.core.flows import MISSED, StepFlow, Ticks, picked, picked_all, picked_place, place_buttons, typed
@@ -20,7 +20,7 @@ from bot.core.interests import TopicList, fold
 from bot.core.places import Place
 from bot.core.router import Command, Context
 from bot.storage import circles as circle_store
-from bot.storage import conversations, people
+from bot.storage import conversations, people, posters
 from bot.storage.conversations import Conversation
 
 FLOW = "onboarding"
@@ -313,11 +313,14 @@ class Onboarding(StepFlow):
     async def finish(self, ctx: Context) -> None:
         conv = await conversations.get(ctx.db, ctx.person.id)
         then = conv.data.get("then") if conv is not None and conv.flow == FLOW else None
+        code = str(conv.data.get("start_code", "") or "") if conv and conv.data.get("mode") == "join" else ""
         await self.end(ctx)
         await people.update(ctx.db, ctx.person.id, onboarded_at=to_iso(ctx.now))
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
         ctx.person = person
+        if code:
+            await _count_poster(ctx, code)
         if await circle_store.circle_of(ctx.db, person.id) is None and await ctx.core.hooks.gates_pass(ctx, "place"):
             await place_in_circle(ctx.core, ctx.db, person, ctx.now)
         command = ctx.core.router.find(then) if isinstance(then, str) else None
@@ -351,10 +354,18 @@ def _language_from_text(text: str) -> str | None:
 
 
 def _place_from_code(ctx: Context, code: str) -> Place | None:
-    """A start code "p-<place id>" (``:`` written ``__``, as deep links allow no colon) names a place."""
-    if not code.startswith("p-"):
-        return None
-    return ctx.core.content.places.get(code[2:].replace("__", ":"))
+    """A start code "p-<place id>[--<poster>]" (``bot.core.start_codes``) names a place."""
+    places = ctx.core.content.places
+    place_id, _ = start_codes.read(code, places.get)
+    return places.get(place_id) if place_id else None
+
+
+async def _count_poster(ctx: Context, code: str) -> None:
+    """A newcomer who came through a poster and joined its neighbourhood adds one to its count.
+    Only the count: the code stays in the conversation, which ``finish`` has just deleted."""
+    place_id, token = start_codes.read(code, ctx.core.content.places.get)
+    if token and place_id == ctx.person.place_id:
+        await posters.count_join(ctx.db, token, place_id)
 
 
 def _examples(ctx: Context) -> str:

@@ -105,8 +105,11 @@ async def update(db: Database, event_id: int, now: datetime, **changes: object) 
 
 
 async def set_status(db: Database, event_id: int, status: str, now: datetime, *, expected: str | None = None) -> bool:
-    """Move an event on; with ``expected`` only from that status (so two moderators cannot both approve)."""
-    sql = "UPDATE events SET status = ?, updated_at = ? WHERE id = ?"
+    """Move an event on; with ``expected`` only from that status (so two moderators cannot both approve).
+    A cancellation bumps the sequence, as an edit does: calendars subscribed to the neighbourhood's feed
+    only apply a change whose SEQUENCE grew (RFC 5545)."""
+    bump = ", sequence = sequence + 1" if status == "cancelled" else ""
+    sql = f"UPDATE events SET status = ?, updated_at = ?{bump} WHERE id = ?"
     params: tuple = (status, to_iso(now), event_id)
     if expected is not None:
         sql += " AND status = ?"

@@ -80,3 +80,31 @@ def test_the_clock_is_refused_where_time_is_real(tmp_path: Path) -> None:
     """The console declares the capability; /clock typed anywhere else is refused (tests/core too)."""
     out = run_console(tmp_path, ["/as bob", "/clock soon"], config="")
     assert "Pour avancer le temps : /horloge +11j" in out
+
+
+def test_a_shopkeeper_in_the_console_prints_a_poster_that_opens_the_bot_in_her_neighbourhood(tmp_path: Path) -> None:
+    """The issue's "done when", as a newcomer would do it: a moderator approves the bakery, the baker types
+    /affiche and finds the PDF in exports/, its QR code the Telegram link with Belleville and the poster."""
+    import re
+    import sqlite3
+
+    from pypdf import PdfReader
+
+    from tests.core.test_posters import expected_cells, qr_cells
+
+    (tmp_path / "v.toml").write_text('[deployment]\nadmins = ["console:mod"]\n'
+                                     '[telegram]\nusername = "VoisinageBelleville_bot"\n', encoding="utf-8")
+    script = ["/as mod", "/modhelp", "/as alice", *ALICE, "/organisateur", "Boulangerie du Marché", "1", "1",
+              "12 rue de Belleville", "/as mod", "2", "/as alice", "/affiche"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--console", "--config", "v.toml", "--database", "v.sqlite3"],
+        input="\n".join(script) + "\n", capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "📎 exports/affiche-belleville.pdf" in done.stdout
+    with sqlite3.connect(tmp_path / "v.sqlite3") as conn:
+        (token,) = conn.execute("SELECT token FROM posters").fetchone()
+    link = f"https://t.me/VoisinageBelleville_bot?start=p-nb__belleville--{token}"
+    poster = PdfReader(tmp_path / "exports" / "affiche-belleville.pdf").pages[0]
+    assert qr_cells(poster.get_contents().get_data()) == expected_cells(link)
+    text = re.sub(r"\s+", " ", poster.extract_text())
+    assert "Rejoignez les voisins de Belleville" in text and "avec Boulangerie du Marché" in text

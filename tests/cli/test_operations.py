@@ -114,3 +114,32 @@ def _people(db: Path) -> int:
         return 0
     finally:
         conn.close()
+
+
+def test_a_town_hall_prints_a_poster_from_the_command_line(tmp_path: Path) -> None:
+    """`voisinage poster --place … --out …` writes the PDF (its link from `[telegram] username`), records
+    the poster (the same one when asked again), and refuses a mistake before touching the database."""
+    from pypdf import PdfReader
+
+    db = tmp_path / "v.sqlite3"
+    bare = voisinage("poster", "--database", str(db), "--place", "belleville", "--out", str(tmp_path / "a.pdf"),
+                     cwd=tmp_path, check=False)
+    assert bare.returncode == 2 and "[telegram] username" in bare.stderr and not db.exists()
+    config = tmp_path / "v.toml"
+    config.write_text(f'[deployment]\ndatabase = "{db}"\n[telegram]\nusername = "VoisinsMairie_bot"\n',
+                      encoding="utf-8")
+    wrong = voisinage("poster", "--config", str(config), "--place", "atlantide", "--out", str(tmp_path / "a.pdf"),
+                      cwd=tmp_path, check=False)
+    assert wrong.returncode == 2 and "unknown neighbourhood 'atlantide'" in wrong.stderr and not db.exists()
+    for name in ("a.pdf", "b.pdf"):
+        done = voisinage("poster", "--config", str(config), "--place", "belleville", "--organizer", "Mairie du 20e",
+                         "--out", str(tmp_path / name), cwd=tmp_path)
+        assert f"Wrote {tmp_path / name}" in done.stdout and "Belleville" in done.stdout
+    with sqlite3.connect(db) as conn:
+        ((token, label, joins),) = conn.execute("SELECT token, label, joins FROM posters").fetchall()
+    assert (label, joins) == ("Mairie du 20e", 0)
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(tmp_path / "a.pdf").pages)
+    assert "avec Mairie du 20e" in text and f"/start p-nb__belleville--{token}" in text
+    again = voisinage("poster", "--config", str(config), "--place", "belleville", "--out", str(tmp_path / "a.pdf"),
+                      cwd=tmp_path, check=False)
+    assert again.returncode == 2 and "already exists" in again.stderr
