@@ -17,13 +17,23 @@ except once, a plain notice saying it cannot read the room and what to do instea
 
 Delivering: bot messages are ``m.notice`` with an HTML and a plain body (``render``); the outbox's
 idempotency key is the transaction id, so a resend after a crash cannot show a message twice.
-Errors become Delivered / RetryLater / Undeliverable (``errors``); a room that answered
-``M_LIMIT_EXCEEDED`` waits (``ready_in``) while the outbox goes on with other rooms.
+Errors become Delivered / RetryLater / Undeliverable (``errors``).
+
+Pacing: Synapse limits an *account*, not a room: every event the bot sends (messages, invites, joins,
+room creation) draws on one budget (``rc_message``, 0.2/s after a burst of 10 by default). So the
+adapter keeps one ``TokenBucket`` for the whole account: ``ready_in`` takes a slot for the outbox's
+next item or says how long until one is free, and the outbox goes on with other rooms meanwhile and
+comes back to the oldest waiting item first (fair: no room starved). An ``M_LIMIT_EXCEEDED`` holds
+the whole account for the wait the server named (no exponential back-off per room: retries come one
+by one as slots free up, not all at once), and is logged with its room and wait. Invitations are
+joined by a task of their own, within the same budget, so a rate-limited join never stops the sync
+loop from storing what residents write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
@@ -55,7 +65,7 @@ from nio import (
 from adapters.base import Adapter, StartFailed
 from adapters.matrix import render
 from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
-from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
+from adapters.matrix.errors import DEFAULT_RETRY_S, NETWORK_ERRORS, already_member, network, outcome
 from bot.core.chat import (
     Address,
     Attachment,
@@ -66,6 +76,7 @@ from bot.core.chat import (
     Incoming,
     InviteResult,
     Outgoing,
+    PlatformBusy,
     RetryLater,
     RoomSpec,
     Sender,
@@ -74,7 +85,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
-from bot.core.pacing import backoff
+from bot.core.pacing import TokenBucket
 from bot.storage import circles as circle_store
 from bot.storage import inbox, outbox, people
 
@@ -154,6 +165,8 @@ class MatrixAdapter(Adapter):
         sync_timeout_ms: int = 30_000,
         request_timeout: float = 30.0,
         max_text: int = 16_000,
+        messages_per_second: float = 0.2,
+        burst: int = 10,
     ) -> None:
         if not (access_token or password):
             raise ValueError("the Matrix bot needs an access token or a password")
@@ -178,9 +191,14 @@ class MatrixAdapter(Adapter):
         self._choices_event: dict[str, str] = {}  # room id -> the bot's latest message with choices
         self._holds: dict[str, _Hold] = {}  # room id -> the refused message that must go first, and until when
         self.rate_limited = 0  # how many M_LIMIT_EXCEEDED answers were waited out (for tests and benches)
+        self.budget = TokenBucket(messages_per_second, burst)  # the account's, shared by all its rooms
+        self._to_join: dict[str, None] = {}  # rooms the bot is invited to and will join, oldest first
+        self._join_wanted = asyncio.Event()
 
     @classmethod
     def from_config(cls, matrix: MatrixConfig, **kwargs: Any) -> MatrixAdapter:
+        kwargs.setdefault("messages_per_second", matrix.messages_per_second)
+        kwargs.setdefault("burst", matrix.burst)
         return cls(
             matrix.homeserver, matrix.user_id, access_token=matrix.access_token, password=matrix.password, **kwargs
         )
@@ -235,6 +253,15 @@ class MatrixAdapter(Adapter):
         history = token is not None  # first start ever: keep the token, ignore what came before
         full_state = True
         pause = 1.0
+        joiner = asyncio.create_task(self._join_invited())
+        try:
+            await self._sync_loop(token, history, full_state, pause)
+        finally:
+            joiner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await joiner
+
+    async def _sync_loop(self, token: str | None, history: bool, full_state: bool, pause: float) -> None:
         while True:
             try:
                 resp = await self.client.sync(
@@ -252,23 +279,21 @@ class MatrixAdapter(Adapter):
                 pause = min(pause * 2, 60)
                 continue
             pause = 1.0
-            if await self._take(resp, history):
-                token, history, full_state = resp.next_batch, True, False
-                self._synced.set()
+            first = not self._synced.is_set()
+            await self._take(resp, history)
+            token, history, full_state = resp.next_batch, True, False
+            if first:
+                self._rejoin_pending()
+            self._synced.set()
 
-    async def _take(self, resp: SyncResponse, history: bool) -> bool:
-        """Join invitations, store the batch's events and its token; False to sync the batch again."""
+    async def _take(self, resp: SyncResponse, history: bool) -> None:
+        """Store the batch's events and its token; invitations go to the joining task."""
         self.heard_from_platform()
         await self._note_inviters(resp)
         for room_id in resp.rooms.invite:
-            joined = await self.client.join(room_id)
-            if isinstance(joined, JoinError):
-                result = outcome(joined)
-                if isinstance(result, RetryLater):
-                    log.warning("joining %s must wait: %s", room_id, result.reason)
-                    await asyncio.sleep(result.seconds)
-                    return False  # the invite is in this batch: sync it again rather than lose it
-                log.warning("could not join %s: %s", room_id, result)
+            self._want_join(room_id)
+        for room_id in (*resp.rooms.join, *resp.rooms.leave):
+            self._to_join.pop(room_id, None)
         gone: dict[str, str] = {}
         for room_id, info in resp.rooms.leave.items():
             departures = [e.source for e in info.timeline.events if is_own_departure(e.source, self.user_id)]
@@ -296,7 +321,61 @@ class MatrixAdapter(Adapter):
         if events:
             self.core.inbox_ready(len(events))
         await self._tell_encrypted_rooms()
-        return True
+
+    # ---- joining the rooms the bot is invited to ----------------------------------------------
+
+    def _want_join(self, room_id: str) -> None:
+        self._to_join.setdefault(room_id, None)
+        self._join_wanted.set()
+
+    def _rejoin_pending(self) -> None:
+        """After a restart: invitations recorded (``invited_by``) but not joined yet are joined now (an
+        incremental sync does not bring an invitation twice)."""
+        for room_id in self._inviter:
+            if room_id not in self.client.rooms and room_id not in self._gone:
+                self._want_join(room_id)
+
+    async def _join_invited(self) -> None:
+        """Join invitations one by one, oldest first, within the account's budget. A join the server
+        refuses for its limit waits here, never in the sync loop: residents' messages keep being stored.
+        The bot's join comes back in a later sync, which starts the person's onboarding."""
+        while True:
+            await self._join_wanted.wait()
+            self._join_wanted.clear()
+            while self._to_join:
+                room_id = next(iter(self._to_join))
+                await self.budget.take()
+                wait = await self._join(room_id)
+                if wait:
+                    await asyncio.sleep(wait)
+                else:
+                    self._to_join.pop(room_id, None)
+
+    async def _join(self, room_id: str) -> float:
+        """One join: 0.0 when done with this room (joined, or refused for good), else seconds to wait."""
+        try:
+            resp = await self.client.join(room_id)
+        except NETWORK_ERRORS as exc:
+            log.warning("joining %s failed (%s): trying again", room_id, exc)
+            return DEFAULT_RETRY_S
+        if not isinstance(resp, JoinError):
+            return 0.0
+        result = outcome(resp)
+        if isinstance(result, RetryLater):
+            if _limit_exceeded(result):
+                self._rate_limited("a join", room_id, result.seconds)  # joins have their own limit too
+            else:
+                log.warning("joining %s must wait: %s", room_id, result.reason)
+            return max(result.seconds, 0.1)
+        log.warning("could not join %s: %s", room_id, result)
+        return 0.0
+
+    def _rate_limited(self, what: str, room_id: str, seconds: float) -> None:
+        """Every M_LIMIT_EXCEEDED, logged with its room and wait, and counted (``/metrics``)."""
+        self.rate_limited += 1
+        log.info("matrix: M_LIMIT_EXCEEDED for %s in %s: waiting %.1f s", what, room_id, seconds)
+        if self.core is not None and what == "a join":  # refused sends are counted by the outbox
+            self.core.counters.add("rate_limited", platform=self.platform)
 
     async def _note_inviters(self, resp: SyncResponse) -> None:
         """Who invited the bot, from each invitation's own member event, stored before the bot joins."""
@@ -410,17 +489,18 @@ class MatrixAdapter(Adapter):
     # ---- delivering ---------------------------------------------------------------------------
 
     def ready_in(self, chat_id: str) -> float:
-        """While a room waits out M_LIMIT_EXCEEDED its messages are not even tried. At least a second,
-        because the outbox stores times to the second: a shorter wait would be due again at once."""
+        """0.0: go now, a slot of the account's budget is taken for this item. Otherwise how long this
+        room must wait (its refused message goes first) or the account must (no slot free). At least a
+        second, because the outbox stores times to the second: a shorter wait would be due at once."""
         hold = self._holds.get(chat_id)
-        if hold is None:
-            return 0.0
-        left = hold.until - time.monotonic()
-        if left > 0:
-            return max(left, 1.0)
-        if -left > RELEASE_AFTER_S:  # the refused message never came back (dropped, forgotten)
-            del self._holds[chat_id]
-        return 0.0
+        if hold is not None:
+            left = hold.until - time.monotonic()
+            if left > 0:
+                return max(left, 1.0)
+            if -left > RELEASE_AFTER_S:  # the refused message never came back (dropped, forgotten)
+                del self._holds[chat_id]
+        wait = self.budget.reserve()
+        return max(wait, 1.0) if wait > 0 else 0.0
 
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
         room_id = message.chat_id
@@ -475,12 +555,12 @@ class MatrixAdapter(Adapter):
     def _noted(self, room_id: str, key: str, result: SendResult) -> SendResult:
         """Remember a rate-limited room (and which message must go first); forget it once that one went."""
         hold = self._holds.get(room_id)
-        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
-            self.rate_limited += 1
+        if isinstance(result, RetryLater) and _limit_exceeded(result):
+            self._rate_limited("a message", room_id, result.seconds)
+            self.budget.hold(result.seconds)
             tries = hold.tries + 1 if hold is not None and hold.key == key else 1
-            # The outbox re-queues the refused message at max(retry_after, its backoff 2^(tries-1) s).
-            wait = max(result.seconds, backoff(tries)) + 0.5
-            self._holds[room_id] = _Hold(key, time.monotonic() + wait, tries)
+            # The outbox re-queues the refused message after the server's wait (no back-off of its own).
+            self._holds[room_id] = _Hold(key, time.monotonic() + result.seconds, tries)
         elif hold is not None and hold.key == key and not isinstance(result, RetryLater):
             del self._holds[room_id]
         return result
@@ -524,6 +604,10 @@ class MatrixAdapter(Adapter):
         )
         if isinstance(resp, RoomCreateResponse):
             return resp.room_id
+        limited = outcome(resp)
+        if isinstance(limited, RetryLater) and _limit_exceeded(limited):
+            self._account_limit("a new room", f"circle {spec.circle_id}", limited)
+            raise PlatformBusy(limited.seconds, limited.reason)
         if isinstance(resp, ErrorResponse) and resp.status_code == "M_ROOM_IN_USE":  # created before a crash
             server = self.user_id.partition(":")[2]
             found = await self.client.room_resolve_alias(f"#{alias}:{server}")
@@ -554,7 +638,7 @@ class MatrixAdapter(Adapter):
                 resp = await self.client.room_kick(room_id, user_id, reason=reason)
         except NETWORK_ERRORS as exc:
             return network(exc)
-        return outcome(resp)
+        return self._account_limit("a removal", room_id, outcome(resp))
 
     async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
         """A member who flooded their circle's room cannot write there: a power level below the room's
@@ -598,10 +682,7 @@ class MatrixAdapter(Adapter):
             return InviteResult(network(exc))
         if already_member(resp):
             return InviteResult(Delivered())
-        result = outcome(resp)
-        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
-            self.rate_limited += 1
-        return InviteResult(result)
+        return InviteResult(self._account_limit("an invitation", room_id, outcome(resp)))
 
     async def set_power_level(self, room_id: str, user_id: str, level: int = MODERATOR_LEVEL) -> SendResult:
         """Give a moderator or circle host power in a circle room (0 takes it back)."""
@@ -619,7 +700,14 @@ class MatrixAdapter(Adapter):
             resp = await self.client.room_put_state(room_id, "m.room.power_levels", content)
         except NETWORK_ERRORS as exc:
             return network(exc)
-        return outcome(resp)
+        return self._account_limit("a power level", room_id, outcome(resp))
+
+    def _account_limit(self, what: str, room_id: str, result: SendResult) -> SendResult:
+        """An event refused for the account's limit: the whole account waits, not only this room."""
+        if isinstance(result, RetryLater) and _limit_exceeded(result):
+            self._rate_limited(what, room_id, result.seconds)
+            self.budget.hold(result.seconds)
+        return result
 
     # ---- what the adapter remembers -----------------------------------------------------------
 
@@ -641,6 +729,10 @@ class MatrixAdapter(Adapter):
             if column not in ROOM_COLUMNS:  # a real check, not an assert (python -O removes those)
                 raise ValueError(f"matrix_rooms has no column {column!r}")
             await self.db.execute(f"UPDATE matrix_rooms SET {column} = ? WHERE room_id = ?", (value, room_id))
+
+
+def _limit_exceeded(result: RetryLater) -> bool:
+    return result.reason.startswith("M_LIMIT_EXCEEDED")
 
 
 def _banned(resp: object) -> bool:

@@ -54,6 +54,9 @@ class Bot:
     db_path: Path
     extra: list[Adapter] = field(default_factory=list)  # other platforms attached to the same core
     sync_timeout_ms: int = 30_000
+    # The account budget the bot paces itself to: (per second, burst); None: unpaced on a server with
+    # raised limits, the configured budget (Synapse's defaults) on a server with its default limits.
+    rate: tuple[float, int] | None = None
     core: Core | None = None
     adapter: MatrixAdapter | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -65,9 +68,11 @@ class Bot:
     async def start(self) -> Bot:
         db = await Database.open(self.db_path)
         self.core = build_core(self.config, db, self.content, SystemClock())
+        rate = self.rate or ((0.0, 10) if self.server.raised_rate_limits
+                             else (self.config.matrix.messages_per_second, self.config.matrix.burst))
         self.adapter = MatrixAdapter(
             self.server.base_url, self.account.user_id, access_token=self.account.access_token,
-            sync_timeout_ms=self.sync_timeout_ms,
+            sync_timeout_ms=self.sync_timeout_ms, messages_per_second=rate[0], burst=rate[1],
         )
         await self.adapter.connect(self.core)
         self.core.attach(self.adapter)

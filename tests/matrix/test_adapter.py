@@ -213,7 +213,8 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
         await asyncio.to_thread(server.override_ratelimit, account.user_id, admin.access_token,
                                 messages_per_second=1, burst_count=3)
         alice = Resident(await logged_in_client(server, "alice"))
-        bot = Bot(server, account, bot_config, bot_content, tmp_path / "rate.sqlite3")
+        # The bot believes Synapse's defaults (burst 10): its admin's lower limit is met as refusals.
+        bot = Bot(server, account, bot_config, bot_content, tmp_path / "rate.sqlite3", rate=(0.2, 10))
         await bot.start()
         try:
             dm = await alice.open_chat_with(bot.user_id)
