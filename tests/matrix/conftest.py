@@ -49,9 +49,14 @@ async def logged_in_client(server: SynapseServer, prefix: str = "user", admin: b
 
 
 @pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
-    """One Synapse for the session, with raised rate limits so tests never stall."""
-    server = SynapseServer(Path(tmp_path_factory.mktemp("synapse")), raised_rate_limits=True)
+def synapse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """One Synapse for the session, with raised rate limits so tests never stall. A test that needs
+    Synapse's default limits (what a bot meets on a homeserver whose admin did nothing) asks for it:
+    ``@pytest.mark.parametrize("synapse", ["default limits"], indirect=True)`` (its own server)."""
+    limits = getattr(request, "param", "raised limits")
+    if limits not in ("raised limits", "default limits"):
+        raise ValueError(f"synapse: unknown limits {limits!r}")
+    server = SynapseServer(Path(tmp_path_factory.mktemp("synapse")), raised_rate_limits=limits == "raised limits")
     server.start()
     try:
         yield server

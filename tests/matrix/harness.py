@@ -136,8 +136,9 @@ class Resident:
     def user_id(self) -> str:
         return self.client.user_id
 
-    async def sync(self) -> None:
-        resp = await self.client.sync(timeout=0, since=self.token)
+    async def sync(self, timeout_ms: int = 0) -> None:
+        """``timeout_ms``: wait that long for something new (a long poll spares a busy server)."""
+        resp = await self.client.sync(timeout=timeout_ms, since=self.token)
         assert isinstance(resp, SyncResponse), resp
         self.token = resp.next_batch
         for room_id, info in resp.rooms.join.items():
