@@ -346,3 +346,38 @@ async def test_a_message_that_arrived_before_synapse_forgot_is_not_sent_again(bo
     bodies = [m["content"]["body"] for m in got]
     assert bodies[1:] == ["Une seule fois", "La suite"]
     assert await bot.scalar("SELECT status FROM outbox WHERE id = ?", (item_id,)) == "sent"
+
+
+async def test_a_rate_limited_join_never_stops_the_sync_loop(bot, resident) -> None:
+    """Reproduces: a join refused with M_LIMIT_EXCEEDED made the sync loop sleep out the wait, so for
+    that long nothing residents wrote was stored (20 residents: about 100 s). Now the join waits in its
+    own task; a message written meanwhile in another room is stored at once, and the join follows."""
+    from nio import JoinError
+
+    alice = await resident("alice")
+    dm = await alice.open_chat_with(bot.user_id)
+    await alice.wait_messages(dm, bot.user_id, 1)
+
+    real_join = bot.adapter.client.join
+    refused: list[str] = []
+
+    async def join(room_id: str, *args, **kwargs):
+        if not refused:  # the first join is refused for 20 s, as Synapse does under its limits
+            refused.append(room_id)
+            return JoinError("Too Many Requests", "M_LIMIT_EXCEEDED", retry_after_ms=20_000)
+        return await real_join(room_id, *args, **kwargs)
+
+    bot.adapter.client.join = join
+    bob = await resident("bob")
+    bob_dm = await bob.open_chat_with(bot.user_id)
+    await eventually(lambda: _true(refused), what="the bot to try joining Bob's chat")
+    said = await alice.say(dm, "Français")
+    stored = await eventually(lambda: bot.scalar("SELECT COUNT(*) FROM inbox WHERE external_id = ?", (said,)),
+                              timeout=10, what="Alice's message stored while the join waits")
+    assert stored == 1 and bot.adapter.rate_limited == 1
+    assert bot.core.counters.get("rate_limited", platform="matrix") == 1
+    await bob.wait_messages(bob_dm, bot.user_id, 1, timeout=40)  # joined after the wait, and greeted
+
+
+async def _true(values: list) -> bool:
+    return bool(values)
