@@ -11,9 +11,15 @@ Rooms: a room the bot is invited to is joined. A room that is not a circle room 
 person is that person's private chat; when the bot joins it, the person's onboarding starts (a
 ``/start`` from them, keyed by the bot's join event). Events before the bot's own join are ignored.
 
-Encrypted rooms: this adapter has no end-to-end encryption. It never sends into an encrypted room,
-except once, a plain notice saying it cannot read the room and what to do instead (recorded in
-``matrix_rooms.encrypted_told_at``).
+Encrypted rooms (Element X makes every private chat encrypted): with a crypto store (``store_path``,
+next to the database) and matrix-nio's e2e support, the bot is a full end-to-end device: it uploads
+its keys, fetches its members' devices, decrypts what residents write and answers encrypted, sharing
+its room keys with their devices (unverified devices included: residents never verify a bot). The
+store keeps the device's keys, so a restart is the same device, still trusted. A message it cannot
+decrypt (its key never reached the bot) gets one clear answer per session and a key request. Circle
+rooms are created encrypted when ``encrypt_circles``. Without a store (or without the e2e extra) the
+adapter never sends into an encrypted room, except once, a plain notice saying it cannot read the
+room (recorded in ``matrix_rooms.encrypted_told_at``).
 
 Delivering: bot messages are ``m.notice`` with an HTML and a plain body (``render``); the outbox's
 idempotency key is the transaction id, so a resend after a crash cannot show a message twice.
@@ -40,6 +46,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -50,7 +57,9 @@ from nio import (
     ErrorResponse,
     InviteMemberEvent,
     JoinError,
+    LocalProtocolError,
     LoginResponse,
+    MegolmEvent,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomMessagesResponse,
@@ -61,6 +70,7 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from adapters.base import Adapter, StartFailed
 from adapters.matrix import render
@@ -119,6 +129,7 @@ CIRCLE_POWER_LEVELS: dict[str, Any] = {
         "m.room.server_acl": 100,
     },
 }
+ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 MUTED_LEVEL = -1  # below events_default: cannot post in the room
 # Every bot message carries its outbox key: found again after Synapse forgot the transaction id.
 OUTBOX_KEY = "org.voisinage.outbox_key"
@@ -167,6 +178,8 @@ class MatrixAdapter(Adapter):
         max_text: int = 16_000,
         messages_per_second: float = 0.2,
         burst: int = 10,
+        store_path: str = "",
+        encrypt_circles: bool = True,
     ) -> None:
         if not (access_token or password):
             raise ValueError("the Matrix bot needs an access token or a password")
@@ -179,10 +192,20 @@ class MatrixAdapter(Adapter):
         self._device_id = device_id
         # max_limit_exceeded=0: a 429 comes back to us at once (nio would sleep and retry forever);
         # max_timeouts: a dead connection ends in an exception we turn into RetryLater.
+        # e2e: a durable crypto store (the device's keys and sessions); sync tokens stay ours (inbox).
+        self.e2e = bool(store_path) and ENCRYPTION_ENABLED
+        if self.e2e:
+            Path(store_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+        elif store_path:
+            log.warning("Matrix: no end-to-end encryption support installed (pip install 'matrix-nio[e2e]'): "
+                        "encrypted rooms cannot be read")
+        self.encrypt_circles = encrypt_circles and self.e2e
         config = AsyncClientConfig(
-            max_limit_exceeded=0, max_timeouts=2, request_timeout=request_timeout, store_sync_tokens=False
+            max_limit_exceeded=0, max_timeouts=2, request_timeout=request_timeout, store_sync_tokens=False,
+            encryption_enabled=self.e2e,
         )
-        self.client = AsyncClient(homeserver, user_id, device_id=device_id or None, config=config)
+        self.client = AsyncClient(homeserver, user_id, device_id=device_id or None,
+                                  store_path=store_path if self.e2e else "", config=config)
         self.core: Core | None = None
         self._synced = asyncio.Event()
         self._gone: dict[str, str] = {}  # room id -> why the bot is no longer there
@@ -194,11 +217,13 @@ class MatrixAdapter(Adapter):
         self.budget = TokenBucket(messages_per_second, burst)  # the account's, shared by all its rooms
         self._to_join: dict[str, None] = {}  # rooms the bot is invited to and will join, oldest first
         self._join_wanted = asyncio.Event()
+        self._unreadable: set[tuple[str, str]] = set()  # (room, megolm session) already answered
 
     @classmethod
     def from_config(cls, matrix: MatrixConfig, **kwargs: Any) -> MatrixAdapter:
         kwargs.setdefault("messages_per_second", matrix.messages_per_second)
         kwargs.setdefault("burst", matrix.burst)
+        kwargs.setdefault("encrypt_circles", matrix.encrypt_circles)
         return cls(
             matrix.homeserver, matrix.user_id, access_token=matrix.access_token, password=matrix.password, **kwargs
         )
@@ -220,13 +245,14 @@ class MatrixAdapter(Adapter):
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
-            self.client.restore_login(self.user_id, device, self._access_token)
             if not device:  # the token's own device, asked once and then stored
+                # (restore_login needs the device: with e2e installed it opens that device's store)
+                self.client.user_id, self.client.access_token = self.user_id, self._access_token
                 whoami = await self.client.whoami()
                 if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
                     raise StartFailed(f"Matrix: the access token was refused by the homeserver ({whoami})")
                 device = whoami.device_id
-                self.client.restore_login(self.user_id, device, self._access_token)
+            self.client.restore_login(self.user_id, device, self._access_token)
         else:
             # nio 0.26's login() takes no device_id: it logs in as the client's own device_id, so the
             # stored device is set there first (residents' clients then see the same device each start).
@@ -237,7 +263,9 @@ class MatrixAdapter(Adapter):
             device = resp.device_id
         async with self.db.transaction():
             await self._set_state("device_id", device)
-        log.info("Matrix: connected as %s (device %s)", self.user_id, device)
+        log.info("Matrix: connected as %s (device %s%s)", self.user_id, device,
+                 ", end-to-end encryption on" if self.e2e else "")
+        await self._crypto_chores()
 
     async def close(self) -> None:
         """An open aiohttp session keeps the process alive: always close."""
@@ -281,6 +309,7 @@ class MatrixAdapter(Adapter):
             pause = 1.0
             first = not self._synced.is_set()
             await self._take(resp, history)
+            await self._crypto_chores()
             token, history, full_state = resp.next_batch, True, False
             if first:
                 self._rejoin_pending()
@@ -300,7 +329,11 @@ class MatrixAdapter(Adapter):
             gone[room_id] = departure_reason(departures[-1] if departures else {}, self.user_id)
         events: list[Incoming] = []
         back: set[str] = set()
+        unreadable: list[MegolmEvent] = []
         for room_id, info in resp.rooms.join.items():
+            if history:
+                unreadable.extend(e for e in info.timeline.events if isinstance(e, MegolmEvent)
+                                  and e.sender != self.user_id)
             sources = [e.source for e in info.timeline.events]
             joins = [i for i, e in enumerate(sources) if is_own_join(e, self.user_id)]
             if joins:
@@ -314,13 +347,63 @@ class MatrixAdapter(Adapter):
                 await self._mark_room(room_id, gone_at=now, gone_reason=reason)
             for room_id in back & set(self._gone):
                 await self._mark_room(room_id, gone_at=None, gone_reason=None)
+            await self._answer_unreadable(unreadable)
             await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
         for room_id in back:
             self._gone.pop(room_id, None)
         self._gone.update(gone)
         if events:
             self.core.inbox_ready(len(events))
+        if unreadable:
+            self.core.wake_outbox()
+            await self._request_keys(unreadable)
         await self._tell_encrypted_rooms()
+
+    # ---- end-to-end encryption ----------------------------------------------------------------
+
+    async def _crypto_chores(self) -> None:
+        """What an e2e device does between syncs: upload its keys, learn its members' devices, claim
+        one-time keys for new ones (room_send then shares the room key with them)."""
+        if not self.e2e or self.client.olm is None:
+            return
+        client = self.client
+        try:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except (*NETWORK_ERRORS, LocalProtocolError) as exc:
+            log.warning("matrix: key upkeep failed (%s); trying after the next sync", exc)
+
+    async def _answer_unreadable(self, events: list[MegolmEvent]) -> None:
+        """One clear answer per room and session the bot has no key for (the resident's app did not
+        share it: usually it comes a moment later, and the key request below asks for it)."""
+        for event in events:
+            room_id = event.room_id or ""
+            key = (room_id, event.session_id)
+            if not room_id or key in self._unreadable:
+                continue
+            self._unreadable.add(key)
+            first = self.core.config.deployment.language
+            lang = await self._language_of(event.sender) or first
+            text = self.core.translator(lang)("matrix-undecryptable")
+            message = Outgoing(self.platform, room_id, text)
+            dedupe = "undecryptable:" + hashlib.sha1(f"{room_id}|{event.session_id}".encode()).hexdigest()[:24]
+            await outbox.add(self.db, self.platform, "message", room_id, message.to_json(), self.core.clock.now(),
+                             dedupe_key=dedupe)
+
+    async def _language_of(self, user_id: str) -> str | None:
+        person = await people.by_identity(self.db, self.platform, user_id)
+        return person.language if person is not None and person.language else None
+
+    async def _request_keys(self, events: list[MegolmEvent]) -> None:
+        for event in events:
+            try:
+                await self.client.request_room_key(event)
+            except (*NETWORK_ERRORS, LocalProtocolError) as exc:  # already requested, or offline
+                log.info("matrix: no key request for %s (%s)", event.event_id, exc)
 
     # ---- joining the rooms the bot is invited to ----------------------------------------------
 
@@ -399,10 +482,10 @@ class MatrixAdapter(Adapter):
         found: list[Incoming] = []
         for source in sources:
             if is_own_join(source, self.user_id):
-                if view.private and not encrypted and (start := await self._start_from(view, source)):
+                if view.private and (self.e2e or not encrypted) and (start := await self._start_from(view, source)):
                     found.append(start)
                 continue
-            if encrypted and view.private:
+            if encrypted and view.private and not self.e2e:
                 continue  # nothing can be answered there; the room was told once why
             event = convert(source, view, self.user_id, self.platform)
             if event is not None:
@@ -460,6 +543,8 @@ class MatrixAdapter(Adapter):
     # ---- encrypted rooms ----------------------------------------------------------------------
 
     async def _tell_encrypted_rooms(self) -> None:
+        if self.e2e:
+            return  # it reads them
         for room_id, room in list(self.client.rooms.items()):
             if not room.encrypted or room_id in self._told or room_id in self._gone:
                 continue
@@ -513,9 +598,12 @@ class MatrixAdapter(Adapter):
                 if not isinstance(attached, Delivered):
                     return self._noted(room_id, idempotency_key, attached)
             content = {**render.content(message), OUTBOX_KEY: idempotency_key}
-            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=idempotency_key)
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=idempotency_key,
+                                               ignore_unverified_devices=True)
         except NETWORK_ERRORS as exc:
             return network(exc)
+        except LocalProtocolError as exc:  # e2e: the room's members or keys are not known yet
+            return RetryLater(DEFAULT_RETRY_S, f"encryption not ready: {exc}"[:300])
         result = self._noted(room_id, idempotency_key, outcome(resp, getattr(resp, "event_id", "")))
         if isinstance(result, Delivered) and message.choices:
             self._choices_event[room_id] = result.external_id
@@ -529,7 +617,8 @@ class MatrixAdapter(Adapter):
         protects the resend while Synapse remembers it)."""
         try:
             resp = await self.client.room_messages(
-                room_id, limit=LOOK_BACK, message_filter={"senders": [self.user_id], "types": ["m.room.message"]}
+                room_id, limit=LOOK_BACK,
+                message_filter={"senders": [self.user_id], "types": ["m.room.message", "m.room.encrypted"]},
             )
         except NETWORK_ERRORS as exc:
             log.warning("could not look for an earlier send in %s: %s", room_id, exc)
@@ -537,6 +626,11 @@ class MatrixAdapter(Adapter):
         if not isinstance(resp, RoomMessagesResponse):
             return None
         for event in resp.chunk:
+            if isinstance(event, MegolmEvent):  # the bot's own encrypted messages: it holds their keys
+                try:
+                    event = self.client.decrypt_event(event)
+                except Exception:
+                    continue
             source = getattr(event, "source", {}) or {}
             if (source.get("content") or {}).get(OUTBOX_KEY) == key:
                 return str(source.get("event_id") or "")
@@ -548,7 +642,7 @@ class MatrixAdapter(Adapter):
         if not self._synced.is_set():
             return RetryLater(1.0, "waiting for the first sync")
         room = self.client.rooms.get(room_id)
-        if room is not None and room.encrypted:
+        if room is not None and room.encrypted and not self.e2e:
             return Undeliverable("encrypted room: the bot cannot write there (it said so once)")
         return None  # order within a room is the outbox's job: later messages wait behind a refused one
 
@@ -579,7 +673,8 @@ class MatrixAdapter(Adapter):
             "url": uploaded.content_uri,
             "info": {"mimetype": attachment.mime_type, "size": len(attachment.data)},
         }
-        resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+        resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
+                                           ignore_unverified_devices=True)
         return outcome(resp, getattr(resp, "event_id", ""))
 
     async def create_room(self, spec: RoomSpec) -> str:
@@ -600,6 +695,7 @@ class MatrixAdapter(Adapter):
                 # Newcomers read the circle from their invitation on, not its whole past.
                 {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}},
                 {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+                *([ENCRYPTION_STATE] if self.encrypt_circles else []),
             ],
         )
         if isinstance(resp, RoomCreateResponse):

@@ -103,6 +103,8 @@ class Matrix:
     # sends, joins and invites included); 0 when the homeserver's admin exempted the bot.
     messages_per_second: float = 0.2
     burst: int = 10
+    # Circle rooms end-to-end encrypted (as people expect of a private group); needs the e2e extra.
+    encrypt_circles: bool = True
 
     @property
     def access_token(self) -> str:
