@@ -106,3 +106,43 @@ async def test_a_message_the_bot_cannot_decrypt_gets_one_clear_answer(e2e_bot: B
     await carol.sync()
     assert sum("pas pu lire" in m["content"]["body"] for m in carol.messages(dm, bot.user_id)) == 1
     assert await bot.scalar("SELECT COUNT(*) FROM inbox WHERE platform = 'matrix' AND status = 'failed'") == 0
+
+
+async def test_a_residents_new_device_is_read_and_answered(e2e_bot: Bot, e2e_resident, synapse, tmp_path) -> None:
+    """Alice onboards on her computer, then writes from a new phone (a new device of the same account):
+    the bot decrypts what the phone writes and its answer is readable on the phone."""
+    from nio import AsyncClient, AsyncClientConfig, LoginResponse
+
+    bot = e2e_bot
+    alice: Resident = await e2e_resident("alice")
+    dm = await onboard(alice, bot, encrypted=True)
+    password = "phone-password-1"
+    admin = await synapse.register_async(unique_localpart("admin"), admin=True)
+    await _set_password(synapse, admin.access_token, alice.user_id, password)
+    store = tmp_path / "alice-phone"
+    store.mkdir()
+    phone_client = AsyncClient(synapse.base_url, alice.user_id, store_path=str(store),
+                               config=AsyncClientConfig(encryption_enabled=True, store_sync_tokens=False,
+                                                        max_limit_exceeded=0, max_timeouts=2))
+    try:
+        assert isinstance(await phone_client.login(password, device_name="phone"), LoginResponse)
+        phone = Resident(phone_client)
+        await phone.sync()
+        await phone.sync()
+        before = len(phone.messages(dm, bot.user_id))
+        await phone.say(dm, "/profile")
+        got = await phone.wait_messages(dm, bot.user_id, before + 1, timeout=40)
+        body = got[-1]["content"]["body"]
+        assert got[-1]["content"]["msgtype"] == "m.notice" and body and "pas pu lire" not in body  # read it
+    finally:
+        await phone_client.close()
+
+
+async def _set_password(synapse, admin_token: str, user_id: str, password: str) -> None:
+    """Synapse's admin API: what an operator does; here it gives the test a password to log in with."""
+    import asyncio
+    import urllib.parse
+
+    path = f"/_synapse/admin/v2/users/{urllib.parse.quote(user_id)}"
+    await asyncio.to_thread(synapse._request, "PUT", path, {"password": password, "logout_devices": False},
+                            admin_token)
