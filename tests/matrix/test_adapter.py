@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.storage import circles as circle_store
 from bot.storage import people
 
@@ -233,22 +235,24 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
             await alice.client.close()
 
 
+@pytest.mark.parametrize("e2e", [False, True], ids=["plain", "encrypted"])
 async def test_circle_across_matrix_and_another_platform_mirrors_once(
-    synapse, bot_config, bot_content, tmp_path, resident
+    synapse, bot_config, bot_content, tmp_path, resident, e2e_resident, e2e: bool
 ) -> None:
     """Alice on Matrix and Bob on another platform (the in-memory one) share a circle: each one's words
-    reach the other room once, with the author's name, and the bot's mirrored notice is not sent back."""
+    reach the other room once, with the author's name, and the bot's mirrored notice is not sent back.
+    Encrypted: Alice's app encrypts, and so does her circle's room; mirroring works the same."""
     from adapters.memory import MemoryPlatform
     from bot.core.chat import ChoiceIn, CommandIn, TextIn
 
     memory = MemoryPlatform()
     account = await synapse.register_async(f"xbot{tmp_path.name[-6:]}".replace("_", ""))
-    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "x.sqlite3", extra=[memory])
+    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "x.sqlite3", extra=[memory], e2e=e2e)
     await bot.start()
     try:
-        alice: Resident = await resident("alice")
+        alice: Resident = await (e2e_resident if e2e else resident)("alice")
         await alice.client.set_displayname("Alice Martin")  # only the first name is kept
-        await onboard(alice, bot)
+        await onboard(alice, bot, encrypted=e2e)
         circle_room = await alice.wait_invite()
         await alice.join(circle_room)
 
@@ -275,6 +279,7 @@ async def test_circle_across_matrix_and_another_platform_mirrors_once(
         assert len(from_bob) == 1 and from_bob[0]["content"]["body"].startswith("Bob")
         assert "<b>Bob</b>" in from_bob[0]["content"]["formatted_body"]
         assert mirrored
+        assert bot.adapter.client.rooms[circle_room].encrypted == e2e
 
         said = await alice.say(circle_room, "Bonjour Bob")
 
