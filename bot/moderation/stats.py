@@ -141,6 +141,15 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
     ])
 
 
+def rate_limits(t, counters) -> Localized:
+    """For admins: how often each platform refused the bot for its rate limit since the start (a bot
+    on a homeserver that limits it answers slowly; the fix is the admin's exemption, see the README)."""
+    seen = {labels.get("platform", "?"): value for labels, value in counters.named("rate_limited")}
+    if not any(seen.values()):
+        return t("stats-line-rate-limits-none")
+    return t("stats-line-rate-limits", counts=", ".join(f"{p} {n}" for p, n in sorted(seen.items()) if n))
+
+
 async def stats_cmd(ctx) -> None:
     """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere).
 
@@ -152,7 +161,10 @@ async def stats_cmd(ctx) -> None:
         return
     where = ", ".join(access.place_name(ctx, p) for p in place_ids) if place_ids else str(ctx.t("stats-everywhere"))
     weeks, data = await gather(ctx.db, ctx.now, place_ids)
-    await ctx.reply(summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200]))
+    text = summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200])
+    if await access.is_admin(ctx):
+        text = Localized.join([text, rate_limits(ctx.t, ctx.core.counters)])
+    await ctx.reply(text)
     await ctx.core.queue_work(ctx.db, ctx.address.platform, ctx.address.chat_id, CHART_WORK, {
         "platform": ctx.address.platform, "chat_id": ctx.address.chat_id, "lang": ctx.t.lang,
         "weeks": [w.isoformat() for w in weeks], "data": data, "where": where[:80],
