@@ -349,9 +349,11 @@ class MatrixAdapter(Adapter):
                 await self._mark_room(room_id, gone_at=None, gone_reason=None)
             await self._answer_unreadable(unreadable)
             await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
-        for room_id in back:
-            self._gone.pop(room_id, None)
-        self._gone.update(gone)
+            # Known in memory before the commit makes it visible: a send right after must see it. (On a
+            # rollback the token stays, and the same departures come again with the next sync.)
+            for room_id in back:
+                self._gone.pop(room_id, None)
+            self._gone.update(gone)
         if events:
             self.core.inbox_ready(len(events))
         if unreadable:
