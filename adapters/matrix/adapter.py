@@ -453,7 +453,15 @@ class MatrixAdapter(Adapter):
                 log.warning("joining %s must wait: %s", room_id, result.reason)
             return max(result.seconds, 0.1)
         log.warning("could not join %s: %s", room_id, result)
+        await self._forget_invitation(room_id, result)
         return 0.0
+
+    async def _forget_invitation(self, room_id: str, result: SendResult) -> None:
+        """An invitation that cannot be joined (withdrawn, the room gone) is not tried at every restart."""
+        reason = f"could not join: {getattr(result, 'reason', result)}"[:200]
+        async with self.db.transaction():
+            await self._mark_room(room_id, gone_at=to_iso(self.core.clock.now()), gone_reason=reason)
+        self._gone[room_id] = reason
 
     def _rate_limited(self, what: str, room_id: str, seconds: float) -> None:
         """Every M_LIMIT_EXCEEDED, logged with its room and wait, and counted (``/metrics``)."""

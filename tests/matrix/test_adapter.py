@@ -386,3 +386,24 @@ async def test_a_rate_limited_join_never_stops_the_sync_loop(bot, resident) -> N
 
 async def _true(values: list) -> bool:
     return bool(values)
+
+
+async def test_an_invitation_that_cannot_be_joined_is_not_tried_at_every_restart(bot, resident) -> None:
+    """Invitations not joined yet are joined again after a restart (an incremental sync does not bring
+    them twice); one refused for good (withdrawn, room gone) is recorded, so it is not tried forever."""
+    from nio import JoinError
+
+    async def refuse(room_id: str, *args, **kwargs):
+        return JoinError("You are not invited to this room.", "M_FORBIDDEN")
+
+    bot.adapter.client.join = refuse
+    bob = await resident("bob")
+    room = await bob.open_chat_with(bot.user_id)
+
+    async def recorded() -> str | None:
+        return await bot.scalar("SELECT gone_reason FROM matrix_rooms WHERE room_id = ?", (room,))
+
+    reason = await eventually(recorded, timeout=20, what="the refused invitation recorded")
+    assert reason.startswith("could not join") and "M_FORBIDDEN" in reason
+    bot.adapter._rejoin_pending()  # what a restart does after its first sync
+    assert room not in bot.adapter._to_join
