@@ -380,12 +380,13 @@ class MatrixAdapter(Adapter):
             log.warning("matrix: key upkeep failed (%s); trying after the next sync", exc)
 
     async def _answer_unreadable(self, events: list[MegolmEvent]) -> None:
-        """One clear answer per room and session the bot has no key for (the resident's app did not
-        share it: usually it comes a moment later, and the key request below asks for it)."""
+        """One clear answer per private chat and session the bot has no key for (the resident's app did
+        not share it: usually it comes a moment later, and the key request below asks for it). In a
+        circle's room the bot only asks for the key: a notice there would speak to the whole circle."""
         for event in events:
             room_id = event.room_id or ""
             key = (room_id, event.session_id)
-            if not room_id or key in self._unreadable:
+            if not room_id or key in self._unreadable or self._private_person(room_id) != event.sender:
                 continue
             self._unreadable.add(key)
             first = self.core.config.deployment.language
@@ -430,7 +431,11 @@ class MatrixAdapter(Adapter):
             while self._to_join:
                 room_id = next(iter(self._to_join))
                 await self.budget.take()
-                wait = await self._join(room_id)
+                try:
+                    wait = await self._join(room_id)
+                except Exception:  # a bug or the database: logged, and this task goes on joining
+                    log.exception("joining %s failed", room_id)
+                    wait = DEFAULT_RETRY_S
                 if wait:
                     await asyncio.sleep(wait)
                 else:
