@@ -52,11 +52,12 @@ async def test_onboarding_in_an_encrypted_chat_and_an_encrypted_circle(e2e_bot: 
     await onboard(bea, bot, encrypted=True)
     intro = await alice.wait_messages(circle_room, bot.user_id, 1, timeout=30)
     assert "rejoint le cercle" in intro[-1]["content"]["body"]
-    # And the bot reads the circle: what Alice writes there is stored as circle talk, decrypted.
+    # And the bot reads the circle: what Alice writes there is handled as circle talk (a message the
+    # bot cannot decrypt never reaches the inbox; a handled event's text is blanked there, by design).
     said = await alice.say(circle_room, "Bienvenue Bea !")
-    stored = await eventually(lambda: bot.scalar("SELECT event FROM inbox WHERE external_id = ?", (said,)),
-                              timeout=15, what="Alice's encrypted message in the inbox")
-    assert "Bienvenue Bea" in stored
+    status = await eventually(lambda: bot.scalar("SELECT status FROM inbox WHERE external_id = ?", (said,)),
+                              timeout=30, what="Alice's encrypted message in the inbox")
+    assert status in ("new", "done")
     circle = await circle_store.circle_of(bot.core.db, person.id)
     assert (await circle_store.room_on(bot.core.db, circle.id, "matrix")).chat_id == circle_room
 
