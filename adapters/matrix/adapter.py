@@ -733,7 +733,10 @@ class MatrixAdapter(Adapter):
         this database, and unguessable (a hash with its salt, which message keys show, so the aliases of
         other circles cannot be worked out from it): no one can take it first or find the rooms."""
         salt = await outbox.instance_salt(self.db)
-        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}".encode()).hexdigest()[:24]
+        # A second Matrix account of the same bot (platform "matrix-b") has rooms of its own: its own
+        # aliases (the first account's stay as they were).
+        scope = "" if self.platform == "matrix" else f":{self.platform}"
+        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""
