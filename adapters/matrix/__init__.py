@@ -22,12 +22,17 @@ if TYPE_CHECKING:
     from bot.core.app import Core
     from bot.core.config import Config
 
-__all__ = ["MatrixAdapter", "start"]
+__all__ = ["MatrixAdapter", "crypto_store", "start"]
+
+
+def crypto_store(config: Config) -> str:
+    """The bot's end-to-end keys, next to the database (backed up with it, kept across restarts)."""
+    return config.deployment.database + ".matrix-crypto"
 
 
 async def start(core: Core, config: Config) -> MatrixAdapter:
     """Log the bot in from the configuration (token or password from the environment) and attach it."""
-    adapter = MatrixAdapter.from_config(config.matrix)
+    adapter = MatrixAdapter.from_config(config.matrix, store_path=crypto_store(config))
     try:
         await adapter.connect(core)
     except BaseException as exc:

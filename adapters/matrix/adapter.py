@@ -11,25 +11,42 @@ Rooms: a room the bot is invited to is joined. A room that is not a circle room 
 person is that person's private chat; when the bot joins it, the person's onboarding starts (a
 ``/start`` from them, keyed by the bot's join event). Events before the bot's own join are ignored.
 
-Encrypted rooms: this adapter has no end-to-end encryption. It never sends into an encrypted room,
-except once, a plain notice saying it cannot read the room and what to do instead (recorded in
-``matrix_rooms.encrypted_told_at``).
+Encrypted rooms (Element X makes every private chat encrypted): with a crypto store (``store_path``,
+next to the database) and matrix-nio's e2e support, the bot is a full end-to-end device: it uploads
+its keys, fetches its members' devices, decrypts what residents write and answers encrypted, sharing
+its room keys with their devices (unverified devices included: residents never verify a bot). The
+store keeps the device's keys, so a restart is the same device, still trusted. A message it cannot
+decrypt (its key never reached the bot) gets one clear answer per session and a key request. Circle
+rooms are created encrypted when ``encrypt_circles``. Without a store (or without the e2e extra) the
+adapter never sends into an encrypted room, except once, a plain notice saying it cannot read the
+room (recorded in ``matrix_rooms.encrypted_told_at``).
 
 Delivering: bot messages are ``m.notice`` with an HTML and a plain body (``render``); the outbox's
 idempotency key is the transaction id, so a resend after a crash cannot show a message twice.
-Errors become Delivered / RetryLater / Undeliverable (``errors``); a room that answered
-``M_LIMIT_EXCEEDED`` waits (``ready_in``) while the outbox goes on with other rooms.
+Errors become Delivered / RetryLater / Undeliverable (``errors``).
+
+Pacing: Synapse limits an *account*, not a room: every event the bot sends (messages, invites, joins,
+room creation) draws on one budget (``rc_message``, 0.2/s after a burst of 10 by default). So the
+adapter keeps one ``TokenBucket`` for the whole account: ``ready_in`` takes a slot for the outbox's
+next item or says how long until one is free, and the outbox goes on with other rooms meanwhile and
+comes back to the oldest waiting item first (fair: no room starved). An ``M_LIMIT_EXCEEDED`` holds
+the whole account for the wait the server named (no exponential back-off per room: retries come one
+by one as slots free up, not all at once), and is logged with its room and wait. Invitations are
+joined by a task of their own, within the same budget, so a rate-limited join never stops the sync
+loop from storing what residents write.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import io
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
@@ -40,7 +57,9 @@ from nio import (
     ErrorResponse,
     InviteMemberEvent,
     JoinError,
+    LocalProtocolError,
     LoginResponse,
+    MegolmEvent,
     RoomCreateResponse,
     RoomGetStateEventResponse,
     RoomMessagesResponse,
@@ -51,11 +70,12 @@ from nio import (
     UploadResponse,
     WhoamiResponse,
 )
+from nio.crypto import ENCRYPTION_ENABLED
 
 from adapters.base import Adapter, StartFailed
 from adapters.matrix import render
 from adapters.matrix.convert import RoomView, convert, first_name, is_own_departure, is_own_join
-from adapters.matrix.errors import NETWORK_ERRORS, already_member, network, outcome
+from adapters.matrix.errors import DEFAULT_RETRY_S, NETWORK_ERRORS, already_member, network, outcome
 from bot.core.chat import (
     Address,
     Attachment,
@@ -66,6 +86,7 @@ from bot.core.chat import (
     Incoming,
     InviteResult,
     Outgoing,
+    PlatformBusy,
     RetryLater,
     RoomSpec,
     Sender,
@@ -74,7 +95,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import to_iso
 from bot.core.i18n import LANGUAGES, Localized
-from bot.core.pacing import backoff
+from bot.core.pacing import TokenBucket
 from bot.storage import circles as circle_store
 from bot.storage import inbox, outbox, people
 
@@ -108,6 +129,7 @@ CIRCLE_POWER_LEVELS: dict[str, Any] = {
         "m.room.server_acl": 100,
     },
 }
+ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 MUTED_LEVEL = -1  # below events_default: cannot post in the room
 # Every bot message carries its outbox key: found again after Synapse forgot the transaction id.
 OUTBOX_KEY = "org.voisinage.outbox_key"
@@ -154,6 +176,10 @@ class MatrixAdapter(Adapter):
         sync_timeout_ms: int = 30_000,
         request_timeout: float = 30.0,
         max_text: int = 16_000,
+        messages_per_second: float = 0.2,
+        burst: int = 10,
+        store_path: str = "",
+        encrypt_circles: bool = True,
     ) -> None:
         if not (access_token or password):
             raise ValueError("the Matrix bot needs an access token or a password")
@@ -166,10 +192,20 @@ class MatrixAdapter(Adapter):
         self._device_id = device_id
         # max_limit_exceeded=0: a 429 comes back to us at once (nio would sleep and retry forever);
         # max_timeouts: a dead connection ends in an exception we turn into RetryLater.
+        # e2e: a durable crypto store (the device's keys and sessions); sync tokens stay ours (inbox).
+        self.e2e = bool(store_path) and ENCRYPTION_ENABLED
+        if self.e2e:
+            Path(store_path).mkdir(parents=True, exist_ok=True, mode=0o700)
+        elif store_path:
+            log.warning("Matrix: no end-to-end encryption support installed (pip install 'matrix-nio[e2e]'): "
+                        "encrypted rooms cannot be read")
+        self.encrypt_circles = encrypt_circles and self.e2e
         config = AsyncClientConfig(
-            max_limit_exceeded=0, max_timeouts=2, request_timeout=request_timeout, store_sync_tokens=False
+            max_limit_exceeded=0, max_timeouts=2, request_timeout=request_timeout, store_sync_tokens=False,
+            encryption_enabled=self.e2e,
         )
-        self.client = AsyncClient(homeserver, user_id, device_id=device_id or None, config=config)
+        self.client = AsyncClient(homeserver, user_id, device_id=device_id or None,
+                                  store_path=store_path if self.e2e else "", config=config)
         self.core: Core | None = None
         self._synced = asyncio.Event()
         self._gone: dict[str, str] = {}  # room id -> why the bot is no longer there
@@ -178,9 +214,16 @@ class MatrixAdapter(Adapter):
         self._choices_event: dict[str, str] = {}  # room id -> the bot's latest message with choices
         self._holds: dict[str, _Hold] = {}  # room id -> the refused message that must go first, and until when
         self.rate_limited = 0  # how many M_LIMIT_EXCEEDED answers were waited out (for tests and benches)
+        self.budget = TokenBucket(messages_per_second, burst)  # the account's, shared by all its rooms
+        self._to_join: dict[str, None] = {}  # rooms the bot is invited to and will join, oldest first
+        self._join_wanted = asyncio.Event()
+        self._unreadable: set[tuple[str, str]] = set()  # (room, megolm session) already answered
 
     @classmethod
     def from_config(cls, matrix: MatrixConfig, **kwargs: Any) -> MatrixAdapter:
+        kwargs.setdefault("messages_per_second", matrix.messages_per_second)
+        kwargs.setdefault("burst", matrix.burst)
+        kwargs.setdefault("encrypt_circles", matrix.encrypt_circles)
         return cls(
             matrix.homeserver, matrix.user_id, access_token=matrix.access_token, password=matrix.password, **kwargs
         )
@@ -202,13 +245,14 @@ class MatrixAdapter(Adapter):
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
-            self.client.restore_login(self.user_id, device, self._access_token)
             if not device:  # the token's own device, asked once and then stored
+                # (restore_login needs the device: with e2e installed it opens that device's store)
+                self.client.user_id, self.client.access_token = self.user_id, self._access_token
                 whoami = await self.client.whoami()
                 if not isinstance(whoami, WhoamiResponse) or not whoami.device_id:
                     raise StartFailed(f"Matrix: the access token was refused by the homeserver ({whoami})")
                 device = whoami.device_id
-                self.client.restore_login(self.user_id, device, self._access_token)
+            self.client.restore_login(self.user_id, device, self._access_token)
         else:
             # nio 0.26's login() takes no device_id: it logs in as the client's own device_id, so the
             # stored device is set there first (residents' clients then see the same device each start).
@@ -219,7 +263,9 @@ class MatrixAdapter(Adapter):
             device = resp.device_id
         async with self.db.transaction():
             await self._set_state("device_id", device)
-        log.info("Matrix: connected as %s (device %s)", self.user_id, device)
+        log.info("Matrix: connected as %s (device %s%s)", self.user_id, device,
+                 ", end-to-end encryption on" if self.e2e else "")
+        await self._crypto_chores()
 
     async def close(self) -> None:
         """An open aiohttp session keeps the process alive: always close."""
@@ -235,6 +281,15 @@ class MatrixAdapter(Adapter):
         history = token is not None  # first start ever: keep the token, ignore what came before
         full_state = True
         pause = 1.0
+        joiner = asyncio.create_task(self._join_invited())
+        try:
+            await self._sync_loop(token, history, full_state, pause)
+        finally:
+            joiner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await joiner
+
+    async def _sync_loop(self, token: str | None, history: bool, full_state: bool, pause: float) -> None:
         while True:
             try:
                 resp = await self.client.sync(
@@ -252,30 +307,33 @@ class MatrixAdapter(Adapter):
                 pause = min(pause * 2, 60)
                 continue
             pause = 1.0
-            if await self._take(resp, history):
-                token, history, full_state = resp.next_batch, True, False
-                self._synced.set()
+            first = not self._synced.is_set()
+            await self._take(resp, history)
+            await self._crypto_chores()
+            token, history, full_state = resp.next_batch, True, False
+            if first:
+                self._rejoin_pending()
+            self._synced.set()
 
-    async def _take(self, resp: SyncResponse, history: bool) -> bool:
-        """Join invitations, store the batch's events and its token; False to sync the batch again."""
+    async def _take(self, resp: SyncResponse, history: bool) -> None:
+        """Store the batch's events and its token; invitations go to the joining task."""
         self.heard_from_platform()
         await self._note_inviters(resp)
         for room_id in resp.rooms.invite:
-            joined = await self.client.join(room_id)
-            if isinstance(joined, JoinError):
-                result = outcome(joined)
-                if isinstance(result, RetryLater):
-                    log.warning("joining %s must wait: %s", room_id, result.reason)
-                    await asyncio.sleep(result.seconds)
-                    return False  # the invite is in this batch: sync it again rather than lose it
-                log.warning("could not join %s: %s", room_id, result)
+            self._want_join(room_id)
+        for room_id in (*resp.rooms.join, *resp.rooms.leave):
+            self._to_join.pop(room_id, None)
         gone: dict[str, str] = {}
         for room_id, info in resp.rooms.leave.items():
             departures = [e.source for e in info.timeline.events if is_own_departure(e.source, self.user_id)]
             gone[room_id] = departure_reason(departures[-1] if departures else {}, self.user_id)
         events: list[Incoming] = []
         back: set[str] = set()
+        unreadable: list[MegolmEvent] = []
         for room_id, info in resp.rooms.join.items():
+            if history:
+                unreadable.extend(e for e in info.timeline.events if isinstance(e, MegolmEvent)
+                                  and e.sender != self.user_id)
             sources = [e.source for e in info.timeline.events]
             joins = [i for i, e in enumerate(sources) if is_own_join(e, self.user_id)]
             if joins:
@@ -289,14 +347,133 @@ class MatrixAdapter(Adapter):
                 await self._mark_room(room_id, gone_at=now, gone_reason=reason)
             for room_id in back & set(self._gone):
                 await self._mark_room(room_id, gone_at=None, gone_reason=None)
+            await self._answer_unreadable(unreadable)
             await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
-        for room_id in back:
-            self._gone.pop(room_id, None)
-        self._gone.update(gone)
+            # Known in memory before the commit makes it visible: a send right after must see it. (On a
+            # rollback the token stays, and the same departures come again with the next sync.)
+            for room_id in back:
+                self._gone.pop(room_id, None)
+            self._gone.update(gone)
         if events:
             self.core.inbox_ready(len(events))
+        if unreadable:
+            self.core.wake_outbox()
+            await self._request_keys(unreadable)
         await self._tell_encrypted_rooms()
-        return True
+
+    # ---- end-to-end encryption ----------------------------------------------------------------
+
+    async def _crypto_chores(self) -> None:
+        """What an e2e device does between syncs: upload its keys, learn its members' devices, claim
+        one-time keys for new ones (room_send then shares the room key with them)."""
+        if not self.e2e or self.client.olm is None:
+            return
+        client = self.client
+        try:
+            if client.should_upload_keys:
+                await client.keys_upload()
+            if client.should_query_keys:
+                await client.keys_query()
+            if client.should_claim_keys:
+                await client.keys_claim(client.get_users_for_key_claiming())
+        except (*NETWORK_ERRORS, LocalProtocolError) as exc:
+            log.warning("matrix: key upkeep failed (%s); trying after the next sync", exc)
+
+    async def _answer_unreadable(self, events: list[MegolmEvent]) -> None:
+        """One clear answer per private chat and session the bot has no key for (the resident's app did
+        not share it: usually it comes a moment later, and the key request below asks for it). In a
+        circle's room the bot only asks for the key: a notice there would speak to the whole circle."""
+        for event in events:
+            room_id = event.room_id or ""
+            key = (room_id, event.session_id)
+            if not room_id or key in self._unreadable or self._private_person(room_id) != event.sender:
+                continue
+            self._unreadable.add(key)
+            first = self.core.config.deployment.language
+            lang = await self._language_of(event.sender) or first
+            text = self.core.translator(lang)("matrix-undecryptable")
+            message = Outgoing(self.platform, room_id, text)
+            dedupe = "undecryptable:" + hashlib.sha1(f"{room_id}|{event.session_id}".encode()).hexdigest()[:24]
+            await outbox.add(self.db, self.platform, "message", room_id, message.to_json(), self.core.clock.now(),
+                             dedupe_key=dedupe)
+
+    async def _language_of(self, user_id: str) -> str | None:
+        person = await people.by_identity(self.db, self.platform, user_id)
+        return person.language if person is not None and person.language else None
+
+    async def _request_keys(self, events: list[MegolmEvent]) -> None:
+        for event in events:
+            try:
+                await self.client.request_room_key(event)
+            except (*NETWORK_ERRORS, LocalProtocolError) as exc:  # already requested, or offline
+                log.info("matrix: no key request for %s (%s)", event.event_id, exc)
+
+    # ---- joining the rooms the bot is invited to ----------------------------------------------
+
+    def _want_join(self, room_id: str) -> None:
+        self._to_join.setdefault(room_id, None)
+        self._join_wanted.set()
+
+    def _rejoin_pending(self) -> None:
+        """After a restart: invitations recorded (``invited_by``) but not joined yet are joined now (an
+        incremental sync does not bring an invitation twice)."""
+        for room_id in self._inviter:
+            if room_id not in self.client.rooms and room_id not in self._gone:
+                self._want_join(room_id)
+
+    async def _join_invited(self) -> None:
+        """Join invitations one by one, oldest first, within the account's budget. A join the server
+        refuses for its limit waits here, never in the sync loop: residents' messages keep being stored.
+        The bot's join comes back in a later sync, which starts the person's onboarding."""
+        while True:
+            await self._join_wanted.wait()
+            self._join_wanted.clear()
+            while self._to_join:
+                room_id = next(iter(self._to_join))
+                await self.budget.take()
+                try:
+                    wait = await self._join(room_id)
+                except Exception:  # a bug or the database: logged, and this task goes on joining
+                    log.exception("joining %s failed", room_id)
+                    wait = DEFAULT_RETRY_S
+                if wait:
+                    await asyncio.sleep(wait)
+                else:
+                    self._to_join.pop(room_id, None)
+
+    async def _join(self, room_id: str) -> float:
+        """One join: 0.0 when done with this room (joined, or refused for good), else seconds to wait."""
+        try:
+            resp = await self.client.join(room_id)
+        except NETWORK_ERRORS as exc:
+            log.warning("joining %s failed (%s): trying again", room_id, exc)
+            return DEFAULT_RETRY_S
+        if not isinstance(resp, JoinError):
+            return 0.0
+        result = outcome(resp)
+        if isinstance(result, RetryLater):
+            if _limit_exceeded(result):
+                self._rate_limited("a join", room_id, result.seconds)  # joins have their own limit too
+            else:
+                log.warning("joining %s must wait: %s", room_id, result.reason)
+            return max(result.seconds, 0.1)
+        log.warning("could not join %s: %s", room_id, result)
+        await self._forget_invitation(room_id, result)
+        return 0.0
+
+    async def _forget_invitation(self, room_id: str, result: SendResult) -> None:
+        """An invitation that cannot be joined (withdrawn, the room gone) is not tried at every restart."""
+        reason = f"could not join: {getattr(result, 'reason', result)}"[:200]
+        async with self.db.transaction():
+            await self._mark_room(room_id, gone_at=to_iso(self.core.clock.now()), gone_reason=reason)
+        self._gone[room_id] = reason
+
+    def _rate_limited(self, what: str, room_id: str, seconds: float) -> None:
+        """Every M_LIMIT_EXCEEDED, logged with its room and wait, and counted (``/metrics``)."""
+        self.rate_limited += 1
+        log.info("matrix: M_LIMIT_EXCEEDED for %s in %s: waiting %.1f s", what, room_id, seconds)
+        if self.core is not None and what == "a join":  # refused sends are counted by the outbox
+            self.core.counters.add("rate_limited", platform=self.platform)
 
     async def _note_inviters(self, resp: SyncResponse) -> None:
         """Who invited the bot, from each invitation's own member event, stored before the bot joins."""
@@ -320,10 +497,10 @@ class MatrixAdapter(Adapter):
         found: list[Incoming] = []
         for source in sources:
             if is_own_join(source, self.user_id):
-                if view.private and not encrypted and (start := await self._start_from(view, source)):
+                if view.private and (self.e2e or not encrypted) and (start := await self._start_from(view, source)):
                     found.append(start)
                 continue
-            if encrypted and view.private:
+            if encrypted and view.private and not self.e2e:
                 continue  # nothing can be answered there; the room was told once why
             event = convert(source, view, self.user_id, self.platform)
             if event is not None:
@@ -381,6 +558,8 @@ class MatrixAdapter(Adapter):
     # ---- encrypted rooms ----------------------------------------------------------------------
 
     async def _tell_encrypted_rooms(self) -> None:
+        if self.e2e:
+            return  # it reads them
         for room_id, room in list(self.client.rooms.items()):
             if not room.encrypted or room_id in self._told or room_id in self._gone:
                 continue
@@ -410,17 +589,18 @@ class MatrixAdapter(Adapter):
     # ---- delivering ---------------------------------------------------------------------------
 
     def ready_in(self, chat_id: str) -> float:
-        """While a room waits out M_LIMIT_EXCEEDED its messages are not even tried. At least a second,
-        because the outbox stores times to the second: a shorter wait would be due again at once."""
+        """0.0: go now, a slot of the account's budget is taken for this item. Otherwise how long this
+        room must wait (its refused message goes first) or the account must (no slot free). At least a
+        second, because the outbox stores times to the second: a shorter wait would be due at once."""
         hold = self._holds.get(chat_id)
-        if hold is None:
-            return 0.0
-        left = hold.until - time.monotonic()
-        if left > 0:
-            return max(left, 1.0)
-        if -left > RELEASE_AFTER_S:  # the refused message never came back (dropped, forgotten)
-            del self._holds[chat_id]
-        return 0.0
+        if hold is not None:
+            left = hold.until - time.monotonic()
+            if left > 0:
+                return max(left, 1.0)
+            if -left > RELEASE_AFTER_S:  # the refused message never came back (dropped, forgotten)
+                del self._holds[chat_id]
+        wait = self.budget.reserve()
+        return max(wait, 1.0) if wait > 0 else 0.0
 
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
         room_id = message.chat_id
@@ -433,9 +613,12 @@ class MatrixAdapter(Adapter):
                 if not isinstance(attached, Delivered):
                     return self._noted(room_id, idempotency_key, attached)
             content = {**render.content(message), OUTBOX_KEY: idempotency_key}
-            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=idempotency_key)
+            resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=idempotency_key,
+                                               ignore_unverified_devices=True)
         except NETWORK_ERRORS as exc:
             return network(exc)
+        except LocalProtocolError as exc:  # e2e: the room's members or keys are not known yet
+            return RetryLater(DEFAULT_RETRY_S, f"encryption not ready: {exc}"[:300])
         result = self._noted(room_id, idempotency_key, outcome(resp, getattr(resp, "event_id", "")))
         if isinstance(result, Delivered) and message.choices:
             self._choices_event[room_id] = result.external_id
@@ -449,7 +632,8 @@ class MatrixAdapter(Adapter):
         protects the resend while Synapse remembers it)."""
         try:
             resp = await self.client.room_messages(
-                room_id, limit=LOOK_BACK, message_filter={"senders": [self.user_id], "types": ["m.room.message"]}
+                room_id, limit=LOOK_BACK,
+                message_filter={"senders": [self.user_id], "types": ["m.room.message", "m.room.encrypted"]},
             )
         except NETWORK_ERRORS as exc:
             log.warning("could not look for an earlier send in %s: %s", room_id, exc)
@@ -457,6 +641,11 @@ class MatrixAdapter(Adapter):
         if not isinstance(resp, RoomMessagesResponse):
             return None
         for event in resp.chunk:
+            if isinstance(event, MegolmEvent):  # the bot's own encrypted messages: it holds their keys
+                try:
+                    event = self.client.decrypt_event(event)
+                except Exception:
+                    continue
             source = getattr(event, "source", {}) or {}
             if (source.get("content") or {}).get(OUTBOX_KEY) == key:
                 return str(source.get("event_id") or "")
@@ -468,19 +657,19 @@ class MatrixAdapter(Adapter):
         if not self._synced.is_set():
             return RetryLater(1.0, "waiting for the first sync")
         room = self.client.rooms.get(room_id)
-        if room is not None and room.encrypted:
+        if room is not None and room.encrypted and not self.e2e:
             return Undeliverable("encrypted room: the bot cannot write there (it said so once)")
         return None  # order within a room is the outbox's job: later messages wait behind a refused one
 
     def _noted(self, room_id: str, key: str, result: SendResult) -> SendResult:
         """Remember a rate-limited room (and which message must go first); forget it once that one went."""
         hold = self._holds.get(room_id)
-        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
-            self.rate_limited += 1
+        if isinstance(result, RetryLater) and _limit_exceeded(result):
+            self._rate_limited("a message", room_id, result.seconds)
+            self.budget.hold(result.seconds)
             tries = hold.tries + 1 if hold is not None and hold.key == key else 1
-            # The outbox re-queues the refused message at max(retry_after, its backoff 2^(tries-1) s).
-            wait = max(result.seconds, backoff(tries)) + 0.5
-            self._holds[room_id] = _Hold(key, time.monotonic() + wait, tries)
+            # The outbox re-queues the refused message after the server's wait (no back-off of its own).
+            self._holds[room_id] = _Hold(key, time.monotonic() + result.seconds, tries)
         elif hold is not None and hold.key == key and not isinstance(result, RetryLater):
             del self._holds[room_id]
         return result
@@ -499,7 +688,8 @@ class MatrixAdapter(Adapter):
             "url": uploaded.content_uri,
             "info": {"mimetype": attachment.mime_type, "size": len(attachment.data)},
         }
-        resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id)
+        resp = await self.client.room_send(room_id, "m.room.message", content, tx_id=tx_id,
+                                           ignore_unverified_devices=True)
         return outcome(resp, getattr(resp, "event_id", ""))
 
     async def create_room(self, spec: RoomSpec) -> str:
@@ -520,10 +710,15 @@ class MatrixAdapter(Adapter):
                 # Newcomers read the circle from their invitation on, not its whole past.
                 {"type": "m.room.history_visibility", "state_key": "", "content": {"history_visibility": "invited"}},
                 {"type": "m.room.guest_access", "state_key": "", "content": {"guest_access": "forbidden"}},
+                *([ENCRYPTION_STATE] if self.encrypt_circles else []),
             ],
         )
         if isinstance(resp, RoomCreateResponse):
             return resp.room_id
+        limited = outcome(resp)
+        if isinstance(limited, RetryLater) and _limit_exceeded(limited):
+            self._account_limit("a new room", f"circle {spec.circle_id}", limited)
+            raise PlatformBusy(limited.seconds, limited.reason)
         if isinstance(resp, ErrorResponse) and resp.status_code == "M_ROOM_IN_USE":  # created before a crash
             server = self.user_id.partition(":")[2]
             found = await self.client.room_resolve_alias(f"#{alias}:{server}")
@@ -538,7 +733,10 @@ class MatrixAdapter(Adapter):
         this database, and unguessable (a hash with its salt, which message keys show, so the aliases of
         other circles cannot be worked out from it): no one can take it first or find the rooms."""
         salt = await outbox.instance_salt(self.db)
-        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}".encode()).hexdigest()[:24]
+        # A second Matrix account of the same bot (platform "matrix-b") has rooms of its own: its own
+        # aliases (the first account's stay as they were).
+        scope = "" if self.platform == "matrix" else f":{self.platform}"
+        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""
@@ -554,7 +752,7 @@ class MatrixAdapter(Adapter):
                 resp = await self.client.room_kick(room_id, user_id, reason=reason)
         except NETWORK_ERRORS as exc:
             return network(exc)
-        return outcome(resp)
+        return self._account_limit("a removal", room_id, outcome(resp))
 
     async def mute_member(self, room_id: str, user_id: str, until: datetime) -> SendResult:
         """A member who flooded their circle's room cannot write there: a power level below the room's
@@ -598,10 +796,7 @@ class MatrixAdapter(Adapter):
             return InviteResult(network(exc))
         if already_member(resp):
             return InviteResult(Delivered())
-        result = outcome(resp)
-        if isinstance(result, RetryLater) and result.reason.startswith("M_LIMIT_EXCEEDED"):
-            self.rate_limited += 1
-        return InviteResult(result)
+        return InviteResult(self._account_limit("an invitation", room_id, outcome(resp)))
 
     async def set_power_level(self, room_id: str, user_id: str, level: int = MODERATOR_LEVEL) -> SendResult:
         """Give a moderator or circle host power in a circle room (0 takes it back)."""
@@ -619,7 +814,14 @@ class MatrixAdapter(Adapter):
             resp = await self.client.room_put_state(room_id, "m.room.power_levels", content)
         except NETWORK_ERRORS as exc:
             return network(exc)
-        return outcome(resp)
+        return self._account_limit("a power level", room_id, outcome(resp))
+
+    def _account_limit(self, what: str, room_id: str, result: SendResult) -> SendResult:
+        """An event refused for the account's limit: the whole account waits, not only this room."""
+        if isinstance(result, RetryLater) and _limit_exceeded(result):
+            self._rate_limited(what, room_id, result.seconds)
+            self.budget.hold(result.seconds)
+        return result
 
     # ---- what the adapter remembers -----------------------------------------------------------
 
@@ -641,6 +843,10 @@ class MatrixAdapter(Adapter):
             if column not in ROOM_COLUMNS:  # a real check, not an assert (python -O removes those)
                 raise ValueError(f"matrix_rooms has no column {column!r}")
             await self.db.execute(f"UPDATE matrix_rooms SET {column} = ? WHERE room_id = ?", (value, room_id))
+
+
+def _limit_exceeded(result: RetryLater) -> bool:
+    return result.reason.startswith("M_LIMIT_EXCEEDED")
 
 
 def _banned(resp: object) -> bool:

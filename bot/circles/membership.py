@@ -73,12 +73,12 @@ async def join(core, db: Database, circle_id: int, person: Person, now: datetime
     """Add one person to a circle: invited to its rooms, introduced to the circle, welcomed."""
     others = await circle_store.member_ids(db, circle_id)
     await circle_store.add_member(db, circle_id, person.id, now)
+    await welcome(core, db, person, circle_id, others, now)  # queued first: read before the invitation
     await core.queue_invite(db, circle_id, person.id, now)
     if await roles.is_moderator(db, core.config.deployment.admins, person.id, person.place_id):
         await core.queue_room_power(db, circle_id, person.id, roles.ROOM_POWER, now)
     if others:
         await core.post_to_circle(db, circle_id, await introduction(core, person), now)
-    await welcome(core, db, person, circle_id, others, now)
     return circle_id
 
 
@@ -99,11 +99,11 @@ async def open_circle(core, db: Database, place_id: str, person_ids: list[int], 
     for person in members:
         await circle_store.drop_wait(db, person.id)
         await circle_store.add_member(db, circle.id, person.id, now)
+    for person in members:  # each welcome queued before its invitation: read first
+        await welcome(core, db, person, circle.id, [m.id for m in members if m.id != person.id], now)
         await core.queue_invite(db, circle.id, person.id, now)
         if await roles.is_moderator(db, core.config.deployment.admins, person.id, place_id):
             await core.queue_room_power(db, circle.id, person.id, roles.ROOM_POWER, now)
-    for person in members:
-        await welcome(core, db, person, circle.id, [m.id for m in members if m.id != person.id], now)
     return circle.id
 
 
@@ -166,16 +166,14 @@ async def welcome(core, db: Database, person: Person, circle_id: int, others: li
     t = core.translator(person.language)
     circle = await circle_store.get(db, circle_id)
     assert circle is not None
-    place_name = place_label(core, circle.place_id)
+    # The circle named as its room is (the room's name is in the deployment's language).
+    room = core.t_default("circle-room-name", place=place_label(core, circle.place_id), number=circle.number)
     names = []
     for other_id in others[:12]:
         other = await people.get(db, other_id)
         if other:
             names.append(other.first_name or t("someone"))
-    if names:
-        text = t("circle-welcome", place=place_name, number=circle.number, names=", ".join(names))
-    else:
-        text = t("circle-welcome-first", place=place_name, number=circle.number)
+    text = t("circle-welcome", room=room, names=", ".join(names)) if names else t("circle-welcome-first", room=room)
     await core.tell(db, person.id, lambda _t: text, None, now, delivery_class=outbox.ANSWER)  # ends onboarding
 
 

@@ -261,6 +261,17 @@ class RetryLater:
     reason: str = ""
 
 
+class PlatformBusy(Exception):
+    """Raised by an adapter step that returns no ``SendResult`` (creating a room) when the platform
+    refused it for its rate limit: the outbox tries again after ``seconds``, without counting it as a
+    failure of the item."""
+
+    def __init__(self, seconds: float, reason: str) -> None:
+        super().__init__(reason)
+        self.seconds = seconds
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class Undeliverable:
     """A permanent failure (the user blocked the bot, the room is gone): never retry.

@@ -102,6 +102,12 @@ class Matrix:
     user_id: str
     access_token_env: str
     password_env: str
+    # The account's budget as the homeserver counts it (Synapse's rc_message: every event the bot
+    # sends, joins and invites included); 0 when the homeserver's admin exempted the bot.
+    messages_per_second: float = 0.2
+    burst: int = 10
+    # Circle rooms end-to-end encrypted (as people expect of a private group); needs the e2e extra.
+    encrypt_circles: bool = True
 
     @property
     def access_token(self) -> str:
@@ -217,6 +223,8 @@ def _merge(defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
 
 def _typed(section: str, key: str, value: Any, default: Any) -> Any:
     expected = type(default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # "messages_per_second = 0" means 0.0
     ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     if not ok:
         raise ConfigError(
@@ -258,6 +266,10 @@ def check_secrets(cfg: Config) -> None:
 def _validate(cfg: Config) -> None:
     """The checks that a type alone cannot express."""
     _validate_admins(cfg.deployment.admins)
+    m = cfg.matrix
+    if m.messages_per_second < 0 or m.burst < 1:
+        raise ConfigError("matrix.messages_per_second", "must be 0 (no limit) or more, with a burst of 1 or more",
+                          "messages_per_second = 0.2\nburst = 10")
     if cfg.deployment.language not in LANGUAGES:
         raise ConfigError("deployment.language", f"must be one of {', '.join(LANGUAGES)}", 'language = "fr"')
     try:

@@ -28,6 +28,7 @@ from bot.core.chat import (
     Delivered,
     InviteResult,
     Outgoing,
+    PlatformBusy,
     RetryLater,
     RoomSpec,
     SendResult,
@@ -71,6 +72,7 @@ class Delivery:
         self._turns: dict[str, ClassTurns] = {}
         self._salt: str | None = None
         self.classes = True  # False: one FIFO by id, as before classes (the benchmark's comparison)
+        self._room_locks: dict[str, asyncio.Lock] = {}
 
     def turns(self, platform: str) -> ClassTurns:
         if platform not in self._turns:
@@ -85,9 +87,10 @@ class Delivery:
     async def deliver_due(self, platform: str) -> int:
         """Send what is due on one platform; returns how many items were looked at.
 
-        Each chat's messages go out in order, one after the other. Once a chat's message is held back
-        (paced, rate-limited), the rest of that chat's messages wait. Invites go one at a time: two may
-        need the same circle's room created.
+        Each chat's items go out in order, one after the other: a welcome queued before the invitation
+        arrives before it. Once a chat's item is held back (paced, rate-limited), the rest of that
+        chat's items wait. Invites and room changes go one at a time (a lock): two may need the same
+        circle's room created.
 
         Different chats are served side by side, as many as the platform's ``sends_in_flight``: a
         round trip to a distant server would otherwise cap the rate far below what it allows. A crash
@@ -103,11 +106,8 @@ class Delivery:
         items = await self._in_turn(platform, due)
         run = Pass(self.core, items)
         by_chat: dict[str, list[outbox.Item]] = {}
-        for item in items:
-            if item.kind != "message":  # invites and changes to room members: one at a time
-                await self._deliver_in_order(transport, [item], run)
-            else:
-                by_chat.setdefault(item.chat_id, []).append(item)
+        for item in items:  # in the turns' order, oldest first within a class; a chat's items in order
+            by_chat.setdefault(item.chat_id, []).append(item)
         slots = asyncio.Semaphore(concurrency)  # FIFO: chats are served in the turns' order
 
         async def serve(chat_items: list[outbox.Item]) -> None:
@@ -150,10 +150,19 @@ class Delivery:
             run.started += 1
             if self.classes:
                 self.turns(transport.platform).took(item.delivery_class)
-            result = await self._deliver(transport, item)
+            if item.kind == "message":
+                result = await self._deliver(transport, item)
+            else:
+                async with self._room_lock(transport.platform):
+                    result = await self._deliver(transport, item)
             await self._record(item, result)
             if isinstance(result, RetryLater):
                 return
+
+    def _room_lock(self, platform: str) -> asyncio.Lock:
+        if platform not in self._room_locks:
+            self._room_locks[platform] = asyncio.Lock()
+        return self._room_locks[platform]
 
     async def idempotency_key(self, item_id: int) -> str:
         """The key a platform recognises a repeated send by (a Matrix transaction id): the outbox id,
@@ -176,6 +185,8 @@ class Delivery:
             if item.kind in ROOM_ACTIONS:
                 return await self._deliver_room_action(transport, item)
             return await self._deliver_invite(transport, item, key)
+        except PlatformBusy as busy:
+            return RetryLater(busy.seconds, busy.reason)
         except Exception as exc:  # a bug or an unexpected library error: retry later, loudly, a few times
             log.exception("delivery of outbox item %s failed (attempt %s)", item.id, item.attempts + 1)
             reason = f"{type(exc).__name__}: {exc}"
@@ -261,6 +272,10 @@ class Delivery:
                 await outbox.sent(self.core.db, [item.id], now)
                 if link:
                     await self._send_invite_link(item, link, now)
+            elif isinstance(outcome, RetryLater) and _rate_limit(outcome):
+                # The platform named the wait: no back-off on top (the adapter paces the account, so
+                # the items that waited come back one by one, oldest first, instead of all at once).
+                await outbox.retry(self.core.db, item.id, _after(now, outcome.seconds), outcome.reason)
             elif isinstance(outcome, RetryLater):
                 at = max(_after(now, outcome.seconds), _after(now, backoff(item.attempts)))
                 await outbox.retry(self.core.db, item.id, at, outcome.reason)
@@ -271,9 +286,10 @@ class Delivery:
     def _count(self, item: outbox.Item, outcome: SendResult) -> None:
         counters = self.core.counters
         counters.add("sends", platform=item.platform, outcome=type(outcome).__name__.lower())
-        if isinstance(outcome, RetryLater) and outcome.reason.startswith(RATE_LIMIT_REASONS):
+        if isinstance(outcome, RetryLater) and _rate_limit(outcome):
             counters.add("rate_limited", platform=item.platform)
-            log.info("%s rate-limited: waiting %.0f s", item.platform, outcome.seconds)
+            log.info("%s rate-limited: %s to chat %s waits %.1f s", item.platform, item.kind, item.chat_id,
+                     outcome.seconds)
         elif isinstance(outcome, Undeliverable):
             log.warning("%s: %s to chat %s refused for good (%s)",
                         item.platform, item.kind, item.chat_id, outcome.reason)
@@ -396,6 +412,10 @@ class Claims:
         delivered, self._delivered = self._delivered, []
         if delivered:
             await outbox.sent(self.core.db, delivered, self.core.clock.now())
+
+
+def _rate_limit(outcome: RetryLater) -> bool:
+    return outcome.reason.startswith(RATE_LIMIT_REASONS)
 
 
 def _after(now: datetime, seconds: float) -> datetime:

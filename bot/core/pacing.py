@@ -190,3 +190,55 @@ class ClassTurns:
         if self.used[delivery_class] >= self.shares[delivery_class]:
             self.used = dict.fromkeys(self.shares, 0)
         self.used[delivery_class] += 1
+
+
+class TokenBucket:
+    """One account's budget, as a homeserver counts it: ``burst`` actions at once, then ``per_second``.
+
+    Synapse limits each account (not each room) with such a bucket (``rc_message``: 0.2/s, burst 10 by
+    default), and every event the account sends counts: messages, invites, joins. A bot that backs off
+    per room still overdraws it; this bucket is shared by everything the account sends. ``reserve``
+    takes a slot at once or says how long until one is free, so callers can serve others meanwhile;
+    ``hold`` applies the wait the server asked for (``retry_after_ms``) to the whole account.
+    ``per_second`` 0: no limit (the homeserver exempts the bot, or an appservice)."""
+
+    def __init__(self, per_second: float, burst: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self.burst = max(1.0, burst)
+        self._clock = clock
+        self._tokens = self.burst
+        self._stamp = clock()
+        self._held_until = 0.0
+
+    def _refill(self, now: float) -> None:
+        if self.per_second > 0:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.per_second)
+        self._stamp = now
+
+    def reserve(self) -> float:
+        """0.0: a slot was taken, act now. Otherwise the seconds until one is free (nothing taken)."""
+        now = self._clock()
+        if now < self._held_until:
+            return self._held_until - now
+        if self.per_second <= 0:
+            return 0.0
+        self._refill(now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return 0.0
+        return (1.0 - self._tokens) / self.per_second
+
+    async def take(self, sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
+        """Wait for a slot and take it (for loops that have nothing else to do meanwhile)."""
+        while (wait := self.reserve()) > 0:
+            await sleep(wait)
+
+    def hold(self, seconds: float) -> None:
+        """The server refused for its limit and said how long to wait: nothing at all until then, and
+        then one action (the server's own count is full: the rest come at ``per_second``)."""
+        self._held_until = max(self._held_until, self._clock() + seconds)
+        self._tokens = 1.0
+        self._stamp = self._held_until
+
+    def held_for(self) -> float:
+        return max(0.0, self._held_until - self._clock())

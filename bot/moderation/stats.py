@@ -161,6 +161,15 @@ async def poster_lines(ctx, place_ids: list[str] | None) -> Localized | None:
     return Localized.join(lines)
 
 
+def rate_limits(t, counters) -> Localized:
+    """For admins: how often each platform refused the bot for its rate limit since the start (a bot
+    on a homeserver that limits it answers slowly; the fix is the admin's exemption, see the README)."""
+    seen = {labels.get("platform", "?"): value for labels, value in counters.named("rate_limited")}
+    if not any(seen.values()):
+        return t("stats-line-rate-limits-none")
+    return t("stats-line-rate-limits", counts=", ".join(f"{p} {n}" for p, n in sorted(seen.items()) if n))
+
+
 async def stats_cmd(ctx) -> None:
     """/stats [neighbourhood]: for moderators, of their neighbourhoods (admins: everywhere).
 
@@ -172,7 +181,10 @@ async def stats_cmd(ctx) -> None:
         return
     where = ", ".join(access.place_name(ctx, p) for p in place_ids) if place_ids else str(ctx.t("stats-everywhere"))
     weeks, data = await gather(ctx.db, ctx.now, place_ids)
-    await ctx.reply(summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200]))
+    text = summary(ctx.t, data, await circle_count(ctx.db, place_ids), where[:200])
+    if await access.is_admin(ctx):
+        text = Localized.join([text, rate_limits(ctx.t, ctx.core.counters)])
+    await ctx.reply(text)
     sources = await poster_lines(ctx, place_ids)
     if sources is not None:
         await ctx.reply(sources)

@@ -30,8 +30,8 @@ def run_console(tmp_path: Path, lines: list[str], config: str = "[circles]\nopen
 
 def test_two_neighbours_meet_and_talk(tmp_path: Path) -> None:
     out = run_console(tmp_path, [*ALICE, *BOB, "/room", "Salut tout le monde !", "/as alice", "/room", "Bonjour Bob"])
-    assert "[bot → alice] Bienvenue ! Vous ouvrez le cercle Belleville · 1" in out
-    assert "[bot → bob] Welcome to the circle Belleville · 1! You'll meet Alice there." in out
+    assert "[bot → alice] Bienvenue ! Vous ouvrez le cercle Voisins · Belleville · 1" in out
+    assert "[bot → bob] Welcome to the circle Voisins · Belleville · 1! You'll meet Alice there." in out
     assert "👋 Bob rejoint le cercle ! Aime : Jardinage, Jeux de société." in out
     assert "bob: Salut tout le monde !  (vu par alice)" in out
     assert "alice: Bonjour Bob  (vu par bob)" in out

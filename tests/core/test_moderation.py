@@ -228,6 +228,21 @@ async def test_stats_text_and_a_real_png_chart(mods) -> None:
     assert image.size == (900, 600)
 
 
+async def test_stats_tell_admins_how_often_platforms_refused_the_bot(mods) -> None:
+    """Rate-limit refusals (Matrix's M_LIMIT_EXCEEDED, Telegram's 429) were only in /metrics: an admin
+    on a homeserver that limits the bot saw slow answers and no reason. Moderators are not shown it."""
+    def said(out) -> str:  # the figures, whatever comes after them (the chart, a question taken up again)
+        return "\n".join(m.text for m in out)
+
+    out = await mods.say("admin", "/stats")
+    assert "Limites de débit des plateformes depuis le démarrage : aucune." in said(out)
+    mods.core.counters.add("rate_limited", 3, platform="matrix")
+    out = await mods.say("admin", "/stats")
+    assert "Refus pour limite de débit depuis le démarrage : matrix 3" in said(out)
+    out = await mods.say("mona", "/stats")
+    assert out and "limite de débit" not in said(out)  # mona, a moderator, gets the figures without it
+
+
 async def test_the_stats_chart_is_drawn_outside_the_write_transaction(mods, monkeypatch) -> None:
     """Reproduces: /stats drew its chart (a good part of a second of CPU) inside the handler's write
     transaction, and polling, delivery and the scheduler all waited for it. Now it is drawn after the

@@ -48,10 +48,29 @@ async def logged_in_client(server: SynapseServer, prefix: str = "user", admin: b
     return client
 
 
+async def e2e_client(server: SynapseServer, store: Path, prefix: str = "user") -> AsyncClient:
+    """A registered user as an end-to-end capable client (nio with its crypto store), keys uploaded."""
+    user = await server.register_async(unique_localpart(prefix))
+    store.mkdir(parents=True, exist_ok=True)
+    config = AsyncClientConfig(max_limit_exceeded=0, max_timeouts=2, request_timeout=30, encryption_enabled=True,
+                               store_sync_tokens=False)
+    client = AsyncClient(server.base_url, user.user_id, device_id=user.device_id, store_path=str(store),
+                         config=config)
+    client.restore_login(user.user_id, user.device_id, user.access_token)
+    assert client.olm is not None, "matrix-nio[e2e] is needed"
+    await client.keys_upload()
+    return client
+
+
 @pytest.fixture(scope="session")
-def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
-    """One Synapse for the session, with raised rate limits so tests never stall."""
-    server = SynapseServer(Path(tmp_path_factory.mktemp("synapse")), raised_rate_limits=True)
+def synapse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]:
+    """One Synapse for the session, with raised rate limits so tests never stall. A test that needs
+    Synapse's default limits (what a bot meets on a homeserver whose admin did nothing) asks for it:
+    ``@pytest.mark.parametrize("synapse", ["default limits"], indirect=True)`` (its own server)."""
+    limits = getattr(request, "param", "raised limits")
+    if limits not in ("raised limits", "default limits"):
+        raise ValueError(f"synapse: unknown limits {limits!r}")
+    server = SynapseServer(Path(tmp_path_factory.mktemp("synapse")), raised_rate_limits=limits == "raised limits")
     server.start()
     try:
         yield server
@@ -122,3 +141,24 @@ async def resident(matrix_user: MatrixUserFactory):
         return person
 
     return make
+
+
+@pytest_asyncio.fixture
+async def e2e_resident(synapse: SynapseServer, tmp_path: Path):
+    """Factory: ``await e2e_resident("alice")`` -> a ``Resident`` whose app encrypts, as Element X does."""
+    from .harness import Resident
+
+    clients: list[AsyncClient] = []
+
+    async def make(prefix: str = "resident") -> Resident:
+        client = await e2e_client(synapse, tmp_path / f"{prefix}-{len(clients)}-store", prefix)
+        clients.append(client)
+        person = Resident(client)
+        await person.sync()
+        return person
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            await client.close()

@@ -54,6 +54,10 @@ class Bot:
     db_path: Path
     extra: list[Adapter] = field(default_factory=list)  # other platforms attached to the same core
     sync_timeout_ms: int = 30_000
+    # The account budget the bot paces itself to: (per second, burst); None: unpaced on a server with
+    # raised limits, the configured budget (Synapse's defaults) on a server with its default limits.
+    rate: tuple[float, int] | None = None
+    e2e: bool = False  # end-to-end encryption, its crypto store next to the database
     core: Core | None = None
     adapter: MatrixAdapter | None = None
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -65,9 +69,12 @@ class Bot:
     async def start(self) -> Bot:
         db = await Database.open(self.db_path)
         self.core = build_core(self.config, db, self.content, SystemClock())
+        rate = self.rate or ((0.0, 10) if self.server.raised_rate_limits
+                             else (self.config.matrix.messages_per_second, self.config.matrix.burst))
         self.adapter = MatrixAdapter(
             self.server.base_url, self.account.user_id, access_token=self.account.access_token,
-            sync_timeout_ms=self.sync_timeout_ms,
+            sync_timeout_ms=self.sync_timeout_ms, messages_per_second=rate[0], burst=rate[1],
+            store_path=str(self.db_path) + ".matrix-crypto" if self.e2e else "",
         )
         await self.adapter.connect(self.core)
         self.core.attach(self.adapter)
@@ -131,9 +138,18 @@ class Resident:
     def user_id(self) -> str:
         return self.client.user_id
 
-    async def sync(self) -> None:
-        resp = await self.client.sync(timeout=0, since=self.token)
+    async def sync(self, timeout_ms: int = 0) -> None:
+        """``timeout_ms``: wait that long for something new (a long poll spares a busy server). An e2e
+        client (nio with a crypto store) also does its key upkeep, as Element does."""
+        resp = await self.client.sync(timeout=timeout_ms, since=self.token)
         assert isinstance(resp, SyncResponse), resp
+        if self.client.olm is not None:
+            if self.client.should_upload_keys:
+                await self.client.keys_upload()
+            if self.client.should_query_keys:
+                await self.client.keys_query()
+            if self.client.should_claim_keys:
+                await self.client.keys_claim(self.client.get_users_for_key_claiming())
         self.token = resp.next_batch
         for room_id, info in resp.rooms.join.items():
             self.seen.setdefault(room_id, []).extend(e.source for e in info.timeline.events)
@@ -168,7 +184,8 @@ class Resident:
         return resp.room_id
 
     async def say(self, room_id: str, text: str) -> str:
-        resp = await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text})
+        resp = await self.client.room_send(room_id, "m.room.message", {"msgtype": "m.text", "body": text},
+                                           ignore_unverified_devices=True)
         assert isinstance(resp, RoomSendResponse), resp
         return resp.event_id
 
@@ -201,9 +218,9 @@ async def answer(resident: Resident, room_id: str, bot: Bot, text: str) -> dict[
     return resident.messages(room_id, bot.user_id)[-1]
 
 
-async def onboard(resident: Resident, bot: Bot, place: str = "belleville") -> str:
+async def onboard(resident: Resident, bot: Bot, place: str = "belleville", *, encrypted: bool = False) -> str:
     """The whole onboarding in a private chat, by numbered replies; returns the private room id."""
-    dm = await resident.open_chat_with(bot.user_id)
+    dm = await resident.open_chat_with(bot.user_id, encrypted=encrypted)
     hello = (await resident.wait_messages(dm, bot.user_id, 1))[-1]
     assert hello["content"]["msgtype"] == "m.notice"
     last = await answer(resident, dm, bot, choice_number(hello["content"]["body"], "Français"))

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from bot.storage import circles as circle_store
 from bot.storage import people
 
@@ -213,7 +215,8 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
         await asyncio.to_thread(server.override_ratelimit, account.user_id, admin.access_token,
                                 messages_per_second=1, burst_count=3)
         alice = Resident(await logged_in_client(server, "alice"))
-        bot = Bot(server, account, bot_config, bot_content, tmp_path / "rate.sqlite3")
+        # The bot believes Synapse's defaults (burst 10): its admin's lower limit is met as refusals.
+        bot = Bot(server, account, bot_config, bot_content, tmp_path / "rate.sqlite3", rate=(0.2, 10))
         await bot.start()
         try:
             dm = await alice.open_chat_with(bot.user_id)
@@ -232,22 +235,24 @@ async def test_limit_exceeded_is_waited_out_and_nothing_is_dropped(bot_config, b
             await alice.client.close()
 
 
+@pytest.mark.parametrize("e2e", [False, True], ids=["plain", "encrypted"])
 async def test_circle_across_matrix_and_another_platform_mirrors_once(
-    synapse, bot_config, bot_content, tmp_path, resident
+    synapse, bot_config, bot_content, tmp_path, resident, e2e_resident, e2e: bool
 ) -> None:
     """Alice on Matrix and Bob on another platform (the in-memory one) share a circle: each one's words
-    reach the other room once, with the author's name, and the bot's mirrored notice is not sent back."""
+    reach the other room once, with the author's name, and the bot's mirrored notice is not sent back.
+    Encrypted: Alice's app encrypts, and so does her circle's room; mirroring works the same."""
     from adapters.memory import MemoryPlatform
     from bot.core.chat import ChoiceIn, CommandIn, TextIn
 
     memory = MemoryPlatform()
     account = await synapse.register_async(f"xbot{tmp_path.name[-6:]}".replace("_", ""))
-    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "x.sqlite3", extra=[memory])
+    bot = Bot(synapse, account, bot_config, bot_content, tmp_path / "x.sqlite3", extra=[memory], e2e=e2e)
     await bot.start()
     try:
-        alice: Resident = await resident("alice")
+        alice: Resident = await (e2e_resident if e2e else resident)("alice")
         await alice.client.set_displayname("Alice Martin")  # only the first name is kept
-        await onboard(alice, bot)
+        await onboard(alice, bot, encrypted=e2e)
         circle_room = await alice.wait_invite()
         await alice.join(circle_room)
 
@@ -274,6 +279,7 @@ async def test_circle_across_matrix_and_another_platform_mirrors_once(
         assert len(from_bob) == 1 and from_bob[0]["content"]["body"].startswith("Bob")
         assert "<b>Bob</b>" in from_bob[0]["content"]["formatted_body"]
         assert mirrored
+        assert bot.adapter.client.rooms[circle_room].encrypted == e2e
 
         said = await alice.say(circle_room, "Bonjour Bob")
 
@@ -345,3 +351,59 @@ async def test_a_message_that_arrived_before_synapse_forgot_is_not_sent_again(bo
     bodies = [m["content"]["body"] for m in got]
     assert bodies[1:] == ["Une seule fois", "La suite"]
     assert await bot.scalar("SELECT status FROM outbox WHERE id = ?", (item_id,)) == "sent"
+
+
+async def test_a_rate_limited_join_never_stops_the_sync_loop(bot, resident) -> None:
+    """Reproduces: a join refused with M_LIMIT_EXCEEDED made the sync loop sleep out the wait, so for
+    that long nothing residents wrote was stored (20 residents: about 100 s). Now the join waits in its
+    own task; a message written meanwhile in another room is stored at once, and the join follows."""
+    from nio import JoinError
+
+    alice = await resident("alice")
+    dm = await alice.open_chat_with(bot.user_id)
+    await alice.wait_messages(dm, bot.user_id, 1)
+
+    real_join = bot.adapter.client.join
+    refused: list[str] = []
+
+    async def join(room_id: str, *args, **kwargs):
+        if not refused:  # the first join is refused for 20 s, as Synapse does under its limits
+            refused.append(room_id)
+            return JoinError("Too Many Requests", "M_LIMIT_EXCEEDED", retry_after_ms=20_000)
+        return await real_join(room_id, *args, **kwargs)
+
+    bot.adapter.client.join = join
+    bob = await resident("bob")
+    bob_dm = await bob.open_chat_with(bot.user_id)
+    await eventually(lambda: _true(refused), what="the bot to try joining Bob's chat")
+    said = await alice.say(dm, "Français")
+    stored = await eventually(lambda: bot.scalar("SELECT COUNT(*) FROM inbox WHERE external_id = ?", (said,)),
+                              timeout=10, what="Alice's message stored while the join waits")
+    assert stored == 1 and bot.adapter.rate_limited == 1
+    assert bot.core.counters.get("rate_limited", platform="matrix") == 1
+    await bob.wait_messages(bob_dm, bot.user_id, 1, timeout=40)  # joined after the wait, and greeted
+
+
+async def _true(values: list) -> bool:
+    return bool(values)
+
+
+async def test_an_invitation_that_cannot_be_joined_is_not_tried_at_every_restart(bot, resident) -> None:
+    """Invitations not joined yet are joined again after a restart (an incremental sync does not bring
+    them twice); one refused for good (withdrawn, room gone) is recorded, so it is not tried forever."""
+    from nio import JoinError
+
+    async def refuse(room_id: str, *args, **kwargs):
+        return JoinError("You are not invited to this room.", "M_FORBIDDEN")
+
+    bot.adapter.client.join = refuse
+    bob = await resident("bob")
+    room = await bob.open_chat_with(bot.user_id)
+
+    async def recorded() -> str | None:
+        return await bot.scalar("SELECT gone_reason FROM matrix_rooms WHERE room_id = ?", (room,))
+
+    reason = await eventually(recorded, timeout=20, what="the refused invitation recorded")
+    assert reason.startswith("could not join") and "M_FORBIDDEN" in reason
+    bot.adapter._rejoin_pending()  # what a restart does after its first sync
+    assert room not in bot.adapter._to_join

@@ -73,3 +73,28 @@ async def test_room_columns_are_checked_for_real(tmp_path) -> None:
     finally:
         await adapter.close()
         await db.close()
+
+
+async def test_a_second_matrix_account_has_circle_aliases_of_its_own(tmp_path) -> None:
+    """Reproduces: two Matrix accounts of one bot (platforms "matrix" and "matrix-b", as the relay
+    benchmark runs) derived the same alias for a circle, so the second account's room creation found
+    the first account's room and invited its members into a room it was not in. The first account's
+    aliases stay as they were (rooms created before are still found after a crash)."""
+    import hashlib
+
+    from bot.storage import outbox
+
+    db = await Database.open(tmp_path / "m.sqlite3")
+    first = MatrixAdapter("http://127.0.0.1:9", "@a:hs", access_token="t", platform="matrix")
+    second = MatrixAdapter("http://127.0.0.1:9", "@b:hs", access_token="t", platform="matrix-b")
+    try:
+        for adapter in (first, second):
+            adapter.core = SimpleNamespace(db=db)
+        salt = await outbox.instance_salt(db)
+        before = "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:7".encode()).hexdigest()[:24]
+        assert await first._circle_alias(7) == before
+        assert await second._circle_alias(7) != before
+    finally:
+        await first.close()
+        await second.close()
+        await db.close()

@@ -38,6 +38,9 @@ def test_a_deployment_file_overrides_defaults(tmp_path: Path) -> None:
         ("[circles]\ntarget_max = 20\n", "circles", "hard_max"),
         ('[checkins]\nquiet_start = "25:00"\n', "checkins.quiet_start", "HH:MM"),
         ("[telegram]\nsends_in_flight = 0\n", "telegram.sends_in_flight", "1 to 30"),
+        ("[matrix]\nmessages_per_second = -1\n", "matrix.messages_per_second", "0 (no limit) or more"),
+        ("[matrix]\nburst = 0\n", "matrix.messages_per_second", "burst of 1 or more"),
+        ('[matrix]\nmessages_per_second = "fast"\n', "matrix.messages_per_second", "must be float"),
         ("[checkins]\nthreshold_days = true\n", "checkins.threshold_days", "must be int"),
         ('[telegram]\nmode = "carrier pigeon"\n', "telegram.mode", "polling"),
         ("[nope]\nx = 1\n", "nope", "unknown setting"),
@@ -51,6 +54,14 @@ def test_bad_settings_are_explained(tmp_path: Path, text: str, key: str, words: 
     assert err.value.key.endswith(key)
     assert words in str(err.value)
     assert err.value.example
+
+
+def test_the_matrix_budget_defaults_to_synapses_and_takes_a_whole_number(tmp_path: Path) -> None:
+    """Synapse's default rc_message (0.2/s, burst 10); "0" (an int in TOML) means no pacing."""
+    default = load_config().matrix
+    assert (default.messages_per_second, default.burst) == (0.2, 10)
+    exempt = load_config(write(tmp_path, "[matrix]\nmessages_per_second = 0\n")).matrix
+    assert exempt.messages_per_second == 0.0 and isinstance(exempt.messages_per_second, float)
 
 
 def test_check_config_command_says_what_is_wrong(tmp_path: Path) -> None:

@@ -1,0 +1,115 @@
+"""Eight residents onboarding at once on a Synapse with its DEFAULT rate limits (a plain bot account
+on a homeserver whose admin did nothing): the figure DESIGN.md asks for.
+
+Slow by nature (Synapse lets the bot's account send 0.2 events a second after a burst of 10, and
+joins, invitations and messages all count), but it runs with the suite: it is what residents meet.
+
+Measured before the account budget: 0 of 8 placed within 150 s, 612–723 s for all 8, 67–144
+refusals. With it: 251–381 s (two runs), one or two refusals. That is the floor for today's onboarding: each resident
+costs the bot's account 10 events before their invitation (its join of the private chat, 8 notices,
+the invitation), 8 × 10 = 80 events, of which 10 go at once and the rest at one per 5 s ≈ 350 s, plus
+the circle room's introductions. DESIGN.md's 240 s needs at most 7 events per resident: at most 5 bot
+messages before the invitation (see the README's known limits). ``LAST_INVITE_S`` guards the floor: a
+return to per-room back-off (612 s and more) fails it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import pytest
+
+from bot.storage import circles as circle_store
+from bot.storage import people
+
+from .harness import Bot, Resident, choice_number, eventually
+
+RESIDENTS = 8
+LAST_INVITE_S = 420.0  # measured 378 and 381 s; DESIGN.md's target (240 s) needs fewer messages, see above
+MAX_NOTICES_BEFORE_INVITE = 8  # today's onboarding (DESIGN.md's goal: 6); a guard that it does not grow
+PATIENCE_S = 500.0
+
+
+@dataclass
+class Outcome:
+    resident: Resident
+    dm: str
+    seconds: float  # from saying hello to the circle's invitation
+    notices_before_invite: int
+    sent: list[str]  # the event ids of what the resident wrote
+
+
+async def _next_notice(person: Resident, dm: str, bot: Bot, seen: int, wanted: str | None) -> dict:
+    """The bot's newest notice after the first ``seen`` ones (and holding ``wanted`` when given)."""
+
+    async def arrived() -> dict | None:
+        await person.sync(timeout_ms=3_000)
+        notices = person.messages(dm, bot.user_id)
+        if len(notices) <= seen:
+            return None
+        last = notices[-1]
+        return last if wanted is None or wanted.lower() in last["content"]["body"].lower() else None
+
+    return await eventually(arrived, PATIENCE_S, f"the bot's answer to {person.user_id}")
+
+
+async def _onboard_patiently(person: Resident, bot: Bot) -> Outcome:
+    """What a person does in Element, answering as soon as the bot asks, however long it takes."""
+    began = time.monotonic()
+    dm = await person.open_chat_with(bot.user_id)
+    sent: list[str] = []
+    answers = [("Français", None), ("Oui", None), (None, "belleville"), ("Continuer", None),
+               ("Continuer", None), ("Continuer", None), ("animateur", None)]
+    answered = 0  # the bot's notices already there when the resident last answered
+    for label, typed in answers:
+        question = await _next_notice(person, dm, bot, answered, label)
+        answered = len(person.messages(dm, bot.user_id))
+        text = typed if typed is not None else choice_number(question["content"]["body"], label)
+        sent.append(await person.say(dm, text))
+    room = await person.wait_invite(timeout=PATIENCE_S)
+    seconds = time.monotonic() - began
+    await person.join(room)
+    sent.append(await person.say(room, "Bonjour à tous !"))
+    return Outcome(person, dm, seconds, len(person.messages(dm, bot.user_id)), sent)
+
+
+@pytest.mark.parametrize("synapse", ["default limits"], indirect=True)
+async def test_eight_residents_at_once_under_default_limits(bot: Bot, resident, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="adapters.matrix.adapter")
+    crowd = [await resident(f"voisin{i}") for i in range(RESIDENTS)]
+    outcomes = await asyncio.gather(*(_onboard_patiently(person, bot) for person in crowd))
+
+    figures = sorted(round(o.seconds) for o in outcomes)
+    print(f"\n8 residents under Synapse's default limits: invited after {figures} s; "
+          f"bot notices before the invite: {[o.notices_before_invite for o in outcomes]}; "
+          f"M_LIMIT_EXCEEDED met: {bot.adapter.rate_limited}")
+
+    # All in one circle, the last within the target.
+    circles = set()
+    for o in outcomes:
+        person = await people.by_identity(bot.core.db, "matrix", o.resident.user_id)
+        assert person is not None and person.onboarded
+        circle = await circle_store.circle_of(bot.core.db, person.id)
+        assert circle is not None
+        circles.add(circle.id)
+    assert len(circles) == 1, circles
+    assert max(o.seconds for o in outcomes) <= LAST_INVITE_S, figures
+    assert all(o.notices_before_invite <= MAX_NOTICES_BEFORE_INVITE for o in outcomes)
+
+    # Nothing lost: every word each resident wrote is in the inbox, handled; every bot item went out.
+    async def all_stored() -> bool:
+        wanted = {event_id for o in outcomes for event_id in o.sent}
+        rows = await bot.rows("SELECT external_id, status FROM inbox WHERE platform = 'matrix'")
+        done = {external_id for external_id, status in rows if status == "done"}
+        return wanted <= done
+
+    await eventually(all_stored, 120, "every resident's message stored and handled")
+    await bot.quiet(timeout=300)
+    assert await bot.scalar("SELECT COUNT(*) FROM outbox WHERE status = 'failed'") == 0
+    # Every refusal the server made was logged with its room and its wait.
+    refusals = [r.getMessage() for r in caplog.records if "M_LIMIT_EXCEEDED" in r.getMessage()]
+    assert len(refusals) >= bot.adapter.rate_limited
+    assert all(" in !" in line and "waiting" in line for line in refusals)
