@@ -436,7 +436,7 @@ class TelegramAdapter(Adapter):
             await self._remove(stranger)
         async with self.core.db.transaction():
             await adoption.give_groups(self.core, self.core.clock.now())
-            await adoption.ask_for_groups(self.core, self.core.clock.now())
+            await adoption.ask_for_groups(self.core, self.core.clock.now(), self.username)
         self.core.wake_outbox()
         self.pacer.forget_idle()
 

@@ -187,7 +187,7 @@ async def give_groups(core: Core, now: datetime, place_id: str | None = None) ->
 # ---- groups on demand -------------------------------------------------------------------------------
 
 
-async def ask_for_groups(core: Core, now: datetime) -> int:
+async def ask_for_groups(core: Core, now: datetime, bot_username: str) -> int:
     """Circles still waiting for a group once the pool is empty: their neighbourhood's moderators (or
     the admins, where it has none) get the steps once a day, and each waiting resident is told once,
     plainly, that the circle exists and its group is on its way. Returns how many circles wait."""
@@ -203,7 +203,7 @@ async def ask_for_groups(core: Core, now: datetime) -> int:
     local = now.astimezone(core.config.deployment.zone)
     if ASK_FROM <= local.hour < ASK_UNTIL:  # volunteers are not woken up for it
         for place_id, numbers in sorted(by_place.items()):
-            await _ask_moderators(core, place_id, len(numbers), now)
+            await _ask_moderators(core, place_id, len(numbers), now, bot_username)
     return sum(len(n) for n in by_place.values())
 
 
@@ -222,7 +222,7 @@ async def _tell_group_coming(core: Core, person_id: int, place_id: str, number: 
     )
 
 
-async def _ask_moderators(core: Core, place_id: str, circles: int, now: datetime) -> None:
+async def _ask_moderators(core: Core, place_id: str, circles: int, now: datetime, bot: str) -> None:
     """Once a day per neighbourhood (the outbox keeps one message per person and local day)."""
     who = await roles.moderators_of(core.db, place_id) or await roles.admin_ids(core.db, core.config.deployment.admins)
     if not who:
@@ -231,7 +231,6 @@ async def _ask_moderators(core: Core, place_id: str, circles: int, now: datetime
     place = core.content.places.get(place_id)
     name = place.name if place else place_id
     day = now.astimezone(core.config.deployment.zone).date().isoformat()
-    bot = getattr(core.transports.get(store.PLATFORM), "username", "") or "le robot"
     for person_id in who:
         await core.tell(
             core.db, person_id,

@@ -14,6 +14,7 @@ from bot.core import roles
 from bot.core.interests import fold
 from bot.core.places import Place
 from bot.core.router import Context
+from bot.storage import admins as admin_store
 from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.circles import Circle
@@ -48,7 +49,7 @@ async def _admin_first_contact(ctx: Context) -> None:
 
 async def _named_admin(ctx: Context, account: str) -> bool:
     """Named in the configuration, or added with ``voisinage admin add``."""
-    return account in admins(ctx) or bool(await ctx.db.scalar("SELECT 1 FROM admins WHERE account = ?", (account,)))
+    return account in admins(ctx) or await admin_store.any_of(ctx.db, [account])
 
 
 async def scope(ctx: Context) -> list[str] | None:

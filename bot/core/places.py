@@ -223,11 +223,12 @@ def _city_part(commune_key: str) -> str:
     return " ".join(tokens)
 
 
-#: What people type at the place question that is not a place: yes, no, hello, thanks. Never offered
+#: What people type at the place question that is not a place: yes, no, done, hello, thanks. Never offered
 #: as places ("oui" used to offer Bouin, Louin and Nouic). Names of real places are taken out of it
 #: when the index is built (there is a commune called Aucun).
 ORDINARY_WORDS = frozenset(
-    w for w in (*answers.YES_WORDS, *answers.NO_WORDS, *answers.GREETINGS["fr"], *answers.GREETINGS["en"],
+    w for w in (*answers.YES_WORDS, *answers.NO_WORDS, *answers.FINISH_WORDS,
+                *answers.GREETINGS["fr"], *answers.GREETINGS["en"],
                 "merci", "merci beaucoup", "thanks", "thank you", "svp", "s il vous plait", "stp", "aide", "help",
                 "je ne sais pas", "sais pas", "aucune idee", "no idea", "rien", "nothing", "test", "quoi", "what")
     if len(w) >= 2

@@ -21,11 +21,7 @@ ROOM_POWER = 50
 async def is_admin(db: Database, admins: list[str], person_id: int) -> bool:
     """Admins are named in the configuration as "platform:user id", or added with ``voisinage admin add``."""
     accounts = [f"{i.platform}:{i.user_id}" for i in await people.identities(db, person_id)]
-    if any(account in admins for account in accounts):
-        return True
-    return bool(accounts) and bool(
-        await db.scalar(f"SELECT 1 FROM admins WHERE account IN ({','.join('?' * len(accounts))})", accounts)
-    )
+    return any(account in admins for account in accounts) or await admin_store.any_of(db, accounts)
 
 
 async def is_moderator(db: Database, admins: list[str], person_id: int, place_id: str | None) -> bool:

@@ -10,12 +10,11 @@ On PostgreSQL, use pg_dump and pg_restore instead.
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-# The running process writes its heartbeat this often (``bot.operations.heartbeat``); twice that
-# without one means it is not running.
-HEARTBEAT_SECONDS = 30
+from bot.storage import runtime
+
 REQUIRED_TABLES = {"people", "inbox", "outbox", "circles"}
 
 
@@ -71,8 +70,7 @@ def running_since(database: Path, now: datetime | None = None) -> str | None:
     seen = datetime.fromisoformat(row[1])
     if seen.tzinfo is None:
         seen = seen.replace(tzinfo=UTC)
-    fresh = (now or datetime.now(UTC)) - seen < timedelta(seconds=2 * HEARTBEAT_SECONDS)
-    return row[0] if fresh else None
+    return row[0] if runtime.alive(seen, now or datetime.now(UTC)) else None
 
 
 def restore(source: Path, database: Path, *, force: bool = False) -> int:

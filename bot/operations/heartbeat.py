@@ -16,8 +16,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
 from bot.core.clock import to_iso
-from bot.operations.backup import HEARTBEAT_SECONDS
 from bot.storage import runtime
+from bot.storage.runtime import HEARTBEAT_SECONDS
 
 if TYPE_CHECKING:
     from bot.core.app import Core

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.core.clock import from_iso
-from bot.operations.backup import HEARTBEAT_SECONDS
 from bot.storage import outbox as outbox_store
 from bot.storage import runtime
 from bot.storage.database import Database
@@ -42,7 +41,7 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
     now = now or datetime.now(UTC)
     marks = await runtime.read(db)
     process = marks.get("process")
-    alive = process is not None and now - process[1] < timedelta(seconds=2 * HEARTBEAT_SECONDS)
+    alive = process is not None and runtime.alive(process[1], now)
     inbox = {(r[0], r[1]): r[2] for r in await db.fetchall_alone(
         "SELECT platform, status, COUNT(*) FROM inbox WHERE status != 'done' GROUP BY platform, status")}
     outbox = {(r[0], r[1], _class_name(r[2]), r[3]): r[4] for r in await db.fetchall_alone(

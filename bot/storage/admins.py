@@ -24,5 +24,13 @@ async def listed(db: Database) -> list[tuple[str, str]]:
     return [(r[0], r[1]) for r in await db.fetchall("SELECT account, added_at FROM admins ORDER BY added_at, account")]
 
 
+async def any_of(db: Database, accounts: list[str]) -> bool:
+    """Whether one of these accounts ("platform:user") was added with ``voisinage admin add``."""
+    if not accounts:
+        return False
+    marks = ",".join("?" * len(accounts))
+    return bool(await db.scalar(f"SELECT 1 FROM admins WHERE account IN ({marks})", accounts))
+
+
 async def accounts(db: Database) -> list[str]:
     return [r[0] for r in await db.fetchall("SELECT account FROM admins")]

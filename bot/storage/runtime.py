@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.core.clock import from_iso, to_iso
 from bot.storage.database import Database
+
+# The running process writes its heartbeat this often (``bot.operations.heartbeat``); twice that
+# without one means it is not running.
+HEARTBEAT_SECONDS = 30
+
+
+def alive(heartbeat: datetime, now: datetime) -> bool:
+    """Whether a heartbeat written at ``heartbeat`` still says a process runs."""
+    return now - heartbeat < timedelta(seconds=2 * HEARTBEAT_SECONDS)
 
 
 async def mark(db: Database, key: str, value: str, now: datetime) -> None:
