@@ -33,6 +33,7 @@ from bot.core.chat import ChoiceIn, CommandIn, Outgoing, TextIn
 from bot.core.clock import FakeClock, from_iso, to_iso
 from bot.storage import circles as circle_store
 from bot.storage.database import Database
+from tests.core.month_helpers import touch_due
 
 START = datetime(2026, 10, 10, 6, 0, tzinfo=UTC)  # 08:00 in Paris, summer time
 DAYS = 30
@@ -45,6 +46,7 @@ FADING_STYLES = {"prompt": 0.2, "late_button": 0.15, "never": 0.2, "circle_after
 STAFF_ANSWERS = {"ok": 0.45, "unreached": 0.2, "never": 0.35}
 CHECKIN_BUTTONS = ("checkin:fine:", "checkin:ok:", "checkin:resolved:", "checkin:talked:")
 ALL_CLEAR = ("Bonne nouvelle", "a répondu à ma question")
+
 
 
 @dataclass
@@ -239,17 +241,8 @@ async def hour(month: Month, now: datetime) -> None:
 
 async def quiet_activity(month: Month, now: datetime) -> None:
     """Everyday messages in circles: last activity written as the core batches it."""
-    active = []
-    for rid, moments in month.activity.items():
-        while moments and moments[0] <= now:
-            moments.pop(0)
-            active.append(rid)
-    if active:
-        async with month.core.db.transaction():
-            await month.core.db.executemany("UPDATE people SET last_active_at = ? WHERE id = ?",
-                                            [(to_iso(now), rid) for rid in active])
-        for rid in active:
-            month.residents[rid].last_life = now
+    for rid in await touch_due(month.core.db, month.activity, now):
+        month.residents[rid].last_life = now
 
 
 async def act(month: Month, now: datetime, user: str, body: object, room: str | None) -> None:

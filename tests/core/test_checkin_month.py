@@ -22,6 +22,7 @@ from bot.checkins.decisions import QuietHours, is_quiet
 from bot.core.chat import ChoiceIn, CommandIn
 from bot.core.clock import from_iso, to_iso
 from tests.core.conftest import Neighbours
+from tests.core.month_helpers import touch_due
 
 MEMBERS = 1000
 DAYS = 30
@@ -181,17 +182,8 @@ async def hour(month: Month, now: datetime) -> None:
 
 async def record_activity(month: Month, now: datetime) -> None:
     """Messages in circles: the core batches last activity the same way (``people.touch_many``)."""
-    active = []
-    for member_id, moments in month.activity.items():
-        while moments and moments[0] <= now:
-            moments.pop(0)
-            active.append(member_id)
-    if active:
-        async with month.core.db.transaction():
-            await month.core.db.executemany("UPDATE people SET last_active_at = ? WHERE id = ?",
-                                            [(to_iso(now), m) for m in active])
-        for member_id in active:
-            month.members[member_id].last_life = now
+    for member_id in await touch_due(month.core.db, month.activity, now):
+        month.members[member_id].last_life = now
 
 
 async def press_due(month: Month, now: datetime) -> None:
