@@ -14,6 +14,7 @@ from bot.storage import checkins as store
 from tests.core.conftest import Neighbours
 from tests.core.moderation_helpers import neighbours, with_admin
 from tests.core.test_checkins import (
+    alice_asks_carla_to_be_her_contact,
     checkin_messages,
     keep_active,
     live,
@@ -229,10 +230,7 @@ async def test_a_contact_who_is_away_or_quiet_is_passed_over(hood: Neighbours) -
     """Reproduces: a contact on /absent (or quiet for 10+ days) was still the one told."""
     await three_neighbours(hood)
     await hood.join("carla")
-    await hood.say("alice", "/profil")
-    await hood.press("alice", "profile.menu:checkins")
-    await hood.press("alice", "onboarding.checkins:contact")
-    await hood.say("alice", "Carla")
+    await alice_asks_carla_to_be_her_contact(hood)
     await hood.press("carla", "contact:yes:" + str(await person_id(hood, "alice")))
     await hood.say("carla", "/absent 3 semaines")
     for _ in range(11):
@@ -365,10 +363,7 @@ async def test_asking_a_neighbour_to_be_ones_contact_at_night_waits_for_the_morn
     await three_neighbours(hood)
     await hood.join("carla")
     await set_paris_hour(hood, 22, 30)
-    await hood.say("alice", "/profil")
-    await hood.press("alice", "profile.menu:checkins")
-    await hood.press("alice", "onboarding.checkins:contact")
-    await hood.say("alice", "Carla")
+    await alice_asks_carla_to_be_her_contact(hood)
     assert not with_button(hood, "carla", "contact:yes:")
     await set_paris_hour(hood, 9, 0)
     await hood.core.settle()

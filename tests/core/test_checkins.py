@@ -172,13 +172,18 @@ async def test_a_late_all_is_well_gives_the_host_an_all_clear(hood: Neighbours) 
     assert "Personne en attente" in await quiet_list(hood, "mo")
 
 
-async def test_the_chosen_contact_comes_first_once_they_said_yes(hood: Neighbours) -> None:
-    await three_neighbours(hood)
-    await hood.join("carla")
+async def alice_asks_carla_to_be_her_contact(hood: Neighbours) -> None:
+    """Through /profil, as a resident would: check-ins → a contact → her name."""
     await hood.say("alice", "/profil")
     await hood.press("alice", "profile.menu:checkins")
     await hood.press("alice", "onboarding.checkins:contact")
     await hood.say("alice", "Carla")
+
+
+async def test_the_chosen_contact_comes_first_once_they_said_yes(hood: Neighbours) -> None:
+    await three_neighbours(hood)
+    await hood.join("carla")
+    await alice_asks_carla_to_be_her_contact(hood)
     await hood.press("carla", "contact:yes:" + str(await person_id(hood, "alice")))
     for _ in range(11):
         await live(hood, hours=24)
