@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,14 +40,11 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryPlatform, RateLimits  # noqa: E402
 from adapters.telegram.limits import chat_limits  # noqa: E402
-from bench.bench_fanout import ScaledTime, populate  # noqa: E402
+from bench.bench_fanout import ScaledTime, open_core, populate  # noqa: E402
 from bot.activities import announcements  # noqa: E402
-from bot.assemble import build_core  # noqa: E402
 from bot.checkins import rounds  # noqa: E402
-from bot.core.app import Content  # noqa: E402
 from bot.core.chat import Capabilities, CommandIn, Delivered, Outgoing, SendResult  # noqa: E402
 from bot.core.clock import to_iso  # noqa: E402
-from bot.core.config import load_config  # noqa: E402
 from bot.core.pacing import ChatLimits  # noqa: E402
 from bot.storage import outbox  # noqa: E402
 from bot.storage.database import Database  # noqa: E402
@@ -105,11 +102,9 @@ def percentile(values: list[float], p: float) -> float:
 async def run(members: int, residents: int, checkins: int, scale: float, classes: bool, seed: int) -> dict:
     rng = random.Random(seed)
     clock = ScaledTime(scale)
-    config = load_config()
-    config = replace(config, places=replace(config.places, national=""))
     with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "bench.sqlite3")
-        core = build_core(config, db, Content.load(config), clock)
+        core = await open_core(tmp, clock)
+        db = core.db
         core.delivery.classes = classes
         platform = TelegramLike(
             capabilities=Capabilities(buttons=True, create_rooms=True, invite_links=False, sends_in_flight=4),

@@ -99,13 +99,20 @@ async def populate(core: Core, members: int) -> int:
         return await events.create(db, organizer_id, draft, "pending", now)
 
 
-async def run(members: int, scale: float) -> dict[str, float]:
-    clock = ScaledTime(scale)
+async def open_core(folder: str, clock: ScaledTime):
+    """A core on a file database in ``folder``, with the deployment's own places only (the national
+    list is not needed to announce in Belleville, and loading it would only slow the start)."""
     config = load_config()
     config = replace(config, places=replace(config.places, national=""))
+    db = await Database.open(Path(folder) / "bench.sqlite3")
+    return build_core(config, db, Content.load(config), clock)
+
+
+async def run(members: int, scale: float) -> dict[str, float]:
+    clock = ScaledTime(scale)
     with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "bench.sqlite3")
-        core = build_core(config, db, Content.load(config), clock)
+        core = await open_core(tmp, clock)
+        db = core.db
         platform = TimedPlatform(
             capabilities=Capabilities(buttons=True, create_rooms=True, invite_links=False, messages_per_second=RATE),
             limits=RateLimits(global_per_s=RATE, per_chat_per_s=1, clock=clock.monotonic))
