@@ -76,6 +76,7 @@ async def _onboard_patiently(person: Resident, bot: Bot) -> Outcome:
     return Outcome(person, dm, seconds, len(person.messages(dm, bot.user_id)), sent)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("synapse", ["default limits"], indirect=True)
 async def test_eight_residents_at_once_under_default_limits(bot: Bot, resident, caplog) -> None:
     caplog.set_level(logging.INFO, logger="adapters.matrix.adapter")
