@@ -31,8 +31,16 @@ def crypto_store(config: Config) -> str:
 
 
 async def start(core: Core, config: Config) -> MatrixAdapter:
-    """Log the bot in from the configuration (token or password from the environment) and attach it."""
-    adapter = MatrixAdapter.from_config(config.matrix, store_path=crypto_store(config))
+    """Log the bot in from the configuration (token or password from the environment) and attach it.
+    In appservice mode, no login: the as_token is checked and the push endpoint is set up."""
+    if config.matrix.appservice:
+        from adapters.matrix.appservice import AppserviceAdapter
+
+        adapter: MatrixAdapter = AppserviceAdapter.from_config(config.matrix)
+        if not config.matrix.appservice_port:
+            adapter.register_routes(core)  # before the [web] server starts
+    else:
+        adapter = MatrixAdapter.from_config(config.matrix, store_path=crypto_store(config))
     try:
         await adapter.connect(core)
     except BaseException as exc:

@@ -238,10 +238,7 @@ class MatrixAdapter(Adapter):
     async def connect(self, core: Core) -> None:
         """Log in (reusing the stored device) and load what the adapter remembers about rooms."""
         self.core = core
-        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
-        self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
-        self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
-        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
+        await self._load_rooms()
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
@@ -266,6 +263,12 @@ class MatrixAdapter(Adapter):
         log.info("Matrix: connected as %s (device %s%s)", self.user_id, device,
                  ", end-to-end encryption on" if self.e2e else "")
         await self._crypto_chores()
+
+    async def _load_rooms(self) -> None:
+        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
+        self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
+        self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
+        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
 
     async def close(self) -> None:
         """An open aiohttp session keeps the process alive: always close."""
@@ -348,7 +351,8 @@ class MatrixAdapter(Adapter):
             for room_id in back & set(self._gone):
                 await self._mark_room(room_id, gone_at=None, gone_reason=None)
             await self._answer_unreadable(unreadable)
-            await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
+            await self._within_batch(resp, len(events))
+            await inbox.accept(self.db, self.platform, events, self._cursor(resp), self.core.clock.now())
             # Known in memory before the commit makes it visible: a send right after must see it. (On a
             # rollback the token stays, and the same departures come again with the next sync.)
             for room_id in back:
@@ -360,6 +364,13 @@ class MatrixAdapter(Adapter):
             self.core.wake_outbox()
             await self._request_keys(unreadable)
         await self._tell_encrypted_rooms()
+
+    def _cursor(self, resp: SyncResponse) -> str | None:
+        """The platform cursor stored with a batch: the sync token (the appservice mode has none)."""
+        return resp.next_batch
+
+    async def _within_batch(self, resp: SyncResponse, events: int) -> None:
+        """Called inside the transaction that stores a batch (the appservice mode records its id)."""
 
     # ---- end-to-end encryption ----------------------------------------------------------------
 
