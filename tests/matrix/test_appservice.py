@@ -99,7 +99,8 @@ async def test_eight_residents_at_once_the_bot_unthrottled_the_residents_under_d
     outcomes = await asyncio.gather(*(_onboard_patiently(person, as_bot) for person in crowd))
     figures = sorted(round(o.seconds, 1) for o in outcomes)
     print(f"\n8 residents, appservice bot, Synapse's default limits for residents: invited after {figures} s "
-          f"(all done {time.monotonic() - began:.1f} s); M_LIMIT_EXCEEDED met by the bot: {as_bot.adapter.rate_limited}")
+          f"(all done {time.monotonic() - began:.1f} s); "
+          f"M_LIMIT_EXCEEDED met by the bot: {as_bot.adapter.rate_limited}")
 
     circles = set()
     for o in outcomes:
