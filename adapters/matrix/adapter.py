@@ -135,6 +135,7 @@ MUTED_LEVEL = -1  # below events_default: cannot post in the room
 OUTBOX_KEY = "org.voisinage.outbox_key"
 LOOK_BACK = 50  # the bot's latest messages in a room searched for it
 MODERATOR_LEVEL = 50
+CIRCLE_ALIAS_PREFIX = "voisinage-circle-"  # the appservice's registration reserves these aliases
 # The columns of matrix_rooms that ``_mark_room`` may set: the names are written into its SQL.
 ROOM_COLUMNS = frozenset({"encrypted_told_at", "gone_at", "gone_reason", "invited_by"})
 # A rate-limited room whose refused message has not come back this long after its wait is released.
@@ -747,7 +748,7 @@ class MatrixAdapter(Adapter):
         # A second Matrix account of the same bot (platform "matrix-b") has rooms of its own: its own
         # aliases (the first account's stay as they were).
         scope = "" if self.platform == "matrix" else f":{self.platform}"
-        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
+        return CIRCLE_ALIAS_PREFIX + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""

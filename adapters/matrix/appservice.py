@@ -42,7 +42,7 @@ from aiohttp import web
 from nio import JoinedRoomsResponse, RoomGetStateResponse, SyncResponse, WhoamiResponse
 
 from adapters.base import StartFailed
-from adapters.matrix.adapter import MatrixAdapter
+from adapters.matrix.adapter import CIRCLE_ALIAS_PREFIX, MatrixAdapter
 from adapters.matrix.errors import NETWORK_ERRORS
 from bot.core.clock import to_iso
 from bot.storage import inbox
@@ -62,6 +62,13 @@ CONTACT_EVERY_S = 60.0  # how often a quiet bot checks the homeserver still know
 
 class AlreadyTaken(Exception):
     """The transaction was stored by an earlier push: roll back, acknowledge, handle nothing."""
+
+
+def _on_web(handler: Handler) -> Callable[[Core, web.Request], Awaitable[web.StreamResponse]]:
+    """A route of the [web] server receives the core first; ours do not need it."""
+    async def route(_core: Core, request: web.Request) -> web.StreamResponse:
+        return await handler(request)
+    return route
 
 
 def _error(status: int, errcode: str, message: str) -> web.Response:
@@ -99,7 +106,15 @@ class AppserviceAdapter(MatrixAdapter):
             raise StartFailed(f"Matrix: the homeserver refused the appservice token for {self.user_id} ({whoami}); "
                               "is the registration file installed (app_service_config_files) and the homeserver "
                               "restarted?")
+        self.heard_from_platform()
         await self._learn_rooms()
+        if self.port:  # listening before the first push can come, and a busy port said at start
+            try:
+                await self._serve()
+            except OSError as exc:
+                raise StartFailed(f"Matrix appservice: cannot listen on {self.host}:{self.port} "
+                                  f"({exc.strerror or exc}); choose another [matrix] appservice_port (and write "
+                                  "the registration again)") from None
         log.info("Matrix: connected as the application service of %s", self.user_id)
 
     async def _learn_rooms(self) -> None:
@@ -125,13 +140,11 @@ class AppserviceAdapter(MatrixAdapter):
         return list(resp.events)
 
     async def run(self, core: Core) -> None:
-        """Serve the homeserver's pushes (on our own port, or the [web] server's) until cancelled."""
+        """Join invitations and keep in touch; the pushes are served since ``connect``, until ``close``."""
         if self.core is None:
             await self.connect(core)
         joiner = asyncio.create_task(self._join_invited())
         try:
-            if self.port:
-                await self._serve()
             self._synced.set()
             self._rejoin_pending()
             await self._keep_contact()
@@ -139,7 +152,6 @@ class AppserviceAdapter(MatrixAdapter):
             joiner.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await joiner
-            await self._stop_serving()
 
     async def _keep_contact(self) -> None:
         """A quiet neighbourhood sends no events for hours: the bot asks who it is now and then, so that
@@ -173,7 +185,7 @@ class AppserviceAdapter(MatrixAdapter):
     def register_routes(self, core: Core) -> None:
         """On the [web] server instead of a port of its own (``appservice_port = 0``)."""
         for method, path, handler in self.routes():
-            core.hooks.web_route(method, path, lambda _core, request, handler=handler: handler(request))
+            core.hooks.web_route(method, path, _on_web(handler))
 
     # ---- the endpoint -------------------------------------------------------------------------
 
@@ -342,7 +354,9 @@ def registration(matrix: MatrixConfig, web_config: WebConfig) -> str:
         "  users:",
         "    - exclusive: true",
         f"      regex: {q('@' + re.escape(localpart) + ':' + re.escape(server))}",
-        "  aliases: []",
+        "  aliases:",  # circle rooms are created with an alias: an appservice may only make its own kind
+        "    - exclusive: true",
+        f"      regex: {q('#' + re.escape(CIRCLE_ALIAS_PREFIX) + '[0-9a-f]+:' + re.escape(server))}",
         "  rooms: []",
         "",
     ])

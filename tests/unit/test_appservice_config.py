@@ -61,6 +61,8 @@ def test_the_registration_names_the_bot_exclusively_and_unthrottled(tmp_path: Pa
     assert reg["sender_localpart"] == "voisinage" and reg["rate_limited"] is False
     [users] = reg["namespaces"]["users"]
     assert users["exclusive"] is True and users["regex"] == r"@voisinage:example\.org"
+    [aliases] = reg["namespaces"]["aliases"]  # the circle rooms' aliases, which the bot creates
+    assert aliases["exclusive"] is True and aliases["regex"] == r"#voisinage\-circle\-[0-9a-f]+:example\.org"
 
 
 @pytest.mark.parametrize(("env", "words"), [
