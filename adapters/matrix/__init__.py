@@ -1,9 +1,10 @@
-"""Matrix, through matrix-nio: see ``adapter.py``.
+"""Matrix, through matrix-nio: see ``adapter.py`` (a plain account that syncs) and ``appservice.py``
+(``[matrix] mode = "appservice"``: the homeserver pushes to the bot, which is not rate limited).
 
 Start and stop (what ``voisinage run`` does)::
 
     adapter = await matrix.start(core, config)          # logs in, attaches to the core
-    tasks = [asyncio.create_task(adapter.run(core)),     # the sync loop -> durable inbox
+    tasks = [asyncio.create_task(adapter.run(core)),     # the sync loop (or the pushes) -> durable inbox
              asyncio.create_task(core.run_delivery(adapter.platform))]
     ...
     for task in tasks: task.cancel()
