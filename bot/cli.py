@@ -36,6 +36,10 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("--config", type=Path, default=Path("voisinage.toml"))
     check = sub.add_parser("check-config", help="check a configuration file and say what is wrong")
     check.add_argument("--config", type=Path, default=None)
+    registration = sub.add_parser("matrix-registration",
+                                  help="write the appservice registration file for the homeserver (Matrix)")
+    registration.add_argument("--config", type=Path, default=None)
+    registration.add_argument("--output", type=Path, help="the file to write (default: print it)")
     _operations_parsers(sub)
     return parser
 
@@ -78,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         return init(args.config)
     if command == "check-config":
         return check_config(args.config)
+    if command == "matrix-registration":
+        return matrix_registration(args.config, args.output)
     if command in ("admin", "backup", "restore", "status", "poster"):
         from bot.operations.commands import operate
 
@@ -116,6 +122,34 @@ def _load(path: Path | None) -> Config | None:
     except ConfigError as err:
         print(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}", file=sys.stderr)
         return None
+
+
+def matrix_registration(path: Path | None, output: Path | None) -> int:
+    """The appservice registration, from the configuration and the two tokens in the environment."""
+    try:
+        config = load_config(path)
+    except ConfigError as err:
+        print(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}", file=sys.stderr)
+        return 2
+    from adapters.matrix.appservice import RegistrationProblem, registration
+
+    try:
+        text = registration(config.matrix, config.web)
+    except RegistrationProblem as err:
+        print(f"Cannot write the registration: {err}.", file=sys.stderr)
+        return 2
+    if output is None:
+        print(text, end="")
+        return 0
+    try:
+        output.touch(mode=0o600, exist_ok=True)  # secrets: not world-readable, even for a moment
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"Cannot write {output}: {exc.strerror or exc}.", file=sys.stderr)
+        return 2
+    print(f"Wrote {output}. Give it to the homeserver (Synapse: app_service_config_files: [{output}]), restart it, "
+          'then set mode = "appservice" in [matrix] and run the bot with the same two variables.')
+    return 0
 
 
 def check_config(path: Path | None) -> int:
@@ -163,7 +197,8 @@ def _secrets(config: Config) -> list[str]:
     import os
 
     names = (config.telegram.token_env, config.telegram.webhook_secret_env,
-             config.matrix.access_token_env, config.matrix.password_env)
+             config.matrix.access_token_env, config.matrix.password_env, config.matrix.as_token_env,
+             config.matrix.hs_token_env)
     return [os.environ.get(name, "") for name in names]
 
 
@@ -215,7 +250,8 @@ async def _platform_adapters(core, config: Config) -> list:
             from adapters import telegram
 
             adapters.append(await telegram.start(core, config))
-        if config.matrix.homeserver and (config.matrix.access_token or config.matrix.password):
+        m = config.matrix
+        if m.homeserver and (m.appservice or m.access_token or m.password):
             from adapters import matrix
 
             adapters.append(await matrix.start(core, config))

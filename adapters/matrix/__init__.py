@@ -1,9 +1,10 @@
-"""Matrix, through matrix-nio: see ``adapter.py``.
+"""Matrix, through matrix-nio: see ``adapter.py`` (a plain account that syncs) and ``appservice.py``
+(``[matrix] mode = "appservice"``: the homeserver pushes to the bot, which is not rate limited).
 
 Start and stop (what ``voisinage run`` does)::
 
     adapter = await matrix.start(core, config)          # logs in, attaches to the core
-    tasks = [asyncio.create_task(adapter.run(core)),     # the sync loop -> durable inbox
+    tasks = [asyncio.create_task(adapter.run(core)),     # the sync loop (or the pushes) -> durable inbox
              asyncio.create_task(core.run_delivery(adapter.platform))]
     ...
     for task in tasks: task.cancel()
@@ -31,8 +32,16 @@ def crypto_store(config: Config) -> str:
 
 
 async def start(core: Core, config: Config) -> MatrixAdapter:
-    """Log the bot in from the configuration (token or password from the environment) and attach it."""
-    adapter = MatrixAdapter.from_config(config.matrix, store_path=crypto_store(config))
+    """Log the bot in from the configuration (token or password from the environment) and attach it.
+    In appservice mode, no login: the as_token is checked and the push endpoint is set up."""
+    if config.matrix.appservice:
+        from adapters.matrix.appservice import AppserviceAdapter
+
+        adapter: MatrixAdapter = AppserviceAdapter.from_config(config.matrix)
+        if not config.matrix.appservice_port:
+            adapter.register_routes(core)  # before the [web] server starts
+    else:
+        adapter = MatrixAdapter.from_config(config.matrix, store_path=crypto_store(config))
     try:
         await adapter.connect(core)
     except BaseException as exc:

@@ -135,6 +135,7 @@ MUTED_LEVEL = -1  # below events_default: cannot post in the room
 OUTBOX_KEY = "org.voisinage.outbox_key"
 LOOK_BACK = 50  # the bot's latest messages in a room searched for it
 MODERATOR_LEVEL = 50
+CIRCLE_ALIAS_PREFIX = "voisinage-circle-"  # the appservice's registration reserves these aliases
 # The columns of matrix_rooms that ``_mark_room`` may set: the names are written into its SQL.
 ROOM_COLUMNS = frozenset({"encrypted_told_at", "gone_at", "gone_reason", "invited_by"})
 # A rate-limited room whose refused message has not come back this long after its wait is released.
@@ -238,10 +239,7 @@ class MatrixAdapter(Adapter):
     async def connect(self, core: Core) -> None:
         """Log in (reusing the stored device) and load what the adapter remembers about rooms."""
         self.core = core
-        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
-        self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
-        self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
-        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
+        await self._load_rooms()
         stored_device = await self._state("device_id")
         if self._access_token:
             device = self._device_id or stored_device or ""
@@ -266,6 +264,12 @@ class MatrixAdapter(Adapter):
         log.info("Matrix: connected as %s (device %s%s)", self.user_id, device,
                  ", end-to-end encryption on" if self.e2e else "")
         await self._crypto_chores()
+
+    async def _load_rooms(self) -> None:
+        rows = await self.db.fetchall("SELECT room_id, encrypted_told_at, gone_reason, invited_by FROM matrix_rooms")
+        self._told = {r["room_id"] for r in rows if r["encrypted_told_at"]}
+        self._gone = {r["room_id"]: r["gone_reason"] for r in rows if r["gone_reason"]}
+        self._inviter = {r["room_id"]: r["invited_by"] for r in rows if r["invited_by"]}
 
     async def close(self) -> None:
         """An open aiohttp session keeps the process alive: always close."""
@@ -348,7 +352,8 @@ class MatrixAdapter(Adapter):
             for room_id in back & set(self._gone):
                 await self._mark_room(room_id, gone_at=None, gone_reason=None)
             await self._answer_unreadable(unreadable)
-            await inbox.accept(self.db, self.platform, events, resp.next_batch, self.core.clock.now())
+            await self._within_batch(resp, len(events))
+            await inbox.accept(self.db, self.platform, events, self._cursor(resp), self.core.clock.now())
             # Known in memory before the commit makes it visible: a send right after must see it. (On a
             # rollback the token stays, and the same departures come again with the next sync.)
             for room_id in back:
@@ -360,6 +365,13 @@ class MatrixAdapter(Adapter):
             self.core.wake_outbox()
             await self._request_keys(unreadable)
         await self._tell_encrypted_rooms()
+
+    def _cursor(self, resp: SyncResponse) -> str | None:
+        """The platform cursor stored with a batch: the sync token (the appservice mode has none)."""
+        return resp.next_batch
+
+    async def _within_batch(self, resp: SyncResponse, events: int) -> None:
+        """Called inside the transaction that stores a batch (the appservice mode records its id)."""
 
     # ---- end-to-end encryption ----------------------------------------------------------------
 
@@ -736,7 +748,7 @@ class MatrixAdapter(Adapter):
         # A second Matrix account of the same bot (platform "matrix-b") has rooms of its own: its own
         # aliases (the first account's stay as they were).
         scope = "" if self.platform == "matrix" else f":{self.platform}"
-        return "voisinage-circle-" + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
+        return CIRCLE_ALIAS_PREFIX + hashlib.sha256(f"{salt}:circle:{circle_id}{scope}".encode()).hexdigest()[:24]
 
     async def remove_member(self, room_id: str, user_id: str, *, ban: bool = False) -> SendResult:
         """Out of the circle's room: kicked (may be invited again), or banned."""

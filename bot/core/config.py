@@ -108,10 +108,31 @@ class Matrix:
     burst: int = 10
     # Circle rooms end-to-end encrypted (as people expect of a private group); needs the e2e extra.
     encrypt_circles: bool = True
+    # "client": a plain account that logs in and syncs. "appservice": the homeserver pushes events to
+    # the bot (an application service registered with `voisinage matrix-registration`), unthrottled.
+    mode: str = "client"
+    appservice_id: str = "voisinage"
+    as_token_env: str = "MATRIX_AS_TOKEN"
+    hs_token_env: str = "MATRIX_HS_TOKEN"
+    appservice_host: str = "127.0.0.1"
+    appservice_port: int = 8009  # 0: on the [web] server
+    appservice_url: str = ""  # where the homeserver reaches the bot; "" = http://host:port
 
     @property
     def access_token(self) -> str:
         return os.environ.get(self.access_token_env, "")
+
+    @property
+    def as_token(self) -> str:
+        return os.environ.get(self.as_token_env, "")
+
+    @property
+    def hs_token(self) -> str:
+        return os.environ.get(self.hs_token_env, "")
+
+    @property
+    def appservice(self) -> bool:
+        return self.mode == "appservice"
 
     @property
     def password(self) -> str:
@@ -253,7 +274,14 @@ def check_secrets(cfg: Config) -> None:
     """A platform set up in the file but whose secret is missing from the environment would otherwise be
     skipped without a word (the console starts instead): say which variable to set."""
     m = cfg.matrix
-    if m.homeserver and not (m.access_token or m.password):
+    if m.homeserver and m.appservice:
+        missing = [name for name in (m.as_token_env, m.hs_token_env) if not os.environ.get(name)]
+        if missing:
+            raise ConfigError("matrix.mode", f"is \"appservice\" but {' and '.join(missing)} "
+                              f"{'is' if len(missing) == 1 else 'are'} not in the environment "
+                              "(the tokens of the registration file)",
+                              f"{m.as_token_env}=… {m.hs_token_env}=… voisinage run --config voisinage.toml")
+    elif m.homeserver and not (m.access_token or m.password):
         raise ConfigError(
             "matrix.homeserver",
             f"is set but neither {m.access_token_env} nor {m.password_env} is in the environment",
@@ -270,6 +298,7 @@ def _validate(cfg: Config) -> None:
     if m.messages_per_second < 0 or m.burst < 1:
         raise ConfigError("matrix.messages_per_second", "must be 0 (no limit) or more, with a burst of 1 or more",
                           "messages_per_second = 0.2\nburst = 10")
+    _validate_appservice(cfg)
     if cfg.deployment.language not in LANGUAGES:
         raise ConfigError("deployment.language", f"must be one of {', '.join(LANGUAGES)}", 'language = "fr"')
     try:
@@ -320,6 +349,36 @@ def _validate(cfg: Config) -> None:
     for path in cfg.places.neighbourhood_paths():
         if not path.exists():
             raise ConfigError("places.neighbourhoods", f"file not found: {path}", '["places/paris-20e.toml"]')
+
+
+def _validate_appservice(cfg: Config) -> None:
+    """The appservice mode's settings. Its encryption is refused here, not discovered later: an
+    application service gets no to-device messages nor device lists (MSC2409/MSC3202, which
+    matrix-nio does not speak), so it could never hold or share a room key."""
+    m = cfg.matrix
+    if m.mode not in ("client", "appservice"):
+        raise ConfigError("matrix.mode", 'must be "client" (a plain account) or "appservice"', 'mode = "client"')
+    if not m.appservice:
+        return
+    if m.encrypt_circles:
+        raise ConfigError(
+            "matrix.encrypt_circles",
+            "cannot be true in appservice mode: an application service receives no encryption keys, so "
+            "the bot could not read encrypted rooms (choose mode = \"client\" for encrypted rooms)",
+            "encrypt_circles = false",
+        )
+    if not 0 <= m.appservice_port <= 65535:
+        raise ConfigError("matrix.appservice_port", "must be 1 to 65535, or 0 to share the [web] server",
+                          "appservice_port = 8009")
+    if m.appservice_port == 0 and not cfg.web.enabled:
+        raise ConfigError("matrix.appservice_port", "is 0 (on the [web] server) but [web] enabled is false",
+                          "[web]\nenabled = true")
+    if not re.match(r"^[A-Za-z0-9._-]+$", m.appservice_id):
+        raise ConfigError("matrix.appservice_id", "must be letters, digits, '.', '_' or '-'",
+                          'appservice_id = "voisinage"')
+    if m.appservice_url and not re.match(r"^https?://[^\s/]+", m.appservice_url):
+        raise ConfigError("matrix.appservice_url", "must start with http:// or https://",
+                          'appservice_url = "http://127.0.0.1:8009"')
 
 
 def _validate_activities(a: Activities) -> None:

@@ -105,9 +105,12 @@ class SynapseServer:
     runs it in a thread for use inside async fixtures.
     """
 
-    def __init__(self, workdir: Path, *, raised_rate_limits: bool = True) -> None:
+    def __init__(self, workdir: Path, *, raised_rate_limits: bool = True,
+                 app_service_config_files: list[Path] = ()) -> None:
         self.workdir = Path(workdir).resolve()
         self.raised_rate_limits = raised_rate_limits
+        # Application service registrations (appservice mode of the bot), passed as Synapse's setting.
+        self.app_service_config_files = [str(Path(p).resolve()) for p in app_service_config_files]
         self.server_name = SERVER_NAME
         self.port = 0
         self.config_path = self.workdir / "homeserver.yaml"
@@ -134,7 +137,7 @@ class SynapseServer:
             return
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = self.port or _free_port()  # a restart keeps its address: clients keep their URL
         self._write_config()
         self._launch()
         self._wait_until_ready(began + START_TIMEOUT_S)
@@ -151,6 +154,11 @@ class SynapseServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=STOP_TIMEOUT_S)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port and database (what an operator's restart does)."""
+        self.stop()
+        self.start()
 
     def __enter__(self) -> SynapseServer:
         self.start()
@@ -207,6 +215,8 @@ class SynapseServer:
         }
         if self.raised_rate_limits:
             config.update(RAISED_RATE_LIMITS)
+        if self.app_service_config_files:
+            config["app_service_config_files"] = self.app_service_config_files
         return config
 
     def _log_config(self) -> dict[str, Any]:
