@@ -63,7 +63,7 @@ def wait_for(condition, timeout: float, what: str, procs: list[subprocess.Popen]
 def test_kill_9_one_of_two_workers_mid_fanout(tmp_path: Path, database_url: str) -> None:
     log, intake_log = tmp_path / "sent.txt", tmp_path / "intake.txt"
     setup = spawn("setup", database_url, str(N))
-    out, err = setup.communicate(timeout=120)
+    _, err = setup.communicate(timeout=120)
     assert setup.returncode == 0, err
     workers = [spawn("work", database_url, str(log), str(intake_log)) for _ in range(2)]
     try:
