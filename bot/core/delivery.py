@@ -152,13 +152,17 @@ class Delivery:
                 async with self.core.db.transaction():
                     await outbox.retry(self.core.db, item.id, _after(self.core.clock.now(), wait), "paced")
                 return
-            pacer = self.pacers.get(transport.platform)
-            if pacer is not None:
-                await pacer.wait()
             if item.kind not in ("message", "work") and not await self._may_change_rooms(transport.platform):
                 return  # another worker changes this platform's rooms now: it takes this one in turn
             if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
                 return  # not ours: dropped, rolled back, or another worker sends this chat now (order)
+            # Paced once claimed: a slot of the rate (shared by every worker) is taken only for an item
+            # that will go out, not for one another worker claimed first. Claimed items waiting for their
+            # slot are at most one per chat served side by side (``sends_in_flight``): the bound on what a
+            # crash can leave unsure is unchanged.
+            pacer = self.pacers.get(transport.platform)
+            if pacer is not None:
+                await pacer.wait()
             run.started += 1
             if self.classes:
                 self.turns(transport.platform).took(item.delivery_class)

@@ -37,6 +37,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from bot.core.pacing import MARGIN
 from bot.storage import leases, send_rate
 
 if TYPE_CHECKING:
@@ -68,18 +69,22 @@ class SharedPacer:
     """``bot.core.pacing.Pacer``'s interface with its budget in the database (``send_rate``): every
     worker's sends on a platform draw on one rate."""
 
-    def __init__(self, core: Core, platform: str, per_second: float, margin: float = 0.97) -> None:
+    def __init__(self, core: Core, platform: str, per_second: float, margin: float = MARGIN, *,
+                 clock: Callable[[], float] = time.time,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self.core = core
         self.platform = platform
         self.interval = 1.0 / (per_second * margin) if per_second > 0 else 0.0
+        self._clock = clock  # seconds since the epoch: every worker, on every machine, reads the same
+        self._sleep = sleep  # injectable with the clock, so a benchmark can scale time
 
     async def wait(self) -> None:
         if not self.interval:
             return
-        now = time.time()
+        now = self._clock()
         slot = await send_rate.take_slot(self.core.db, self.platform, now, self.interval)
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)
 
 
 def overall_rate(transport: object) -> float:
