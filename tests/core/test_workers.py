@@ -274,3 +274,23 @@ async def test_a_holder_that_lost_its_lease_stops_its_work(two: tuple[Core, Core
     await a.db.execute_alone("UPDATE leases SET holder = 'other', expires_at = ? WHERE name = 'intake:test'", (far,))
     await asyncio.wait_for(stopped.wait(), 2.0)
     holding.cancel()
+
+
+# ---- what one worker keeps in memory ---------------------------------------------------------------
+
+
+async def test_a_mute_decided_by_one_worker_reaches_the_others_memory(
+    two: tuple[Core, Core], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group hook keeps the running mutes in memory (no query per message); a circle's room may be
+    handled by either worker, so a mute the other one decided is read again within ``MUTES_FRESH``."""
+    from bot.moderation import protection
+    from bot.storage import people, sanctions
+
+    a, b = two
+    guard_b = next(hook.__self__ for hook in b.hooks.group if isinstance(hook.__self__, protection.Guard))
+    person = await people.create(a.db, "fake", "ana", "dm:ana", "Ana", "fr", a.clock.now())
+    assert not await guard_b.is_muted(b, person.id, b.clock.now())  # b has read the mutes: none
+    await sanctions.mute(a.db, person.id, None, a.clock.now() + timedelta(minutes=10), "flood", a.clock.now())
+    monkeypatch.setattr(protection, "MUTES_FRESH", 0.0)
+    assert await guard_b.is_muted(b, person.id, b.clock.now())
