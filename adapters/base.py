@@ -35,6 +35,11 @@ class Adapter(ABC):
     # When the platform last answered a poll or a sync (None: not polling, e.g. a Telegram webhook).
     # The running process writes it down, so `voisinage status` and /healthz can tell a stuck poller.
     last_contact: datetime | None = None
+    # Several workers on one database (bot/core/workers.py): the intake (``run``) runs on one worker at a
+    # time, under a lease, unless it may run on every worker (a webhook behind one URL); and where the
+    # sends need what the intake keeps in memory (a sync's state, encryption keys) they go with it.
+    intake_leased: bool = True
+    sends_with_intake: bool = False
 
     def heard_from_platform(self) -> None:
         self.last_contact = datetime.now(UTC)

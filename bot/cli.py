@@ -264,19 +264,23 @@ async def _platform_adapters(core, config: Config) -> list:
 
 
 async def _serve_platforms(core, adapters: list) -> None:
+    from bot.core.workers import Worker, serve_adapter
     from bot.operations import heartbeat, web
 
+    worker = Worker(core)  # several `voisinage run` on one database share the work: bot/core/workers.py
+    worker.share_rates()
+    await worker.beat()
     tasks = [asyncio.create_task(core.run_dispatcher()), asyncio.create_task(core.scheduler.run_forever()),
-             asyncio.create_task(heartbeat.run(core, adapters))]
+             asyncio.create_task(heartbeat.run(core, adapters)), asyncio.create_task(worker.run())]
     for adapter in adapters:
-        tasks.append(asyncio.create_task(adapter.run(core)))
-        tasks.append(asyncio.create_task(core.run_delivery(adapter.platform)))
+        tasks.extend(asyncio.create_task(job) for job in serve_adapter(core, worker, adapter))
     server = await web.serve(core) if core.config.web.enabled else None
     try:
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()
+        await worker.stop()
         if server is not None:
             await server.cleanup()
         for adapter in adapters:

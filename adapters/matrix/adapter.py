@@ -164,6 +164,9 @@ def departure_reason(event: dict[str, Any], bot_user_id: str) -> str:
 
 class MatrixAdapter(Adapter):
     idempotent_sends = True
+    # Sends need the first sync and the device's encryption keys, which live in the syncing process:
+    # with several workers, the one holding the sync's lease also sends (bot/core/workers.py).
+    sends_with_intake = True
 
     def __init__(
         self,

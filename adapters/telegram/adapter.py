@@ -107,6 +107,12 @@ class TelegramAdapter(Adapter):
         self._webhook: web.AppRunner | None = None
         self._started = False
 
+    @property
+    def intake_leased(self) -> bool:  # type: ignore[override]
+        """Polling: one worker at a time (Telegram gives the updates to one reader). A webhook: every
+        worker may serve it, each storing what it is given."""
+        return self.settings.mode != "webhook"
+
     async def open(self) -> None:
         """Connect (getMe) once: the bot's username tells our commands from other bots' in groups."""
         if not self._started:

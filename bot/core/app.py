@@ -9,6 +9,7 @@ feature at once, instead of each feature having to remember it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -39,8 +40,9 @@ from bot.core.pacing import Pacer
 from bot.core.places import PlaceIndex, load_places
 from bot.core.router import ChoicesIn, Command, Context, Router, as_choice, parse_flow_payload
 from bot.core.scheduler import Scheduler
+from bot.core.workers import wall_now, worker_identity
 from bot.storage import circles as circle_store
-from bot.storage import conversations, inbox, outbox, people
+from bot.storage import conversations, inbox, inbox_claims, outbox, people
 from bot.storage.database import Database
 from bot.storage.people import Person
 
@@ -49,6 +51,9 @@ log = logging.getLogger(__name__)
 # Events handled in one transaction before it may end early for another task waiting for the database:
 # below this, the commits themselves would cost more than the wait they save.
 MIN_GROUP_COMMIT = 8
+
+# How often the dispatcher looks for events stored by another worker's intake (see ``run_dispatcher``).
+INBOX_LOOK_EVERY = 0.5
 
 # Messages to the bot outside any question closer together than this are one burst: one hint.
 HINT_WINDOW = timedelta(seconds=15)
@@ -98,8 +103,11 @@ class Core:
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
         self.outbox_wakes = 0  # how many times something was queued or made due (see ``wake_outbox``)
+        # This process among the workers sharing the database (``bot.core.workers``): its claims on
+        # inbox events and outbox items, its scheduler leases, are written under this name.
+        self.worker_id = worker_identity()
         self.delivery = Delivery(self)
-        self.scheduler = Scheduler(self)
+        self.scheduler = Scheduler(self, owner=self.worker_id)
 
     # ---- wiring -------------------------------------------------------------------------------
 
@@ -133,48 +141,60 @@ class Core:
         self._inbox_ready.set()
 
     async def process_pending(self, batch: int = 500) -> int:
-        """Handle every event waiting in the inbox; returns how many were handled."""
+        """Handle every event waiting in the inbox that this worker may claim (``inbox_claims``: a chat
+        another worker is handling waits for it); returns how many were handled."""
         handled = 0
         async with self._dispatching:
             pending: list[tuple[int, Incoming]] = []
             while True:
-                pending = pending or await inbox.pending(self.db, batch)
+                pending = pending or await inbox_claims.claim(self.db, self.worker_id, wall_now(), batch)
                 if not pending:
                     return handled
-                done = await self._handle_batch(pending)
+                taken, done = await self._handle_batch(pending)
                 self.counters.add("events_handled", done)
                 handled += done
-                pending = pending[done:]
+                pending = pending[taken:]
 
-    async def _handle_batch(self, pending: list[tuple[int, Incoming]]) -> int:
-        """Group commit: events handled in one transaction; returns how many (from the front).
+    async def _handle_batch(self, pending: list[tuple[int, Incoming]]) -> tuple[int, int]:
+        """Group commit: events handled in one transaction; returns how many were taken from the front
+        of ``pending`` and how many of those were handled (the others are no longer this worker's).
 
         The transaction ends early when another task waits for the database (the delivery worker with
         an answer to send): answers go out while a long batch is still being handled, instead of after
         it. If an event fails, what this transaction did is rolled back and replayed one event per
         transaction, so one bad event cannot block the others."""
-        done = 0
+        taken = 0
+        finished: list[int] = []
         try:
             async with self.db.transaction():
+                mine = await inbox_claims.confirm(self.db, self.worker_id, [i for i, _ in pending], wall_now())
                 batch = Batch()
-                await batch.prefetch_rooms(self.db, [event for _, event in pending])
-                for _, event in pending:
-                    done += 1
+                await batch.prefetch_rooms(self.db, [event for inbox_id, event in pending if inbox_id in mine])
+                for inbox_id, event in pending:
+                    taken += 1
+                    if inbox_id not in mine:
+                        continue  # taken over by another worker, or handled already
                     await self._handle(event, batch)
                     batch.handled(event)
-                    if done >= MIN_GROUP_COMMIT and self.db.others_waiting():
+                    finished.append(inbox_id)
+                    if len(finished) >= MIN_GROUP_COMMIT and self.db.others_waiting():
                         break
                 await batch.flush_activity(self.db)
-                await inbox.finish(self.db, [inbox_id for inbox_id, _ in pending[:done]])
+                await inbox.finish(self.db, finished)
+            done = len(finished)
         except Exception:
-            for inbox_id, event in pending[:done]:
-                await self._handle_alone(inbox_id, event)
+            done = 0
+            for inbox_id, event in pending[:taken]:
+                done += await self._handle_alone(inbox_id, event)
         self.wake_outbox()
-        return done
+        return taken, done
 
-    async def _handle_alone(self, inbox_id: int, event: Incoming) -> None:
+    async def _handle_alone(self, inbox_id: int, event: Incoming) -> int:
+        """One event in its own transaction; 1 when it was this worker's to handle (handled or failed)."""
         try:
             async with self.db.transaction():
+                if not await inbox_claims.confirm(self.db, self.worker_id, [inbox_id], wall_now()):
+                    return 0
                 batch = Batch()
                 await self._handle(event, batch)
                 await batch.flush_activity(self.db)
@@ -191,6 +211,7 @@ class Core:
                         self.db, event.address.platform, event.address.chat_id, t("error-internal"), (),
                         self.clock.now(),
                     )
+        return 1
 
     # ---- routing ------------------------------------------------------------------------------
 
@@ -571,11 +592,18 @@ class Core:
 
     # ---- running ------------------------------------------------------------------------------
 
-    async def run_dispatcher(self) -> None:
+    async def run_dispatcher(self, look_every: float = INBOX_LOOK_EVERY) -> None:
+        """Handle the inbox until cancelled: at once when this process stored events, and every
+        ``look_every`` seconds for events another worker's intake stored (several workers share the
+        inbox, and only one of them polls the platform)."""
         while True:
-            await self._inbox_ready.wait()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._inbox_ready.wait(), timeout=look_every)
             self._inbox_ready.clear()
-            await self.process_pending()
+            try:
+                await self.process_pending()
+            except Exception:  # a database busy for a moment must not end the dispatcher
+                log.exception("the dispatcher could not claim events; trying again")
 
 
 def _choices(choices: ChoiceList) -> list[Choice]:

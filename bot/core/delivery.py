@@ -38,8 +38,9 @@ from bot.core.chat import (
 from bot.core.clock import from_iso
 from bot.core.counters import RATE_LIMIT_REASONS
 from bot.core.pacing import ClassTurns, Pacer, backoff
+from bot.core.workers import wall_now
 from bot.storage import circles as circle_store
-from bot.storage import outbox, people
+from bot.storage import leases, outbox, people
 
 if TYPE_CHECKING:
     from bot.core.app import Core
@@ -53,6 +54,13 @@ POISON_ATTEMPTS = 5
 
 # How many items of each class one pass reads (``outbox.due``).
 DUE_BATCH = 100
+
+# Invites and room changes: one worker at a time per platform, under this lease (renewed at each item).
+ROOMS_TTL = timedelta(seconds=60)
+
+# Items were due but each was another worker's to send (an earlier message of its chat under way):
+# look again after this long, or sooner when something is queued.
+OTHERS_SENDING_WAIT = 0.2
 
 
 # Outbox kinds that change a member's standing in a circle room: the adapter method that does it, and
@@ -73,6 +81,7 @@ class Delivery:
         self._salt: str | None = None
         self.classes = True  # False: one FIFO by id, as before classes (the benchmark's comparison)
         self._room_locks: dict[str, asyncio.Lock] = {}
+        self.started_last = 0  # sends the last pass started (0 with items due: they wait for other workers)
 
     def turns(self, platform: str) -> ClassTurns:
         if platform not in self._turns:
@@ -81,7 +90,7 @@ class Delivery:
 
     def claims(self, platform: str) -> Claims:
         if platform not in self._claims:
-            self._claims[platform] = Claims(self.core)
+            self._claims[platform] = Claims(self.core, platform)
         return self._claims[platform]
 
     async def deliver_due(self, platform: str) -> int:
@@ -119,6 +128,7 @@ class Delivery:
                                            return_exceptions=True)
         finally:
             await self.claims(platform).write_delivered()
+            self.started_last = run.started
         for result in results:
             if isinstance(result, BaseException):
                 log.error("delivery on %s failed", platform, exc_info=result)
@@ -142,11 +152,17 @@ class Delivery:
                 async with self.core.db.transaction():
                     await outbox.retry(self.core.db, item.id, _after(self.core.clock.now(), wait), "paced")
                 return
+            if item.kind not in ("message", "work") and not await self._may_change_rooms(transport.platform):
+                return  # another worker changes this platform's rooms now: it takes this one in turn
+            if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
+                return  # not ours: dropped, rolled back, or another worker sends this chat now (order)
+            # Paced once claimed: a slot of the rate (shared by every worker) is taken only for an item
+            # that will go out, not for one another worker claimed first. Claimed items waiting for their
+            # slot are at most one per chat served side by side (``sends_in_flight``): the bound on what a
+            # crash can leave unsure is unchanged.
             pacer = self.pacers.get(transport.platform)
             if pacer is not None:
                 await pacer.wait()
-            if not await self.claims(transport.platform).claim(item.id):  # committed first: never sent twice
-                continue  # no longer waiting (dropped, or its transaction was rolled back)
             run.started += 1
             if self.classes:
                 self.turns(transport.platform).took(item.delivery_class)
@@ -158,6 +174,11 @@ class Delivery:
             await self._record(item, result)
             if isinstance(result, RetryLater):
                 return
+
+    async def _may_change_rooms(self, platform: str) -> bool:
+        """Invites and room changes are done by one worker at a time per platform (a lease): two
+        workers inviting into a circle that has no room yet would each create one."""
+        return await leases.acquire(self.core.db, f"rooms:{platform}", self.core.worker_id, wall_now(), ROOMS_TTL)
 
     def _room_lock(self, platform: str) -> asyncio.Lock:
         if platform not in self._room_locks:
@@ -316,18 +337,33 @@ class Delivery:
     async def run_delivery(self, platform: str) -> None:
         """Deliver for one platform forever: woken when something is queued, else when the next
         delayed item comes due."""
-        idempotent = getattr(self.core.transports[platform], "idempotent_sends", False)
-        async with self.core.db.transaction():
-            await outbox.recover(self.core.db, platform, self.core.clock.now(), idempotent)
+        await self.recover(platform)
         ready = self.core.outbox_ready[platform]
         while True:
             ready.clear()
             attempted = await self.deliver_due(platform)
-            if attempted:
+            if attempted and self.started_last:
+                continue
+            if attempted:  # due, but each chat's turn is another worker's for now: look again shortly
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(ready.wait(), timeout=OTHERS_SENDING_WAIT)
                 continue
             timeout = await self._idle_wait(platform)  # first: a cancellation here leaves no coroutine behind
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(ready.wait(), timeout=timeout)
+
+    async def recover(self, platform: str) -> int:
+        """Sends left 'sending' by a worker that is no longer alive (this very process before a restart,
+        or another worker that died): resent where the platform deduplicates, else "may have arrived"
+        (``outbox.recover``). The sends of live workers are theirs."""
+        idempotent = getattr(self.core.transports[platform], "idempotent_sends", False)
+        alive = await leases.alive_workers(self.core.db, wall_now())
+        async with self.core.db.transaction():
+            found = await outbox.recover(self.core.db, platform, self.core.clock.now(), idempotent, alive)
+        if found:
+            log.warning("%s: %s sends of a stopped worker recovered", platform, found)
+            self.core.wake_outbox()
+        return found
 
     async def _idle_wait(self, platform: str) -> float:
         next_at = await outbox.next_due_at(self.core.db, platform)
@@ -364,8 +400,9 @@ class Claims:
     A success not written yet reads 'sending' in the outbox, which is never sent again: after a crash
     it counts among the "may have arrived" (and it did arrive)."""
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, platform: str = "") -> None:
         self.core = core
+        self.platform = platform
         self._asked: dict[int, asyncio.Future[bool]] = {}
         self._delivered: list[int] = []
         self._writing = False
@@ -393,7 +430,7 @@ class Claims:
         asked, self._asked = self._asked, {}
         delivered, self._delivered = self._delivered, []
         try:
-            claimed = await outbox.claim(self.core.db, list(asked), self.core.clock.now(), delivered)
+            claimed = await self._claim(list(asked), delivered)
         except Exception as exc:  # each asker gets the error, as if it had written alone
             self._delivered.extend(delivered)
             for answer in asked.values():
@@ -406,6 +443,16 @@ class Claims:
             raise
         for item_id, answer in asked.items():
             answer.set_result(item_id in claimed)
+
+    async def _claim(self, asked: list[int], delivered: list[int]) -> set[int]:
+        """One claim statement, under this platform's claim turn where the engine needs one (PostgreSQL:
+        two workers' claims would otherwise not see each other, and a chat's order could break)."""
+        db, now, worker = self.core.db, self.core.clock.now(), self.core.worker_id
+        if db.engine != "postgresql":
+            return await outbox.claim(db, asked, now, delivered, worker)
+        async with db.transaction():
+            await leases.take_turn(db, f"outbox:{self.platform}")
+            return await outbox.claim(db, asked, now, delivered, worker)
 
     async def write_delivered(self) -> None:
         """At the end of a pass: the successes not written with a claim."""

@@ -2,7 +2,8 @@
 
 When each job last ran is kept in the ``jobs`` table, so after a night of downtime a daily pass runs
 once on start — not once per missed day, and not never. A lease in the same row means two bot
-processes sharing a database never run the same pass at once.
+processes sharing a database never run the same pass at once, and the lease is taken for the due time
+the process saw (``last_run_at`` unchanged), so a pass two workers both found due runs once.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ class Scheduler:
         ran = []
         for job in self.jobs.values():
             now = self.core.clock.now()
-            if not job.is_due(await self._last_run(job.name), now):
+            last = await self._last_run(job.name)
+            if not job.is_due(last, now):
                 continue
-            if not await self._acquire(job, now):
+            if not await self._acquire(job, now, last):
                 continue
             try:
                 await job.run(self.core, now)
@@ -99,14 +101,18 @@ class Scheduler:
         value = await self.core.db.scalar("SELECT last_run_at FROM jobs WHERE name = ?", (name,))
         return from_iso(value) if value else None
 
-    async def _acquire(self, job: Job, now: datetime) -> bool:
+    async def _acquire(self, job: Job, now: datetime, last: datetime | None) -> bool:
+        """The pass's lease, for the due time this process saw: taken only if the pass is free (or its
+        lease expired) *and* nobody ran it since ``last`` was read. Two workers that both found it due
+        thus run it once: the second finds ``last_run_at`` moved and leaves it."""
         db = self.core.db
         async with db.transaction():
             await db.execute("INSERT INTO jobs (name) VALUES (?) ON CONFLICT (name) DO NOTHING", (job.name,))
             got = await db.execute(
                 "UPDATE jobs SET lease_owner = ?, lease_until = ? WHERE name = ? "
-                "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?)",
-                (self.owner, to_iso(now + job.lease), job.name, self.owner, to_iso(now)),
+                "AND (lease_owner IS NULL OR lease_owner = ? OR lease_until < ?) AND COALESCE(last_run_at, '') = ?",
+                (self.owner, to_iso(now + job.lease), job.name, self.owner, to_iso(now),
+                 to_iso(last) if last else ""),
             )
         return got == 1
 

@@ -9,6 +9,7 @@ cannot do is hide the message in the room where it was written: that needs the p
 
 from __future__ import annotations
 
+import time
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,9 @@ from bot.storage.conversations import Conversation
 from bot.storage.people import Person
 
 QUESTION_FLOW = "localq"
+# The running mutes are read again this often (seconds): with several workers, a mute one of them
+# decided reaches the others' memory within this time (one query, not one per message).
+MUTES_FRESH = 2.0
 ATTEMPTS = 2
 
 
@@ -54,6 +58,7 @@ class Guard:
         # per message). Joining dates never change for a (person, circle); mutes are decided here.
         self._joined: dict[tuple[int, int], datetime | None] = {}
         self._mutes: dict[int, datetime] | None = None
+        self._mutes_read_at = 0.0
 
     async def joined_at(self, core, person_id: int, circle_id: int) -> datetime | None:
         key = (person_id, circle_id)
@@ -70,9 +75,12 @@ class Guard:
         return self._joined[key]
 
     async def is_muted(self, core, person_id: int, now: datetime) -> bool:
-        if self._mutes is None:  # after a start: the mutes still running
+        if self._mutes is None or time.monotonic() - self._mutes_read_at > MUTES_FRESH:
+            # After a start, and again every MUTES_FRESH: the mutes still running, including those another
+            # worker sharing the database decided (a circle's room may be handled by either).
             rows = await core.db.fetchall("SELECT person_id, until FROM mutes WHERE until > ?", (to_iso(now),))
             self._mutes = {r[0]: from_iso(r[1]) for r in rows}
+            self._mutes_read_at = time.monotonic()
             core.db.on_rollback(self._forget_mutes)  # read inside a transaction that may be undone
         until = self._mutes.get(person_id)
         if until is not None and until <= now:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.core.clock import from_iso
+from bot.storage import leases as leases_store
 from bot.storage import outbox as outbox_store
 from bot.storage import runtime
 from bot.storage.database import Database
@@ -25,6 +26,8 @@ class Status:
     jobs: list[tuple[str, datetime | None]]  # pass name, last run
     waiting_rooms: dict[str, int]  # platform → circles whose members wait for a room there (Telegram groups)
     checkins: dict[str, int] = field(default_factory=dict)  # open, escalated_open, asked, answered, escalated
+    workers: list[str] = field(default_factory=list)  # workers alive (their "worker:" lease is fresh)
+    leases: list[leases_store.Lease] = field(default_factory=list)  # who holds what (intake, rooms), live ones
 
     def problems(self, stale: timedelta) -> list[str]:
         """What /healthz fails on: a platform silent for too long, a scheduler that stopped looking."""
@@ -65,6 +68,9 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
         scheduler_tick=from_iso(marks["scheduler"][0]) if "scheduler" in marks else None,
         inbox=inbox, outbox=outbox, outbox_oldest=oldest, jobs=jobs, waiting_rooms=waiting_rooms,
         checkins=await _checkins(db),
+        workers=await leases_store.alive_workers(db, now),
+        leases=[lease for lease in await leases_store.all_leases(db)
+                if lease.expires_at >= now and not lease.name.startswith((leases_store.WORKER_PREFIX, "turn:"))],
     )
 
 
@@ -92,6 +98,19 @@ def _ago(delta: timedelta) -> str:
     return f"{seconds // 3600} h" if seconds < 172800 else f"{seconds // 86400} days"
 
 
+def _workers(status: Status) -> list[str]:
+    """Several `voisinage run` on one database: which are alive, and who holds which lease."""
+    if not status.workers:
+        return []
+    lines = [f"Workers alive: {len(status.workers)}"]
+    lines.extend(f"  {worker}" for worker in status.workers)
+    for lease in status.leases:
+        left = max(0, int((lease.expires_at - status.now).total_seconds()))
+        lines.append(f"  {lease.name}: held by {lease.holder} for {_ago(status.now - lease.acquired_at)}"
+                     f" (renewed, {left} s left)")
+    return lines
+
+
 def render(status: Status) -> str:
     """Plain lines for a person at a terminal."""
     lines = []
@@ -102,6 +121,7 @@ def render(status: Status) -> str:
         lines.append("Running: no (no heartbeat in the last minute)")
     for platform, seen in sorted(status.contacts.items()):
         lines.append(f"  {platform}: last poll/sync {_ago(status.now - seen)} ago")
+    lines.extend(_workers(status))
     tick = f"{_ago(status.now - status.scheduler_tick)} ago" if status.scheduler_tick else "never"
     lines.append(f"Scheduler: last looked for due passes {tick}")
     for name, ran in status.jobs:

@@ -55,6 +55,10 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 class Database:
+    # Which SQL engine serves this database ("sqlite" or "postgresql"): the few statements that differ
+    # (``FOR UPDATE SKIP LOCKED``, row-locked claim turns) ask it.
+    engine = "sqlite"
+
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from bot.core.chat import Incoming
 from bot.core.clock import to_iso
-from bot.storage.database import Database
+from bot.storage.database import Database, Row
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +24,18 @@ async def accept(db: Database, platform: str, events: Sequence[Incoming], cursor
     new = 0
     async with db.transaction():
         new = await db.executemany(
-            "INSERT INTO inbox (platform, external_id, event, received_at) VALUES (?, ?, ?, ?) "
+            "INSERT INTO inbox (platform, external_id, event, received_at, chat) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, external_id) DO NOTHING",
-            [(platform, event.external_id, event.to_json(), to_iso(now)) for event in events],
+            [(platform, event.external_id, event.to_json(), to_iso(now), chat_of(event)) for event in events],
         )
         if cursor is not None:
             await set_cursor(db, platform, cursor)
     return new
+
+
+def chat_of(event: Incoming) -> str:
+    """The chat an event belongs to: a chat's events are handled in order, by one worker at a time."""
+    return f"{event.address.platform}|{event.address.chat_id}"
 
 
 async def reject(db: Database, platform: str, external_id: str, raw: str, error: str, now: datetime) -> None:
@@ -50,9 +55,14 @@ async def pending(db: Database, limit: int = 500) -> list[tuple[int, Incoming]]:
     reuses the id marked done unhandled). Each row is read on its own: one that cannot be read is
     marked failed, in the same turn, instead of stopping the dispatcher at every restart."""
     rows = await db.fetchall_alone("SELECT id, event FROM inbox WHERE status = 'new' ORDER BY id LIMIT ?", (limit,))
+    return await read_rows(db, rows)
+
+
+async def read_rows(db: Database, rows: Sequence[Row]) -> list[tuple[int, Incoming]]:
+    """(id, event) of inbox rows, oldest first; a row that cannot be read is marked failed at once."""
     found: list[tuple[int, Incoming]] = []
     unreadable: list[tuple[str, int]] = []
-    for row in rows:
+    for row in sorted(rows, key=lambda r: r["id"]):
         try:
             found.append((row["id"], Incoming.from_json(row["event"])))
         except Exception as exc:  # a row written by an older release, or damaged
@@ -60,18 +70,20 @@ async def pending(db: Database, limit: int = 500) -> list[tuple[int, Incoming]]:
             unreadable.append((f"unreadable: {type(exc).__name__}: {exc}"[:1000], row["id"]))
     if unreadable:
         async with db.transaction():
-            await db.executemany("UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", unreadable)
+            await db.executemany("UPDATE inbox SET status = 'failed', event = '', chat = '', error = ? WHERE id = ?",
+                                 unreadable)
     return found
 
 
 async def finish(db: Database, inbox_ids: Sequence[int]) -> None:
-    """Mark handled and blank the content: message texts are not kept once handled."""
-    await db.executemany("UPDATE inbox SET status = 'done', event = '' WHERE id = ? AND status = 'new'",
+    """Mark handled and blank the content and the chat: message texts are not kept once handled."""
+    await db.executemany("UPDATE inbox SET status = 'done', event = '', chat = '' WHERE id = ? AND status = 'new'",
                          [(i,) for i in inbox_ids])
 
 
 async def fail(db: Database, inbox_id: int, error: str) -> None:
-    await db.execute("UPDATE inbox SET status = 'failed', event = '', error = ? WHERE id = ?", (error[:1000], inbox_id))
+    await db.execute("UPDATE inbox SET status = 'failed', event = '', chat = '', error = ? WHERE id = ?",
+                     (error[:1000], inbox_id))
 
 
 async def get_cursor(db: Database, platform: str) -> str | None:

@@ -99,11 +99,17 @@ async def next_due_at(db: Database, platform: str) -> str | None:
     return await db.scalar("SELECT MIN(not_before) FROM outbox WHERE platform = ? AND status = 'pending'", (platform,))
 
 
-async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered: Sequence[int] = ()) -> set[int]:
+async def claim(
+    db: Database, item_ids: Sequence[int], now: datetime, delivered: Sequence[int] = (), worker: str = ""
+) -> set[int]:
     """Marked before the send: after a crash an item found 'sending' may have gone out, so it is not
     resent blindly (at most once); ``recover`` decides what to do with those. Returns the ids claimed:
-    an item missing there is no longer waiting (its transaction was rolled back, or it was dropped)
-    and must not be sent.
+    an item missing there is no longer waiting (its transaction was rolled back, or it was dropped, or
+    another worker took it) and must not be sent.
+
+    ``worker`` (``Core.worker_id``) is written with the claim: a worker's sends are recovered only once
+    it is dead. An item is not claimed while an earlier message to the same chat is being sent by
+    another worker: a chat's messages go out in order whichever workers send them.
 
     ``delivered``: items already sent whose success is not written yet (see ``Delivery``). They are
     marked sent in this same statement: several messages cost one trip to the database. Only a row
@@ -115,11 +121,15 @@ async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered:
         "status = CASE WHEN id IN claimed THEN 'sending' ELSE 'sent' END, "
         "attempts = attempts + (id IN claimed), "
         "claimed_at = CASE WHEN id IN claimed THEN ? ELSE claimed_at END, "
+        "claimed_by = CASE WHEN id IN claimed THEN ? ELSE claimed_by END, "
         "sent_at = CASE WHEN id IN claimed THEN sent_at ELSE ? END, "
         "payload = CASE WHEN id IN claimed THEN payload ELSE '' END, "
         "error = CASE WHEN id IN claimed THEN error END "
-        "WHERE (id IN claimed AND status = 'pending') OR (id IN done AND status = 'sending') RETURNING id",
-        (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now), to_iso(now)),
+        "WHERE (id IN claimed AND status = 'pending' AND NOT EXISTS ("
+        " SELECT 1 FROM outbox e WHERE e.platform = outbox.platform AND e.chat_id = outbox.chat_id"
+        " AND e.id < outbox.id AND e.kind = 'message' AND e.status = 'sending' AND e.claimed_by <> ?))"
+        " OR (id IN done AND status = 'sending') RETURNING id",
+        (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now), worker, to_iso(now), worker),
     )
     wanted = set(item_ids)
     return {row[0] for row in rows if row[0] in wanted}
@@ -159,26 +169,34 @@ IDEMPOTENT_FOR = timedelta(minutes=20)
 MAY_HAVE_ARRIVED = "interrupted mid-send; may have arrived"
 
 
-async def recover(db: Database, platform: str, now: datetime, idempotent: bool) -> int:
+async def recover(
+    db: Database, platform: str, now: datetime, idempotent: bool, alive: Sequence[str] = ()
+) -> int:
     """After a crash: items left 'sending' are sent again when the platform deduplicates by key (Matrix
     transaction ids, the console) and still remembers the key (claimed less than ``IDEMPOTENT_FOR``
     ago); every other one is marked failed as "may have arrived" rather than risk a duplicate.
     Deferred work (kind 'work') is always done again: its outcome is stored with its 'sent' mark, so
-    an item still 'sending' did nothing yet. Returns how many items were found 'sending'."""
+    an item still 'sending' did nothing yet. Returns how many items were found 'sending'.
+
+    ``alive``: the workers still running (``bot.core.workers``); their sends are under way, not
+    interrupted, and are left alone. Only the sends of workers that died are recovered."""
+    marks = ", ".join("?" * len(alive))
+    dead = f" AND (claimed_by IS NULL OR claimed_by NOT IN ({marks}))" if alive else ""
     again = await db.execute(
         "UPDATE outbox SET status = 'pending', not_before = ? WHERE platform = ? AND status = 'sending' "
-        "AND kind = 'work'",
-        (to_iso(now), platform),
+        "AND kind = 'work'" + dead,
+        (to_iso(now), platform, *alive),
     )
     if idempotent:
         again += await db.execute(
             "UPDATE outbox SET status = 'pending', not_before = ? "
-            "WHERE platform = ? AND status = 'sending' AND claimed_at >= ?",
-            (to_iso(now), platform, to_iso(now - IDEMPOTENT_FOR)),
+            "WHERE platform = ? AND status = 'sending' AND claimed_at >= ?" + dead,
+            (to_iso(now), platform, to_iso(now - IDEMPOTENT_FOR), *alive),
         )
     given_up = await db.execute(
-        f"UPDATE outbox SET status = 'failed', error = '{MAY_HAVE_ARRIVED}' WHERE platform = ? AND status = 'sending'",
-        (platform,),
+        f"UPDATE outbox SET status = 'failed', error = '{MAY_HAVE_ARRIVED}' WHERE platform = ? AND status = 'sending'"
+        + dead,
+        (platform, *alive),
     )
     return again + given_up
 

@@ -1,0 +1,296 @@
+"""Two workers on one database (issue 16): two Cores, each with its own connection to one SQLite file
+in WAL mode, behave as two `voisinage run` processes would (the failover test uses real processes:
+``test_worker_failover.py``)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from adapters.memory import MemoryPlatform
+from bot.assemble import build_core
+from bot.core.app import Content, Core
+from bot.core.chat import Capabilities, Delivered, Incoming, InviteResult, Outgoing, SendResult, TextIn
+from bot.core.clock import FakeClock
+from bot.core.config import Config
+from bot.core.i18n import Localized
+from bot.core.scheduler import Job, every
+from bot.core.workers import Worker
+from bot.storage import inbox_claims, leases, outbox
+from bot.storage.database import Database
+
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def two(tmp_path: Path, config: Config, content: Content) -> AsyncIterator[tuple[Core, Core]]:
+    cores = []
+    for _ in range(2):
+        db = await Database.open(tmp_path / "shared.sqlite3")
+        cores.append(build_core(config, db, content, FakeClock(START)))
+    yield cores[0], cores[1]
+    for core in cores:
+        await core.db.close()
+
+
+# ---- inbox -------------------------------------------------------------------------------------
+
+
+async def test_two_workers_share_the_inbox_in_order_per_chat_and_once_each(
+    two: tuple[Core, Core], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = two
+    handled: list[tuple[str, str, int]] = []  # (worker, chat, sequence) in the order handled
+
+    def recording(core: Core, name: str) -> None:
+        real = core._handle
+
+        async def handle(event: Incoming, batch) -> None:
+            handled.append((name, event.address.chat_id, int(event.external_id.split("-")[1])))
+            await asyncio.sleep(random.random() / 1000)  # let the other worker's claims interleave
+            await real(event, batch)
+
+        core._handle = handle  # type: ignore[method-assign]
+
+    recording(a, "a")
+    recording(b, "b")
+    platform = MemoryPlatform()
+    chats = 6
+    events = [platform.event(f"u{k % chats}", TextIn(f"message {k}")) for k in range(60)]
+    for event in events:
+        await a.receive(event)
+
+    async def drain(core: Core) -> None:
+        while await core.process_pending(batch=4):
+            await asyncio.sleep(0)
+
+    real_claim = inbox_claims.claim
+
+    async def claim(db: Database, worker: str, now: datetime, limit: int = 500) -> list[tuple[int, Incoming]]:
+        # A moment between one batch and the next claim, as a real process has (SQLite's busy handler
+        # would otherwise let one worker in a tight loop keep the write lock from the other).
+        await asyncio.sleep(0.003)
+        return await real_claim(db, worker, now, limit)
+
+    monkeypatch.setattr(inbox_claims, "claim", claim)
+    await asyncio.gather(drain(a), drain(b), drain(a), drain(b))
+    assert sorted(seq for _, _, seq in handled) == sorted(int(e.external_id.split("-")[1]) for e in events)
+    for chat in {c for _, c, _ in handled}:
+        sequence = [seq for _, c, seq in handled if c == chat]
+        assert sequence == sorted(sequence), f"{chat} out of order: {sequence}"
+    assert {w for w, _, _ in handled} == {"a", "b"}, "both workers should have handled some chats"
+    assert await a.db.scalar("SELECT COUNT(*) FROM inbox WHERE status = 'done'") == 60
+
+
+async def test_a_dead_workers_claims_expire_and_are_taken_over(two: tuple[Core, Core]) -> None:
+    """A worker claimed a chat's events and died before handling them: once the claim expired, the
+    other worker handles them; until then it leaves the chat alone (order)."""
+    a, b = two
+    platform = MemoryPlatform()
+    for k in range(3):
+        await a.receive(platform.event("ana", TextIn(f"m{k}")))
+
+    claimed = await inbox_claims.claim(a.db, a.worker_id, datetime.now(UTC), 2)  # a claims, then "dies"
+    assert len(claimed) == 2
+    assert await b.process_pending() == 0  # ana's chat is a's while its claim lasts
+    await b.db.execute_alone("UPDATE inbox SET claimed_until = ? WHERE claimed_by = ?",
+                             (leases.stamp(datetime.now(UTC) - timedelta(seconds=1)), a.worker_id))
+    assert await b.process_pending() == 3
+    assert await a.process_pending() == 0
+    assert await a.db.scalar("SELECT COUNT(*) FROM inbox WHERE status = 'done'") == 3
+
+
+# ---- outbox ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Recorder:
+    """A platform that records every send with the worker that made it, slowly enough to overlap."""
+
+    name: str
+    log: list[tuple[str, str, str, str]]  # (worker, chat, text, key)
+    platform: str = "rec"
+    capabilities: Capabilities = field(
+        default_factory=lambda: Capabilities(buttons=True, create_rooms=False, invite_links=False, sends_in_flight=3)
+    )
+    idempotent_sends: bool = False
+
+    async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
+        await asyncio.sleep(random.random() / 500)
+        self.log.append((self.name, message.chat_id, str(message.text), idempotency_key))
+        await asyncio.sleep(random.random() / 500)
+        return Delivered()
+
+    async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
+        return InviteResult(Delivered())
+
+    def ready_in(self, chat_id: str) -> float:
+        return 0.0
+
+
+async def test_two_workers_never_send_an_item_twice_and_keep_each_chats_order(two: tuple[Core, Core]) -> None:
+    a, b = two
+    log: list[tuple[str, str, str, str]] = []
+    a.attach(Recorder("a", log))  # type: ignore[arg-type]
+    b.attach(Recorder("b", log))  # type: ignore[arg-type]
+    for worker in (Worker(a), Worker(b)):
+        await worker.beat()
+    queued_class: dict[tuple[str, str], int] = {}
+    async with a.db.transaction():
+        for n in range(8):
+            for chat in range(10):
+                cls = queued_class[(f"c{chat}", f"n{n}")] = random.choice(outbox.CLASSES)
+                await outbox.add(a.db, "rec", "message", f"c{chat}",
+                                 Outgoing("rec", f"c{chat}", Localized(f"n{n}")).to_json(), a.clock.now(),
+                                 delivery_class=cls)
+
+    async def drain(core: Core) -> None:
+        for _ in range(200):
+            await core.deliver_due("rec")
+            if not await core.db.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"):
+                return
+            await asyncio.sleep(0.001)
+
+    await asyncio.gather(drain(a), drain(b))
+    keys = [key for *_, key in log]
+    assert len(keys) == len(set(keys)) == 80, "every item sent, none twice"
+    assert {w for w, *_ in log} == {"a", "b"}
+    assert await a.db.scalar("SELECT COUNT(*) FROM outbox WHERE status != 'sent'") == 0
+    for chat in range(10):
+        texts = [text for _, c, text, _ in log if c == f"c{chat}"]
+        assert sorted(texts) == sorted(f"n{n}" for n in range(8))
+        for cls in outbox.CLASSES:  # order holds within a class (answers may overtake bulk, as with one worker)
+            of_class = [t for t in texts if queued_class[(f"c{chat}", t)] == cls]
+            assert of_class == sorted(of_class, key=lambda t: int(t[1:])), (chat, cls, texts)
+
+
+async def test_a_chats_next_message_waits_while_another_worker_sends_the_one_before(two: tuple[Core, Core]) -> None:
+    a, b = two
+    async with a.db.transaction():
+        for n in range(2):
+            await outbox.add(a.db, "rec", "message", "c", Outgoing("rec", "c", Localized(f"n{n}")).to_json(),
+                             a.clock.now())
+    first, second = [r[0] for r in await a.db.fetchall("SELECT id FROM outbox ORDER BY id")]
+    assert await outbox.claim(a.db, [first], a.clock.now(), worker=a.worker_id) == {first}
+    assert await outbox.claim(b.db, [second], b.clock.now(), worker=b.worker_id) == set()  # a is sending n0
+    assert await outbox.claim(b.db, [second], b.clock.now(), [first], worker=a.worker_id) == {second}
+
+
+async def test_a_live_workers_sends_are_not_recovered_a_dead_ones_are(two: tuple[Core, Core]) -> None:
+    a, b = two
+    async with a.db.transaction():
+        for chat in ("x", "y"):
+            await outbox.add(a.db, "rec", "message", chat, Outgoing("rec", chat, Localized("t")).to_json(),
+                             a.clock.now())
+    x, y = [r[0] for r in await a.db.fetchall("SELECT id FROM outbox ORDER BY id")]
+    await outbox.claim(a.db, [x], a.clock.now(), worker=a.worker_id)
+    await outbox.claim(a.db, [y], a.clock.now(), worker="gone:1:dead")
+    await Worker(a).beat()
+    b.attach(Recorder("b", []))  # type: ignore[arg-type]
+    assert await b.delivery.recover("rec") == 1
+    rows = dict(await a.db.fetchall("SELECT id, status FROM outbox"))
+    assert rows == {x: "sending", y: "failed"}
+    assert await a.db.scalar("SELECT error FROM outbox WHERE id = ?", (y,)) == outbox.MAY_HAVE_ARRIVED
+
+
+# ---- scheduler ---------------------------------------------------------------------------------
+
+
+async def test_a_pass_due_on_two_workers_runs_once(two: tuple[Core, Core]) -> None:
+    a, b = two
+    ran: list[str] = []
+
+    def job(name: str) -> Job:
+        async def run(core: Core, now: datetime) -> None:
+            ran.append(name)
+            await asyncio.sleep(0.01)
+
+        return Job("test-pass", every(timedelta(hours=1)), run)
+
+    a.scheduler.jobs = {"test-pass": job("a")}
+    b.scheduler.jobs = {"test-pass": job("b")}
+    await asyncio.gather(a.scheduler.tick(), b.scheduler.tick())
+    await b.scheduler.tick()  # after a's run: not due any more
+    assert len(ran) == 1
+    for core in (a, b):
+        core.clock.advance(hours=1, minutes=1)
+    await asyncio.gather(b.scheduler.tick(), a.scheduler.tick())
+    assert len(ran) == 2
+
+
+# ---- leases --------------------------------------------------------------------------------------
+
+
+async def test_the_intake_moves_to_the_other_worker_when_its_holder_dies(two: tuple[Core, Core]) -> None:
+    a, b = two
+    running: list[str] = []
+
+    def intake(name: str):
+        async def poll() -> None:
+            while True:
+                running.append(name)
+                await asyncio.sleep(0.02)
+
+        return poll
+
+    wa = Worker(a, renew_every=0.05)
+    wb = Worker(b, renew_every=0.05)
+    ttl = timedelta(seconds=0.4)
+    holder_a = asyncio.create_task(wa.hold("intake:test", intake("a"), ttl))
+    await asyncio.sleep(0.1)
+    holder_b = asyncio.create_task(wb.hold("intake:test", intake("b"), ttl))
+    await asyncio.sleep(0.3)
+    assert set(running) == {"a"}, "one intake at a time"
+    holder_a.cancel()  # "kill -9": a stops renewing, nothing is released
+    died = asyncio.get_running_loop().time()
+    running.clear()
+    while "b" not in running:
+        await asyncio.sleep(0.01)
+        assert asyncio.get_running_loop().time() - died < 2.0, "b should take over once a's lease expired"
+    assert asyncio.get_running_loop().time() - died >= 0.2  # not before the lease expired
+    holder_b.cancel()
+
+
+async def test_a_holder_that_lost_its_lease_stops_its_work(two: tuple[Core, Core]) -> None:
+    a, _ = two
+    stopped = asyncio.Event()
+
+    async def poll() -> None:
+        try:
+            await asyncio.sleep(60)
+        finally:
+            stopped.set()
+
+    worker = Worker(a, renew_every=0.05)
+    holding = asyncio.create_task(worker.hold("intake:test", poll, timedelta(seconds=0.3)))
+    await asyncio.sleep(0.1)
+    far = leases.stamp(datetime.now(UTC) + timedelta(hours=1))
+    await a.db.execute_alone("UPDATE leases SET holder = 'other', expires_at = ? WHERE name = 'intake:test'", (far,))
+    await asyncio.wait_for(stopped.wait(), 2.0)
+    holding.cancel()
+
+
+# ---- what one worker keeps in memory ---------------------------------------------------------------
+
+
+async def test_a_mute_decided_by_one_worker_reaches_the_others_memory(
+    two: tuple[Core, Core], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The group hook keeps the running mutes in memory (no query per message); a circle's room may be
+    handled by either worker, so a mute the other one decided is read again within ``MUTES_FRESH``."""
+    from bot.moderation import protection
+    from bot.storage import people, sanctions
+
+    a, b = two
+    guard_b = next(hook.__self__ for hook in b.hooks.group if isinstance(hook.__self__, protection.Guard))
+    person = await people.create(a.db, "fake", "ana", "dm:ana", "Ana", "fr", a.clock.now())
+    assert not await guard_b.is_muted(b, person.id, b.clock.now())  # b has read the mutes: none
+    await sanctions.mute(a.db, person.id, None, a.clock.now() + timedelta(minutes=10), "flood", a.clock.now())
+    monkeypatch.setattr(protection, "MUTES_FRESH", 0.0)
+    assert await guard_b.is_muted(b, person.id, b.clock.now())
