@@ -1,4 +1,4 @@
-"""One sending budget per platform, shared by every worker (migration 095).
+"""One sending budget per platform, shared by every worker (migration 102).
 
 A platform's overall limit (Telegram: about 30 messages a second for the whole bot) is the bot's, not
 each process's: two workers pacing themselves separately would send twice too fast. The budget is one

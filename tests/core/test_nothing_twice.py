@@ -81,7 +81,7 @@ async def test_the_migration_keeps_rows_and_indexes(tmp_path) -> None:
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('inbox', 'outbox') "
             "AND name NOT LIKE 'sqlite_%'")}
         assert indexes == {"inbox_pending", "outbox_due", "outbox_chat_order", "outbox_next",  # 091: outbox_next
-                           "inbox_chat"}  # 095: events claimed per chat
+                           "inbox_chat"}  # 102: events claimed per chat
         for table in ("inbox", "outbox"):
             sql = await db.scalar("SELECT sql FROM sqlite_master WHERE name = ?", (table,))
             assert "AUTOINCREMENT" in sql

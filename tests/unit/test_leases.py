@@ -1,4 +1,4 @@
-"""Leases and the shared send budget (migration 095): one conditional UPSERT each, on a real database."""
+"""Leases and the shared send budget (migration 102): one conditional UPSERT each, on a real database."""
 
 from __future__ import annotations
 
