@@ -193,7 +193,8 @@ async def add_told(db: Database, checkin_id: int, person_id: int, role: str, now
 async def told(db: Database, checkin_id: int) -> list[int]:
     """Everyone told about this check-in, first told first."""
     rows = await db.fetchall(
-        "SELECT person_id FROM checkin_told WHERE checkin_id = ? ORDER BY told_at, rowid", (checkin_id,)
+        f"SELECT person_id FROM checkin_told WHERE checkin_id = ? ORDER BY told_at, {db.dialect.insertion_order}",
+        (checkin_id,),
     )
     return [r[0] for r in rows]
 

@@ -35,7 +35,8 @@ class Organizer:
 
 async def _organizer(db: Database, row: Row) -> Organizer:
     places = await db.fetchall(
-        "SELECT place_id, status, trusted FROM organizer_places WHERE organizer_id = ? ORDER BY rowid", (row["id"],)
+        "SELECT place_id, status, trusted FROM organizer_places WHERE organizer_id = ? "
+        f"ORDER BY {db.dialect.insertion_order}", (row["id"],)
     )
     approved = [r for r in places if r["status"] == "approved"]
     return Organizer(row["id"], row["person_id"], row["name"], row["kind"], row["contact"], row["status"],

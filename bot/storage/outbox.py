@@ -110,15 +110,16 @@ async def claim(db: Database, item_ids: Sequence[int], now: datetime, delivered:
     still 'sending' becomes 'sent': a success arriving late, after its row was dropped (a person
     forgotten), must not mark whatever row holds that id now."""
     rows = await db.fetchall_alone(
-        "WITH claimed AS (SELECT value AS id FROM json_each(?)), done AS (SELECT value AS id FROM json_each(?)) "
+        f"WITH claimed AS ({db.dialect.json_values(int)}), done AS ({db.dialect.json_values(int)}) "
         "UPDATE outbox SET "
-        "status = CASE WHEN id IN claimed THEN 'sending' ELSE 'sent' END, "
-        "attempts = attempts + (id IN claimed), "
-        "claimed_at = CASE WHEN id IN claimed THEN ? ELSE claimed_at END, "
-        "sent_at = CASE WHEN id IN claimed THEN sent_at ELSE ? END, "
-        "payload = CASE WHEN id IN claimed THEN payload ELSE '' END, "
-        "error = CASE WHEN id IN claimed THEN error END "
-        "WHERE (id IN claimed AND status = 'pending') OR (id IN done AND status = 'sending') RETURNING id",
+        "status = CASE WHEN id IN (SELECT value FROM claimed) THEN 'sending' ELSE 'sent' END, "
+        "attempts = attempts + CASE WHEN id IN (SELECT value FROM claimed) THEN 1 ELSE 0 END, "
+        "claimed_at = CASE WHEN id IN (SELECT value FROM claimed) THEN ? ELSE claimed_at END, "
+        "sent_at = CASE WHEN id IN (SELECT value FROM claimed) THEN sent_at ELSE ? END, "
+        "payload = CASE WHEN id IN (SELECT value FROM claimed) THEN payload ELSE '' END, "
+        "error = CASE WHEN id IN (SELECT value FROM claimed) THEN error END "
+        "WHERE (id IN (SELECT value FROM claimed) AND status = 'pending') "
+        "OR (id IN (SELECT value FROM done) AND status = 'sending') RETURNING id",
         (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now), to_iso(now)),
     )
     wanted = set(item_ids)

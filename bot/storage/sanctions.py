@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.core.clock import to_iso
 from bot.storage.database import Database
@@ -30,9 +30,8 @@ async def deployment_secret(db: Database, name: str = BAN_SECRET) -> bytes:
     """A random secret of this deployment, generated on first use and kept in the database (it goes with
     the data it protects: a backup restored elsewhere still recognises its bans)."""
     await db.execute(
-        "INSERT INTO deployment_secrets (name, value, created_at) VALUES (?, ?, datetime('now')) "
-        "ON CONFLICT (name) DO NOTHING",
-        (name, secrets.token_hex(32)),
+        "INSERT INTO deployment_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        (name, secrets.token_hex(32), to_iso(datetime.now(UTC))),
     )
     return bytes.fromhex(await db.scalar("SELECT value FROM deployment_secrets WHERE name = ?", (name,)))
 
