@@ -50,6 +50,11 @@ class Dialect:
         function = "instr" if self.name == "sqlite" else "strpos"
         return f"{function}({haystack}, {needle}) > 0"
 
+    def unindexed(self, column: str) -> str:
+        """``column`` in a condition the planner must not answer from an index on it: SQLite's unary
+        plus (a text column on PostgreSQL has no unary plus, and its planner weighs indexes by itself)."""
+        return f"+{column}" if self.name == "sqlite" else column
+
     @property
     def insertion_order(self) -> str:
         """A column that orders a table's rows as they were inserted, for tables without an id: SQLite's

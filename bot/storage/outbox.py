@@ -61,12 +61,12 @@ def _check_class(delivery_class: int) -> None:
         raise ValueError(f"unknown delivery class {delivery_class!r}")
 
 
-# ``+not_before``: the unary plus keeps the planner off ``outbox_due`` (which would read every due row of
-# the platform and sort them: 100 ms with 10,000 waiting) and on ``outbox_next``, an index walk in id
-# order that stops at the limit (2 ms). Plain SQL, a no-op elsewhere (PostgreSQL).
+# ``+not_before`` (``dialect.unindexed``): on SQLite the unary plus keeps the planner off ``outbox_due``
+# (which would read every due row of the platform and sort them: 100 ms with 10,000 waiting) and on
+# ``outbox_next``, an index walk in id order that stops at the limit (2 ms).
 _DUE_ONE_CLASS = (
     "SELECT * FROM (SELECT id, platform, kind, chat_id, payload, attempts, delivery_class FROM outbox o "
-    "WHERE platform = ? AND status = 'pending' AND delivery_class = ? AND +not_before <= ? AND NOT EXISTS ("
+    "WHERE platform = ? AND status = 'pending' AND delivery_class = ? AND {not_before} <= ? AND NOT EXISTS ("
     " SELECT 1 FROM outbox e WHERE e.platform = o.platform AND e.chat_id = o.chat_id AND e.id < o.id"
     " AND e.kind = 'message' AND e.delivery_class <= o.delivery_class"
     " AND e.status IN ('pending', 'sending') AND e.not_before > ?"
@@ -89,7 +89,7 @@ async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> l
     rolled back (and their ids given to other rows)."""
     stamp = to_iso(now)
     rows = await db.fetchall_alone(
-        " UNION ALL ".join([_DUE_ONE_CLASS] * len(CLASSES)),
+        " UNION ALL ".join([_DUE_ONE_CLASS.format(not_before=db.dialect.unindexed("not_before"))] * len(CLASSES)),
         tuple(value for c in CLASSES for value in (platform, c, stamp, stamp, limit)),
     )
     return [Item(**dict(r)) for r in rows]
