@@ -67,7 +67,7 @@ POSTGRESQL = Dialect("postgresql")
 
 # Tokens the placeholder rewriter must step over: quoted strings and identifiers (a '?' inside them is
 # text, not a parameter), comments, and the placeholders themselves.
-_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\?", re.DOTALL)
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|::|:[A-Za-z_]\w*|\?", re.DOTALL)
 
 
 @lru_cache(maxsize=4096)
@@ -84,6 +84,23 @@ def numbered(sql: str) -> str:
         return f"${count}"
 
     return _TOKENS.sub(replace, sql)
+
+
+@lru_cache(maxsize=256)
+def numbered_named(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``:name`` placeholders (SQLite's named style, given a dict) → ``$1, $2, …``; returns the SQL and
+    the names in the order of their numbers (a name used twice keeps one number)."""
+    names: list[str] = []
+
+    def replace(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if not token.startswith(":") or token == "::":
+            return token
+        if token[1:] not in names:
+            names.append(token[1:])
+        return f"${names.index(token[1:]) + 1}"
+
+    return _TOKENS.sub(replace, sql), tuple(names)
 
 
 _IDENTITY = re.compile(r"\bid\s+INTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?\b", re.IGNORECASE)

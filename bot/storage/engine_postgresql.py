@@ -7,10 +7,11 @@ asyncpg is an optional dependency (the ``postgresql`` extra): it is imported onl
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.storage.dialect import POSTGRESQL, numbered
+from bot.storage.dialect import POSTGRESQL, numbered, numbered_named
 
 # Every migration takes this advisory lock: two workers starting together upgrade the schema once.
 _MIGRATION_LOCK = 0x766F6973  # "vois"
@@ -20,6 +21,14 @@ def _count(status: str) -> int:
     """Rows changed, from a command tag such as ``UPDATE 3`` or ``INSERT 0 1``."""
     last = status.rsplit(" ", 1)[-1] if status else ""
     return int(last) if last.isdigit() else 0
+
+
+def _bind(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, Sequence[Any]]:
+    """asyncpg's numbered SQL and positional arguments, from ``?`` and a sequence or ``:name`` and a dict."""
+    if isinstance(params, Mapping):
+        query, names = numbered_named(sql)
+        return query, [params[name] for name in names]
+    return numbered(sql), params
 
 
 def is_url(database: object) -> bool:
@@ -32,6 +41,9 @@ class PostgresqlEngine:
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
+        # One operation at a time on the connection (asyncpg refuses a second one while the first runs;
+        # aiosqlite queues them in its thread, and the code above relies on that).
+        self._busy = asyncio.Lock()
 
     @classmethod
     async def connect(cls, url: str, password_env: str | None = None) -> PostgresqlEngine:
@@ -71,38 +83,49 @@ class PostgresqlEngine:
             await self._conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
 
     async def begin(self) -> None:
-        await self._conn.execute("BEGIN")
+        async with self._busy:
+            await self._conn.execute("BEGIN")
 
     async def commit(self) -> None:
-        await self._conn.execute("COMMIT")
+        async with self._busy:
+            await self._conn.execute("COMMIT")
 
     async def rollback(self) -> None:
-        await self._conn.execute("ROLLBACK")
+        async with self._busy:
+            await self._conn.execute("ROLLBACK")
 
     async def execute(self, sql: str, params: Sequence[Any]) -> int:
-        return _count(await self._conn.execute(numbered(sql), *params))
+        query, args = _bind(sql, params)
+        async with self._busy:
+            return _count(await self._conn.execute(query, *args))
 
     async def insert(self, sql: str, params: Sequence[Any]) -> int:
         """The new row's id, through ``RETURNING id`` (added when the statement has no RETURNING)."""
         if "RETURNING" not in sql.upper():
             sql = f"{sql} RETURNING id"
-        value = await self._conn.fetchval(numbered(sql), *params)
+        query, args = _bind(sql, params)
+        async with self._busy:
+            value = await self._conn.fetchval(query, *args)
         return int(value) if value is not None else 0
 
     async def executemany(self, sql: str, rows: list[Sequence[Any]]) -> int:
         """One statement per row (asyncpg's executemany does not say how many rows changed, and callers
         count: how many inbox events were new)."""
-        query = numbered(sql)
         changed = 0
-        for row in rows:
-            changed += _count(await self._conn.execute(query, *row))
+        async with self._busy:
+            for row in rows:
+                query, args = _bind(sql, row)
+                changed += _count(await self._conn.execute(query, *args))
         return changed
 
     async def send_held(self, sql: str, rows: list[Sequence[Any]]) -> None:
-        await self._conn.executemany(numbered(sql), rows)
+        async with self._busy:
+            await self._conn.executemany(numbered(sql), rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        return list(await self._conn.fetch(numbered(sql), *params))
+        query, args = _bind(sql, params)
+        async with self._busy:
+            return list(await self._conn.fetch(query, *args))
 
     async def tables(self) -> list[str]:
         rows = await self._conn.fetch(

@@ -85,14 +85,21 @@ async def ban(db: Database, person_id: int, accounts: list[tuple[str, str]], pla
     return ban_id
 
 
+# What SQLite's ``UPDATE OR IGNORE`` did, portably: a row whose ban already holds the keyed hash is left
+# alone (its (ban_id, account) key would be taken twice); its plain hash is deleted after.
+_NOT_TAKEN = (
+    "AND NOT EXISTS (SELECT 1 FROM banned_accounts k WHERE k.ban_id = banned_accounts.ban_id AND k.account = ?)"
+)
+
+
 async def is_banned(db: Database, platform: str, user_id: str) -> bool:
     """Recognises keyed hashes, and plain ones from before (rewritten as keyed now that the account is
     known again)."""
     secret = await deployment_secret(db)
     keyed, legacy = account_key(secret, platform, user_id), legacy_key(platform, user_id)
     await db.execute(
-        "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE account = ? AND scheme = 'sha256'",
-        (keyed, legacy),
+        f"UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE account = ? AND scheme = 'sha256' {_NOT_TAKEN}",
+        (keyed, legacy, keyed),
     )
     await db.execute("DELETE FROM banned_accounts WHERE account = ? AND scheme = 'sha256'", (legacy,))
     return bool(await db.scalar(
@@ -113,9 +120,10 @@ async def rehash_known(db: Database) -> int:
     done = 0
     for row in rows:
         if legacy_key(row["platform"], row["user_id"]) == row["account"]:
+            keyed = account_key(secret, row["platform"], row["user_id"])
             done += await db.execute(
-                "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ?",
-                (account_key(secret, row["platform"], row["user_id"]), row["ban_id"], row["account"]),
+                f"UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ? {_NOT_TAKEN}",
+                (keyed, row["ban_id"], row["account"], keyed),
             )
     return done
 

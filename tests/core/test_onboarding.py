@@ -148,13 +148,13 @@ async def test_stale_button_is_refused_and_question_asked_again(hood: Neighbours
     assert (await person(hood, "jon")).language == "fr"
 
 
-async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, tmp_path: Path) -> None:
+async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, database: str) -> None:
     await hood.say("kim", "/start")
     await hood.press("kim", "English")
     await hood.press("kim", "Yes, I agree")
     await hood.core.db.close()
-    # A new process: new database connection, new core, same file.
-    db = await Database.open(tmp_path / "test.sqlite3")
+    # A new process: new database connection, new core, same database.
+    db = await Database.open(database)
     hood.core = build_core(hood.core.config, db, hood.core.content, hood.clock)
     hood.core.attach(hood.platform)
     out = await hood.say("kim", "charonne")
