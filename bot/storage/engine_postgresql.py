@@ -6,8 +6,8 @@ asyncpg is an optional dependency (the ``postgresql`` extra): it is imported onl
 
 from __future__ import annotations
 
-import os
 import asyncio
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 

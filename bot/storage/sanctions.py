@@ -122,7 +122,8 @@ async def rehash_known(db: Database) -> int:
         if legacy_key(row["platform"], row["user_id"]) == row["account"]:
             keyed = account_key(secret, row["platform"], row["user_id"])
             done += await db.execute(
-                f"UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ? {_NOT_TAKEN}",
+                "UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ? "
+                + _NOT_TAKEN,
                 (keyed, row["ban_id"], row["account"], keyed),
             )
     return done

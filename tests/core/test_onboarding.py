@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
 from bot.assemble import build_core
 from bot.core.chat import ChoiceIn, LocationIn
@@ -10,6 +10,8 @@ from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.database import Database
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 async def person(hood: Neighbours, user: str) -> people.Person:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bot.core.clock import FakeClock
 from bot.storage import outbox
 from bot.storage.database import Database
-
 
 pytestmark = pytest.mark.both_engines
 
