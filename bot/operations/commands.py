@@ -44,6 +44,23 @@ def operate(args: argparse.Namespace) -> int:
     return 0
 
 
+def migrate_db(args: argparse.Namespace) -> int:
+    """``voisinage migrate-db --from sqlite:PATH --to postgresql://…``: counts per table, or one line why not."""
+    from bot.operations.migrate_db import MigrateError, migrate
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        return _refuse(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}")
+    try:
+        counts = asyncio.run(migrate(args.source, args.target, replace=args.replace,
+                                     password_env=config.deployment.database_password_env or None))
+    except (MigrateError, RuntimeError, OSError, sqlite3.Error) as err:
+        return _refuse(f"migrate-db: {err}")
+    print(f"Copied {sum(counts.values()):,} rows in {len(counts)} tables into {args.target.split('@')[-1]}.")
+    return 0
+
+
 def _refuse(text: str) -> int:
     print(text, file=sys.stderr)
     return 2
