@@ -75,6 +75,11 @@ _DUE_ONE_CLASS = (
 )
 
 
+def due_one_class(db: Database) -> str:
+    """The query for one class's next items, in ``db``'s dialect."""
+    return _DUE_ONE_CLASS.format(not_before=db.dialect.unindexed("not_before"))
+
+
 async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> list[Item]:
     """What may go out now: up to ``limit`` of each class, oldest first within a class (the caller
     decides how the classes take turns). A message waits while an earlier message to the same chat, of
@@ -89,7 +94,7 @@ async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> l
     rolled back (and their ids given to other rows)."""
     stamp = to_iso(now)
     rows = await db.fetchall_alone(
-        " UNION ALL ".join([_DUE_ONE_CLASS.format(not_before=db.dialect.unindexed("not_before"))] * len(CLASSES)),
+        " UNION ALL ".join([due_one_class(db)] * len(CLASSES)),
         tuple(value for c in CLASSES for value in (platform, c, stamp, stamp, limit)),
     )
     return [Item(**dict(r)) for r in rows]

@@ -246,6 +246,6 @@ async def test_choosing_the_next_items_is_an_index_walk(hood: Neighbours) -> Non
     order (stopping at the limit), not by sorting every due row: a pass cut short to let an answer
     through must cost little."""
     plan = await hood.core.db.fetchall(
-        "EXPLAIN QUERY PLAN " + outbox._DUE_ONE_CLASS, ("fake", outbox.BULK, "x", "x", 100))
+        "EXPLAIN QUERY PLAN " + outbox.due_one_class(hood.core.db), ("fake", outbox.BULK, "x", "x", 100))
     details = " ".join(str(row[3]) for row in plan)
     assert "USING INDEX outbox_next" in details and "TEMP B-TREE" not in details, details
