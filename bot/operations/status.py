@@ -77,7 +77,8 @@ def _class_name(delivery_class: int) -> str:
 async def _checkins(db: Database) -> dict[str, int]:
     row = await db.fetchall_alone(
         "SELECT COUNT(*), COUNT(answered_at), COUNT(escalated_at), "
-        "COALESCE(SUM(closed_at IS NULL), 0), COALESCE(SUM(closed_at IS NULL AND escalated_at IS NOT NULL), 0) "
+        "COUNT(CASE WHEN closed_at IS NULL THEN 1 END), "  # COUNT of a CASE: no SUM of booleans (PostgreSQL)
+        "COUNT(CASE WHEN closed_at IS NULL AND escalated_at IS NOT NULL THEN 1 END) "
         "FROM checkins")
     asked, answered, escalated, still_open, escalated_open = row[0]
     return {"asked": asked, "answered": answered, "escalated": escalated,

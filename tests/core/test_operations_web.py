@@ -12,6 +12,8 @@ from bot.core.config import Web
 from bot.operations import heartbeat, web
 from tests.core.conftest import Neighbours
 
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
+
 
 class Polling:
     """Stands for a platform adapter that polls: what the heartbeat reads of it."""
