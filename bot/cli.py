@@ -61,6 +61,11 @@ def _operations_parsers(sub: argparse._SubParsersAction) -> None:
     restore = with_database(sub.add_parser("restore", help="put a backup back (the bot must be stopped)"))
     restore.add_argument("file", type=Path, help="a file written by `voisinage backup`")
     restore.add_argument("--force", action="store_true", help="even if a heartbeat says the bot runs")
+    move = sub.add_parser("migrate-db", help="copy an SQLite deployment's data into PostgreSQL")
+    move.add_argument("--config", type=Path, help="voisinage.toml (for deployment.database_password_env)")
+    move.add_argument("--from", dest="source", required=True, help="sqlite:PATH of the database to copy")
+    move.add_argument("--to", dest="target", required=True, help="postgresql://user@host/database")
+    move.add_argument("--replace", action="store_true", help="overwrite a target that already has data")
     with_database(sub.add_parser("status", help="what the bot is doing, from any shell"))
     poster = with_database(sub.add_parser("poster", help="a poster and a card to print (PDF) for a neighbourhood"))
     poster.add_argument("--place", required=True, help="the neighbourhood, e.g. belleville")
@@ -84,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         return check_config(args.config)
     if command == "matrix-registration":
         return matrix_registration(args.config, args.output)
+    if command == "migrate-db":
+        from bot.operations.commands import migrate_db
+
+        return migrate_db(args)
     if command in ("admin", "backup", "restore", "status", "poster"):
         from bot.operations.commands import operate
 
@@ -219,7 +228,7 @@ async def _open(config: Config, database: str):
     from bot.assemble import open_core
 
     folder = Path(database).expanduser().resolve().parent
-    if not folder.is_dir():
+    if not database.startswith(("postgresql://", "postgres://")) and not folder.is_dir():
         raise StartError(f"the database folder {folder} does not exist (--database or deployment.database)")
     try:
         return await open_core(config, database=database)

@@ -37,6 +37,9 @@ class Deployment:
     timezone: str
     database: str
     admins: list[str]
+    # The environment variable holding the PostgreSQL password (never the file): "" for SQLite, or for a
+    # server that needs none (a Unix socket with peer authentication).
+    database_password_env: str = ""
 
     @property
     def zone(self) -> ZoneInfo:

@@ -65,7 +65,7 @@ def _in_places(column: str, place_ids: list[str] | None) -> tuple[str, tuple[str
 
 
 async def _columns(db: Database, table: str) -> set[str]:
-    return {r[1] for r in await db.fetchall(f"PRAGMA table_info({table})")}
+    return await db.columns(table)
 
 
 async def _series(db: Database, spec: Series, weeks: list[date], place_ids: list[str] | None,

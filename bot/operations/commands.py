@@ -22,8 +22,13 @@ def operate(args: argparse.Namespace) -> int:
         config = load_config(args.config)
     except ConfigError as err:
         return _refuse(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}")
-    database = Path(args.database or config.deployment.database)
+    named = args.database or config.deployment.database
+    on_postgresql = named.startswith(("postgresql://", "postgres://"))
+    database = named if on_postgresql else Path(named)
     try:
+        if on_postgresql and args.command in ("backup", "restore"):
+            return _refuse("On PostgreSQL, backups are pg_dump's job: pg_dump -Fc 'postgresql://…' > voisinage.dump "
+                           "(and pg_restore to put one back); `voisinage backup` copies SQLite files.")
         if args.command == "backup":
             size = backup.backup(database, args.file)
             print(f"Backed up {database} to {args.file} ({size:,} bytes). Restore with: voisinage restore {args.file}")
@@ -33,8 +38,9 @@ def operate(args: argparse.Namespace) -> int:
         elif args.command == "poster":
             return asyncio.run(_poster(args, config, database))
         elif args.command == "status":
-            _need(database)
-            print(asyncio.run(_status(database)))
+            if not on_postgresql:
+                _need(database)
+            print(asyncio.run(_status(database, config)))
         else:
             return asyncio.run(_admin(args, config, database))
     except (backup.BackupError, admins.AccountError) as err:
@@ -42,6 +48,28 @@ def operate(args: argparse.Namespace) -> int:
     except (sqlite3.Error, OSError) as err:
         return _refuse(f"{database}: {err}")
     return 0
+
+
+def migrate_db(args: argparse.Namespace) -> int:
+    """``voisinage migrate-db --from sqlite:PATH --to postgresql://…``: counts per table, or one line why not."""
+    from bot.operations.migrate_db import MigrateError, migrate
+
+    try:
+        config = load_config(args.config)
+    except ConfigError as err:
+        return _refuse(f"Configuration problem in {err.key}: {err.problem}.\n  Example: {err.example}")
+    try:
+        counts = asyncio.run(migrate(args.source, args.target, replace=args.replace,
+                                     password_env=config.deployment.database_password_env or None))
+    except (MigrateError, RuntimeError, OSError, sqlite3.Error) as err:
+        return _refuse(f"migrate-db: {err}")
+    print(f"Copied {sum(counts.values()):,} rows in {len(counts)} tables into {args.target.split('@')[-1]}.")
+    return 0
+
+
+async def _open(database: Path | str, config: Config) -> Database:
+    """The deployment's database: an SQLite file, or PostgreSQL with the password the configuration names."""
+    return await Database.open(database, password_env=config.deployment.database_password_env or None)
 
 
 def _refuse(text: str) -> int:
@@ -54,15 +82,15 @@ def _need(database: Path) -> None:
         raise backup.BackupError(f"no database at {database} (give --database, or --config with deployment.database)")
 
 
-async def _status(database: Path) -> str:
-    db = await Database.open(database)
+async def _status(database: Path | str, config: Config) -> str:
+    db = await _open(database, config)
     try:
         return status.render(await status.gather(db))
     finally:
         await db.close()
 
 
-async def _poster(args: argparse.Namespace, config: Config, database: Path) -> int:
+async def _poster(args: argparse.Namespace, config: Config, database: Path | str) -> int:
     """``voisinage poster --place belleville [--organizer NAME] --out FILE``: for a town hall, from a shell.
     The poster is recorded like one asked for in the chat, so its link counts the neighbours it brings.
     A mistake (an unknown neighbourhood, no bot address) is refused before the database is touched."""
@@ -77,7 +105,7 @@ async def _poster(args: argparse.Namespace, config: Config, database: Path) -> i
         check_poster_command_line(config, content, args.place)
     except ValueError as err:
         return _refuse(f"No poster: {err}.")
-    core = build_core(config, await Database.open(database), content)
+    core = build_core(config, await _open(database, config), content)
     try:
         place, pdf, joins = await poster_for_command_line(core, args.place, args.organizer, core.clock.now())
     finally:
@@ -88,10 +116,10 @@ async def _poster(args: argparse.Namespace, config: Config, database: Path) -> i
     return 0
 
 
-async def _admin(args: argparse.Namespace, config: Config, database: Path) -> int:
+async def _admin(args: argparse.Namespace, config: Config, database: Path | str) -> int:
     if args.action in ("add", "remove"):
         admins.parse_account(args.account)  # refused before a database is created for nothing
-    db = await Database.open(database)
+    db = await _open(database, config)
     try:
         if args.action == "add":
             new = await admins.add(db, args.account)

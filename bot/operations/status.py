@@ -53,10 +53,11 @@ async def gather(db: Database, now: datetime | None = None) -> Status:
     oldest = {(r[0], r[1], _class_name(r[2])): from_iso(r[3]) for r in await db.fetchall_alone(
         "SELECT platform, kind, delivery_class, MIN(created_at) FROM outbox WHERE status IN ('pending', 'sending') "
         "GROUP BY platform, kind, delivery_class")}
+    circle = db.dialect.json_field("o.payload", "circle_id", int)
     waiting_rooms = {r[0]: r[1] for r in await db.fetchall_alone(
-        "SELECT o.platform, COUNT(DISTINCT json_extract(o.payload, '$.circle_id')) FROM outbox o "
+        f"SELECT o.platform, COUNT(DISTINCT {circle}) FROM outbox o "
         "WHERE o.kind = 'invite' AND o.status = 'pending' AND NOT EXISTS (SELECT 1 FROM circle_rooms r "
-        "WHERE r.platform = o.platform AND r.circle_id = json_extract(o.payload, '$.circle_id')) "
+        f"WHERE r.platform = o.platform AND r.circle_id = {circle}) "
         "GROUP BY o.platform")}
     jobs = [(r[0], from_iso(r[1]) if r[1] else None)
             for r in await db.fetchall_alone("SELECT name, last_run_at FROM jobs ORDER BY name")]
@@ -82,7 +83,8 @@ def _class_name(delivery_class: int) -> str:
 async def _checkins(db: Database) -> dict[str, int]:
     row = await db.fetchall_alone(
         "SELECT COUNT(*), COUNT(answered_at), COUNT(escalated_at), "
-        "COALESCE(SUM(closed_at IS NULL), 0), COALESCE(SUM(closed_at IS NULL AND escalated_at IS NOT NULL), 0) "
+        "COUNT(CASE WHEN closed_at IS NULL THEN 1 END), "  # COUNT of a CASE: no SUM of booleans (PostgreSQL)
+        "COUNT(CASE WHEN closed_at IS NULL AND escalated_at IS NOT NULL THEN 1 END) "
         "FROM checkins")
     asked, answered, escalated, still_open, escalated_open = row[0]
     return {"asked": asked, "answered": answered, "escalated": escalated,

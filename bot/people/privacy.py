@@ -87,7 +87,8 @@ async def forget_account(db: Database, platform: str, user_id: str) -> None:
     if platform == "matrix":
         await db.execute("UPDATE matrix_rooms SET invited_by = '-' WHERE invited_by = ?", (user_id,))
     await db.execute(
-        "DELETE FROM inbox WHERE platform = ? AND status = 'failed' AND event != '' AND instr(event, ?) > 0",
+        "DELETE FROM inbox WHERE platform = ? AND status = 'failed' AND event != '' AND "
+        + db.dialect.contains("event", "?"),
         (platform, user_id),
     )
 

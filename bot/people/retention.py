@@ -69,7 +69,7 @@ async def never_consented(db: Database, now: datetime, admins: list[str]) -> lis
         "SELECT id FROM people WHERE consent_at IS NULL AND created_at < ? "
         "AND NOT EXISTS (SELECT 1 FROM roles r WHERE r.person_id = people.id) "
         "AND NOT EXISTS (SELECT 1 FROM identities i WHERE i.person_id = people.id "
-        " AND i.platform || ':' || i.user_id IN (SELECT value FROM json_each(?)))",
+        f" AND i.platform || ':' || i.user_id IN ({db.dialect.json_values(str)}))",
         (_ago(now, NO_CONSENT_DAYS), json.dumps(admins)),
     )
     return [r[0] for r in rows]

@@ -160,8 +160,8 @@ async def set_stage(db: Database, checkin_id: int, stage: str, until: datetime |
     """The ladder reached ``stage``: ``told_id`` was told (the one who may settle it) until ``until``."""
     await db.execute(
         "UPDATE checkins SET stage = ?, stage_until = ?, told_id = COALESCE(?, told_id), "
-        "told_role = CASE WHEN ? IS NULL THEN told_role ELSE ? END WHERE id = ?",
-        (stage, to_iso(until) if until else None, told_id, told_id, stage, checkin_id),
+        "told_role = COALESCE(?, told_role) WHERE id = ?",
+        (stage, to_iso(until) if until else None, told_id, stage if told_id is not None else None, checkin_id),
     )
 
 
@@ -193,7 +193,8 @@ async def add_told(db: Database, checkin_id: int, person_id: int, role: str, now
 async def told(db: Database, checkin_id: int) -> list[int]:
     """Everyone told about this check-in, first told first."""
     rows = await db.fetchall(
-        "SELECT person_id FROM checkin_told WHERE checkin_id = ? ORDER BY told_at, rowid", (checkin_id,)
+        f"SELECT person_id FROM checkin_told WHERE checkin_id = ? ORDER BY told_at, {db.dialect.insertion_order}",
+        (checkin_id,),
     )
     return [r[0] for r in rows]
 
@@ -233,7 +234,7 @@ async def answer(db: Database, checkin_id: int, what: str, now: datetime, *, res
     stamp = to_iso(now)
     await db.execute(
         "UPDATE checkins SET answer = ?, answered_at = ?, closed_at = COALESCE(closed_at, ?), "
-        "resolved_at = CASE WHEN ? THEN COALESCE(resolved_at, ?) ELSE NULL END WHERE id = ?",
+        "resolved_at = CASE WHEN ? = 1 THEN COALESCE(resolved_at, ?) ELSE NULL END WHERE id = ?",
         (what, stamp, stamp, int(resolved), stamp, checkin_id),
     )
 

@@ -1,11 +1,15 @@
-"""One SQLite database in WAL mode, reached through aiosqlite, upgraded by numbered migrations.
+"""The database: SQLite (embedded, the default) or PostgreSQL, behind one API, upgraded by numbered
+migrations.
 
 Why one connection and one lock: SQLite has a single writer anyway, and an asyncio task switch in the
 middle of another task's transaction would otherwise mix their statements. Every change goes through
 ``transaction()``; a batch of incoming events shares one transaction (group commit), which is what
-makes thousands of messages a second possible where one commit each would cap at ~4,000.
+makes thousands of messages a second possible where one commit each would cap at ~4,000. PostgreSQL
+keeps the same discipline per process (one asyncpg connection); several processes are its own business.
 
-SQL is kept portable (no SQLite-only upsert tricks beyond ``ON CONFLICT``) and always parameterised.
+SQL is kept portable (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``) and always parameterised;
+what differs between the engines is asked of ``db.dialect`` (bot/storage/dialect.py). The engines
+themselves are bot/storage/engine_sqlite.py and engine_postgresql.py.
 """
 
 from __future__ import annotations
@@ -13,123 +17,126 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sqlite3
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-import aiosqlite
+from bot.storage.dialect import Dialect, postgresql_ddl
+from bot.storage.engine_postgresql import PostgresqlEngine, is_url
+from bot.storage.engine_sqlite import SqliteEngine
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
-Row = aiosqlite.Row
+_MIGRATION_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+(\.postgresql)?\.sql$")
+# A row: aiosqlite.Row or asyncpg.Record; both give row[0] and row["name"] (and keys()).
+Row = Any
 T = TypeVar("T")
-# What SQLite's authorizer reports as touching a table (its first argument is the table's name).
-_TABLE_ACTIONS = frozenset({sqlite3.SQLITE_READ, sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE})
-# Distinct statement texts whose tables are remembered (statements built with a varying number of
-# placeholders would otherwise grow the memory without end).
-_TABLES_REMEMBERED = 2048
 
 
-def migrations() -> list[tuple[int, str, str]]:
-    """(number, file name, SQL) for every file in ``bot/storage/migrations``, in order.
+class Engine(Protocol):
+    """What ``Database`` needs of an engine (bot/storage/engine_*.py)."""
+
+    name: str
+    dialect: Dialect
+
+    async def tables_of(self, sql: str, params: Sequence[Any]) -> frozenset[str] | None: ...
+    async def close(self) -> None: ...
+    async def schema_version(self) -> int: ...
+    async def apply_migration(self, number: int, sql: str) -> None: ...
+    async def begin(self) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    async def execute(self, sql: str, params: Sequence[Any]) -> int: ...
+    async def insert(self, sql: str, params: Sequence[Any]) -> int: ...
+    async def executemany(self, sql: str, rows: list[Sequence[Any]]) -> int: ...
+    async def send_held(self, sql: str, rows: list[Sequence[Any]]) -> None: ...
+    async def fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]: ...
+    async def tables(self) -> list[str]: ...
+    async def columns(self, table: str) -> set[str]: ...
+
+
+def migrations(engine: str = "sqlite") -> list[tuple[int, str, str]]:
+    """(number, file name, SQL) for every migration of ``engine``, in order.
+
+    One numbered list for both engines. On PostgreSQL a file's column types are translated
+    (``dialect.postgresql_ddl``), and where the SQL itself must differ a ``NNN_name.postgresql.sql``
+    beside ``NNN_name.sql`` replaces it.
 
     Number ranges keep features apart: 001–009 foundation, 010–019 activities and outbox,
     020–029 check-ins, 030–039 moderation, 040–049 Telegram, 050–059 Matrix, 061–064 inbox and
     outbox guarantees (issue 13).
     """
-    found = []
+    plain: dict[int, tuple[str, str]] = {}
+    special: dict[int, tuple[str, str]] = {}
     for entry in resources.files("bot.storage").joinpath("migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _, _ in found]
-    if len(numbers) != len(set(numbers)):
-        raise RuntimeError(f"two migrations share a number: {numbers}")
+        if not match:
+            continue
+        number, text = int(match.group(1)), entry.read_text(encoding="utf-8")
+        into = special if match.group(2) else plain
+        if number in into:
+            raise RuntimeError(f"two migrations share the number {number}: {into[number][0]}, {entry.name}")
+        into[number] = (entry.name, text)
+    if stray := set(special) - set(plain):
+        raise RuntimeError(f"PostgreSQL migrations without their SQLite file: {sorted(stray)}")
+    found = []
+    for number, (name, text) in sorted(plain.items()):
+        if engine == "postgresql":
+            name, text = special[number] if number in special else (name, postgresql_ddl(text))
+        found.append((number, name, text))
     return found
 
 
 class Database:
-    # Which SQL engine serves this database ("sqlite" or "postgresql"): the few statements that differ
-    # (``FOR UPDATE SKIP LOCKED``, row-locked claim turns) ask it.
-    engine = "sqlite"
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
+    def __init__(self, engine: Engine) -> None:
+        self._conn = engine
+        self.engine = engine.name  # "sqlite" | "postgresql"
+        self.dialect = engine.dialect
         self._lock = asyncio.Lock()
         self._depth = 0
         self._owner: asyncio.Task | None = None
         self._waiting = 0
         # Writes held back inside the current transaction, per table: runs of (statement, rows).
         self._held: dict[str, list[tuple[str, list[Sequence[Any]]]]] = {}
-        # The tables each statement text touches, as SQLite itself reported them (see ``_tables_of``).
-        self._touches: OrderedDict[str, frozenset[str]] = OrderedDict()
-        self._heard: set[str] | None = None
         # What to undo in memory if the current transaction is rolled back (see on_rollback).
         self._undo: list[Callable[[], None]] = []
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
-        """Open (creating if needed) and bring the schema up to date."""
-        connecting = aiosqlite.connect(str(path), isolation_level=None)
-        # aiosqlite's worker thread is not a daemon: a connection someone forgot to close would keep
-        # the process alive after its work is done. Committed data is safe in WAL either way.
-        worker = getattr(connecting, "_thread", None)
-        if worker is not None:
-            worker.daemon = True
-        conn = await connecting
-        conn.row_factory = aiosqlite.Row
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.execute("PRAGMA busy_timeout=5000")
-        db = cls(conn)
-        await conn.set_authorizer(db._authorize)
-        await db.migrate()
+    async def open(cls, database: str | Path, *, password_env: str | None = None) -> Database:
+        """Open (creating if needed) and bring the schema up to date: a ``postgresql://`` URL (its
+        password from the environment variable ``password_env``), else an SQLite file (``sqlite:PATH``
+        or a plain path)."""
+        if is_url(database):
+            engine: Engine = await PostgresqlEngine.connect(str(database), password_env)
+        else:
+            path = str(database)
+            engine = await SqliteEngine.connect(path.removeprefix("sqlite:"))
+        db = cls(engine)
+        try:
+            await db.migrate()
+        except BaseException:
+            await engine.close()
+            raise
         return db
 
-    def _authorize(self, action: int, arg1: str | None, *_: object) -> int:
-        """SQLite's authorizer, called while it compiles a statement (in aiosqlite's thread): it names
-        every table the statement reads or writes, including through triggers and views. It never
-        refuses anything; it only listens when ``_tables_of`` asks."""
-        if self._heard is not None and action in _TABLE_ACTIONS and arg1:
-            self._heard.add(arg1)
-        return sqlite3.SQLITE_OK
-
-    async def _tables_of(self, sql: str, params: Sequence[Any]) -> frozenset[str]:
-        """The tables a statement touches: SQLite compiles it once under EXPLAIN (which runs nothing)
-        while the authorizer listens; the answer is remembered per statement text."""
-        known = self._touches.get(sql)
-        if known is not None:
-            self._touches.move_to_end(sql)
-            return known
-        self._heard = set()
-        try:
-            await self._conn.execute(f"EXPLAIN {sql}", params)
-            known = frozenset(self._heard)
-        finally:
-            self._heard = None
-        self._touches[sql] = known
-        if len(self._touches) > _TABLES_REMEMBERED:
-            self._touches.popitem(last=False)
-        return known
+    @property
+    def raw(self) -> Engine:
+        """The engine underneath, for the few operations that are one engine's own (backup, copy)."""
+        return self._conn
 
     async def close(self) -> None:
         await self._conn.close()
 
     async def migrate(self) -> int:
-        """Apply every migration above ``PRAGMA user_version``, each in its own transaction."""
-        current = (await self.fetchone("PRAGMA user_version"))[0]
-        for number, name, sql in migrations():
+        """Apply every migration above the schema's version, each in its own transaction."""
+        current = await self._conn.schema_version()
+        for number, name, sql in migrations(self.engine):
             if number <= current:
                 continue
             log.info("applying migration %s", name)
-            await self._conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+            await self._conn.apply_migration(number, sql)
             current = number
         return current
 
@@ -145,7 +152,7 @@ class Database:
                 self._depth -= 1
             return
         async with self._turn():
-            await self._conn.execute("BEGIN IMMEDIATE")
+            await self._conn.begin()
             self._depth = 1
             self._owner = asyncio.current_task()
             try:
@@ -153,11 +160,11 @@ class Database:
                 await self._release_held(None)
             except BaseException:
                 self._held.clear()
-                await self._conn.execute("ROLLBACK")
+                await self._conn.rollback()
                 self._run_undo()
                 raise
             else:
-                await self._conn.execute("COMMIT")
+                await self._conn.commit()
             finally:
                 self._undo.clear()
                 self._depth = 0
@@ -219,7 +226,8 @@ class Database:
         """A write on ``table`` whose outcome nobody waits for (an answer queued in the outbox, offered
         choices forgotten). Inside the caller's transaction it is held, and the held writes on that
         table go in one ``executemany`` just before the next statement that touches the table (as
-        SQLite's authorizer reports it: directly, or through a trigger or a view), or before COMMIT; a
+        SQLite's authorizer reports it: directly, or through a trigger or a view; on PostgreSQL before the
+        next statement whatever it touches), or before COMMIT; a
         ROLLBACK drops them with the rest. Handling a batch of 100 messages thus costs one trip for 100
         answers instead of 100 trips. Outside a transaction it runs at once.
 
@@ -238,25 +246,23 @@ class Database:
         """Send the held writes a statement may depend on (every held write when ``sql`` is None)."""
         if not self._held or not self._in_own_transaction():
             return
-        touched = None if sql is None else await self._tables_of(sql, params)
+        touched = None if sql is None else await self._conn.tables_of(sql, params)
         for table in [t for t in self._held if touched is None or t in touched]:
             for statement, rows in self._held.pop(table):
-                await self._conn.executemany(statement, rows)
+                await self._conn.send_held(statement, rows)
 
-    # Each awaited call is a hop to aiosqlite's thread (~0.1 ms): every method below makes exactly one,
+    # Each awaited call is a hop to the database (~0.1 ms): every method below makes exactly one,
     # after sending the held writes it may need to see.
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one statement; returns how many rows it changed."""
         await self._release_held(sql, params)
-        cursor = await self._conn.execute(sql, params)
-        return cursor.rowcount
+        return await self._conn.execute(sql, params)
 
     async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run one INSERT; returns the new row's id."""
+        """Run one INSERT into a table with an ``id``; returns the new row's id."""
         await self._release_held(sql, params)
-        row = await self._conn.execute_insert(sql, params)
-        return int(row[0]) if row and row[0] is not None else 0
+        return await self._conn.insert(sql, params)
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """Run one statement for many rows; returns how many rows changed in all."""
@@ -264,16 +270,14 @@ class Database:
         if not rows:
             return 0
         await self._release_held(sql, rows[0])
-        cursor = await self._conn.executemany(sql, rows)
-        return cursor.rowcount
+        return await self._conn.executemany(sql, rows)
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         await self._release_held(sql, params)
-        return list(await self._conn.execute_fetchall(sql, params))
+        return await self._conn.fetchall(sql, params)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
-        await self._release_held(sql, params)
-        rows = await self._conn.execute_fetchall(sql, params)
+        rows = await self.fetchall(sql, params)
         return next(iter(rows), None)
 
     async def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
@@ -281,5 +285,8 @@ class Database:
         return row[0] if row else None
 
     async def tables(self) -> list[str]:
-        rows = await self.fetchall("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
-        return [r[0] for r in rows]
+        return await self._conn.tables()
+
+    async def columns(self, table: str) -> set[str]:
+        """The column names of ``table`` (empty if there is no such table)."""
+        return await self._conn.columns(table)

@@ -45,7 +45,9 @@ class Draft:
 
 
 async def _event(db: Database, row: Row) -> Event:
-    places = await db.fetchall("SELECT place_id FROM event_places WHERE event_id = ? ORDER BY rowid", (row["id"],))
+    places = await db.fetchall(
+        f"SELECT place_id FROM event_places WHERE event_id = ? ORDER BY {db.dialect.insertion_order}", (row["id"],)
+    )
     return Event(
         id=row["id"], organizer_id=row["organizer_id"], uid=row["uid"], title=row["title"],
         starts_at=from_iso(row["starts_at"]), ends_at=from_iso(row["ends_at"]) if row["ends_at"] else None,

@@ -35,7 +35,8 @@ class Organizer:
 
 async def _organizer(db: Database, row: Row) -> Organizer:
     places = await db.fetchall(
-        "SELECT place_id, status, trusted FROM organizer_places WHERE organizer_id = ? ORDER BY rowid", (row["id"],)
+        "SELECT place_id, status, trusted FROM organizer_places WHERE organizer_id = ? "
+        f"ORDER BY {db.dialect.insertion_order}", (row["id"],)
     )
     approved = [r for r in places if r["status"] == "approved"]
     return Organizer(row["id"], row["person_id"], row["name"], row["kind"], row["contact"], row["status"],
@@ -95,8 +96,8 @@ async def _summarise(db: Database, organizer_id: int, moderator_id: int | None) 
         " AND p.status = 'approved') THEN 'approved' "
         " WHEN EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
         " AND p.status = 'pending') THEN 'pending' ELSE 'rejected' END, "
-        "trusted = NOT EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
-        " AND p.status = 'approved' AND p.trusted = 0), "
+        "trusted = CASE WHEN EXISTS (SELECT 1 FROM organizer_places p WHERE p.organizer_id = organizers.id "
+        " AND p.status = 'approved' AND p.trusted = 0) THEN 0 ELSE 1 END, "
         "decided_by = COALESCE(?, decided_by) WHERE id = ?",
         (moderator_id, organizer_id),
     )

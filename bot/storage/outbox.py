@@ -61,18 +61,23 @@ def _check_class(delivery_class: int) -> None:
         raise ValueError(f"unknown delivery class {delivery_class!r}")
 
 
-# ``+not_before``: the unary plus keeps the planner off ``outbox_due`` (which would read every due row of
-# the platform and sort them: 100 ms with 10,000 waiting) and on ``outbox_next``, an index walk in id
-# order that stops at the limit (2 ms). Plain SQL, a no-op elsewhere (PostgreSQL).
+# ``+not_before`` (``dialect.unindexed``): on SQLite the unary plus keeps the planner off ``outbox_due``
+# (which would read every due row of the platform and sort them: 100 ms with 10,000 waiting) and on
+# ``outbox_next``, an index walk in id order that stops at the limit (2 ms).
 _DUE_ONE_CLASS = (
     "SELECT * FROM (SELECT id, platform, kind, chat_id, payload, attempts, delivery_class FROM outbox o "
-    "WHERE platform = ? AND status = 'pending' AND delivery_class = ? AND +not_before <= ? AND NOT EXISTS ("
+    "WHERE platform = ? AND status = 'pending' AND delivery_class = ? AND {not_before} <= ? AND NOT EXISTS ("
     " SELECT 1 FROM outbox e WHERE e.platform = o.platform AND e.chat_id = o.chat_id AND e.id < o.id"
     " AND e.kind = 'message' AND e.delivery_class <= o.delivery_class"
     " AND e.status IN ('pending', 'sending') AND e.not_before > ?"
     " AND (e.attempts > 0 OR e.error IS NOT NULL))"
     " ORDER BY id LIMIT ?)"
 )
+
+
+def due_one_class(db: Database) -> str:
+    """The query for one class's next items, in ``db``'s dialect."""
+    return _DUE_ONE_CLASS.format(not_before=db.dialect.unindexed("not_before"))
 
 
 async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> list[Item]:
@@ -89,7 +94,7 @@ async def due(db: Database, platform: str, now: datetime, limit: int = 100) -> l
     rolled back (and their ids given to other rows)."""
     stamp = to_iso(now)
     rows = await db.fetchall_alone(
-        " UNION ALL ".join([_DUE_ONE_CLASS] * len(CLASSES)),
+        " UNION ALL ".join([due_one_class(db)] * len(CLASSES)),
         tuple(value for c in CLASSES for value in (platform, c, stamp, stamp, limit)),
     )
     return [Item(**dict(r)) for r in rows]
@@ -116,19 +121,19 @@ async def claim(
     still 'sending' becomes 'sent': a success arriving late, after its row was dropped (a person
     forgotten), must not mark whatever row holds that id now."""
     rows = await db.fetchall_alone(
-        "WITH claimed AS (SELECT value AS id FROM json_each(?)), done AS (SELECT value AS id FROM json_each(?)) "
+        f"WITH claimed AS ({db.dialect.json_values(int)}), done AS ({db.dialect.json_values(int)}) "
         "UPDATE outbox SET "
-        "status = CASE WHEN id IN claimed THEN 'sending' ELSE 'sent' END, "
-        "attempts = attempts + (id IN claimed), "
-        "claimed_at = CASE WHEN id IN claimed THEN ? ELSE claimed_at END, "
-        "claimed_by = CASE WHEN id IN claimed THEN ? ELSE claimed_by END, "
-        "sent_at = CASE WHEN id IN claimed THEN sent_at ELSE ? END, "
-        "payload = CASE WHEN id IN claimed THEN payload ELSE '' END, "
-        "error = CASE WHEN id IN claimed THEN error END "
-        "WHERE (id IN claimed AND status = 'pending' AND NOT EXISTS ("
+        "status = CASE WHEN id IN (SELECT value FROM claimed) THEN 'sending' ELSE 'sent' END, "
+        "attempts = attempts + CASE WHEN id IN (SELECT value FROM claimed) THEN 1 ELSE 0 END, "
+        "claimed_at = CASE WHEN id IN (SELECT value FROM claimed) THEN ? ELSE claimed_at END, "
+        "claimed_by = CASE WHEN id IN (SELECT value FROM claimed) THEN ? ELSE claimed_by END, "
+        "sent_at = CASE WHEN id IN (SELECT value FROM claimed) THEN sent_at ELSE ? END, "
+        "payload = CASE WHEN id IN (SELECT value FROM claimed) THEN payload ELSE '' END, "
+        "error = CASE WHEN id IN (SELECT value FROM claimed) THEN error END "
+        "WHERE (id IN (SELECT value FROM claimed) AND status = 'pending' AND NOT EXISTS ("
         " SELECT 1 FROM outbox e WHERE e.platform = outbox.platform AND e.chat_id = outbox.chat_id"
         " AND e.id < outbox.id AND e.kind = 'message' AND e.status = 'sending' AND e.claimed_by <> ?))"
-        " OR (id IN done AND status = 'sending') RETURNING id",
+        " OR (id IN (SELECT value FROM done) AND status = 'sending') RETURNING id",
         (json.dumps(list(item_ids)), json.dumps(list(delivered)), to_iso(now), worker, to_iso(now), worker),
     )
     wanted = set(item_ids)

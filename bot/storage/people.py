@@ -163,11 +163,13 @@ async def in_rooms(db: Database, keys: Sequence[RoomKey]) -> dict[RoomKey, InRoo
     if not keys:
         return {}
     values = ", ".join("(?, ?, ?)" for _ in keys)
+    d = db.dialect
+    room_list = d.group_concat(f"r2.platform || {d.char(31)} || r2.chat_id", d.char(30))
     rows = await db.fetchall(
         f"WITH ev(platform, chat_id, user_id) AS (VALUES {values}) "  # only "(?, ?, ?)" placeholders
         "SELECT ev.platform AS ev_platform, ev.chat_id AS ev_chat, ev.user_id AS ev_user, "
         "r.circle_id AS room_circle, "
-        "(SELECT group_concat(r2.platform || char(31) || r2.chat_id, char(30)) FROM circle_rooms r2 "
+        f"(SELECT {room_list} FROM circle_rooms r2 "
         " WHERE r2.circle_id = r.circle_id) AS room_list, p.*, m.circle_id AS circle_id "
         "FROM ev JOIN circle_rooms r ON r.platform = ev.platform AND r.chat_id = ev.chat_id "
         "LEFT JOIN identities i ON i.platform = ev.platform AND i.user_id = ev.user_id "

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.core.clock import to_iso
 from bot.storage.database import Database
@@ -30,9 +30,8 @@ async def deployment_secret(db: Database, name: str = BAN_SECRET) -> bytes:
     """A random secret of this deployment, generated on first use and kept in the database (it goes with
     the data it protects: a backup restored elsewhere still recognises its bans)."""
     await db.execute(
-        "INSERT INTO deployment_secrets (name, value, created_at) VALUES (?, ?, datetime('now')) "
-        "ON CONFLICT (name) DO NOTHING",
-        (name, secrets.token_hex(32)),
+        "INSERT INTO deployment_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+        (name, secrets.token_hex(32), to_iso(datetime.now(UTC))),
     )
     return bytes.fromhex(await db.scalar("SELECT value FROM deployment_secrets WHERE name = ?", (name,)))
 
@@ -86,14 +85,21 @@ async def ban(db: Database, person_id: int, accounts: list[tuple[str, str]], pla
     return ban_id
 
 
+# What SQLite's ``UPDATE OR IGNORE`` did, portably: a row whose ban already holds the keyed hash is left
+# alone (its (ban_id, account) key would be taken twice); its plain hash is deleted after.
+_NOT_TAKEN = (
+    "AND NOT EXISTS (SELECT 1 FROM banned_accounts k WHERE k.ban_id = banned_accounts.ban_id AND k.account = ?)"
+)
+
+
 async def is_banned(db: Database, platform: str, user_id: str) -> bool:
     """Recognises keyed hashes, and plain ones from before (rewritten as keyed now that the account is
     known again)."""
     secret = await deployment_secret(db)
     keyed, legacy = account_key(secret, platform, user_id), legacy_key(platform, user_id)
     await db.execute(
-        "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE account = ? AND scheme = 'sha256'",
-        (keyed, legacy),
+        f"UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE account = ? AND scheme = 'sha256' {_NOT_TAKEN}",
+        (keyed, legacy, keyed),
     )
     await db.execute("DELETE FROM banned_accounts WHERE account = ? AND scheme = 'sha256'", (legacy,))
     return bool(await db.scalar(
@@ -114,9 +120,11 @@ async def rehash_known(db: Database) -> int:
     done = 0
     for row in rows:
         if legacy_key(row["platform"], row["user_id"]) == row["account"]:
+            keyed = account_key(secret, row["platform"], row["user_id"])
             done += await db.execute(
-                "UPDATE OR IGNORE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ?",
-                (account_key(secret, row["platform"], row["user_id"]), row["ban_id"], row["account"]),
+                "UPDATE banned_accounts SET account = ?, scheme = 'hmac' WHERE ban_id = ? AND account = ? "
+                + _NOT_TAKEN,
+                (keyed, row["ban_id"], row["account"], keyed),
             )
     return done
 

@@ -143,3 +143,12 @@ def test_a_town_hall_prints_a_poster_from_the_command_line(tmp_path: Path) -> No
     again = voisinage("poster", "--config", str(config), "--place", "belleville", "--out", str(tmp_path / "a.pdf"),
                       cwd=tmp_path, check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_backup_of_a_postgresql_deployment_points_to_pg_dump(tmp_path, capsys) -> None:
+    """`voisinage backup` copies SQLite files; on PostgreSQL it says which tool does it, and writes nothing."""
+    from bot.cli import main
+
+    out = tmp_path / "copy.sqlite3"
+    assert main(["backup", "--database", "postgresql://voisinage@db.example.org/voisinage", str(out)]) == 2
+    assert "pg_dump" in capsys.readouterr().err and not out.exists()

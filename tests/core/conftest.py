@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import pytest
 
@@ -86,8 +85,9 @@ class Neighbours:
 
 
 @pytest.fixture
-async def hood(tmp_path: Path, config: Config, content: Content) -> AsyncIterator[Neighbours]:
-    db = await Database.open(tmp_path / "test.sqlite3")
+async def hood(database: str, config: Config, content: Content) -> AsyncIterator[Neighbours]:
+    """On SQLite, and on PostgreSQL too in modules marked ``both_engines`` (tests/engines.py)."""
+    db = await Database.open(database)
     clock = FakeClock()
     core = build_core(config, db, content, clock)
     platform = MemoryPlatform()

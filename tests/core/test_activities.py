@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from bot.core.chat import ChoiceIn
 from bot.storage import events, organizers, outbox, rsvps
 from tests.core.activity_helpers import (
@@ -14,6 +16,8 @@ from tests.core.activity_helpers import (
     type_event,
 )
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 async def state(hood: Neighbours) -> tuple:

@@ -226,14 +226,14 @@ async def test_the_upgrade_files_waiting_announcements_as_bulk_and_the_rest_as_c
     from bot.storage import database
 
     every = database.migrations()
-    monkeypatch.setattr(database, "migrations", lambda: [m for m in every if m[0] < 91])
+    monkeypatch.setattr(database, "migrations", lambda engine="sqlite": [m for m in every if m[0] < 91])
     db = await database.Database.open(tmp_path / "old.sqlite3")
     try:
         await db.execute_alone(
             "INSERT INTO outbox (platform, kind, chat_id, payload, dedupe_key, not_before, created_at) VALUES "
             "('fake', 'message', 'dm:a', '{}', 'announce:1:2:fake', '2026-11-25', '2026-11-25'), "
             "('fake', 'message', 'dm:a', '{}', 'checkin-ask:3:fake', '2026-11-25', '2026-11-25')")
-        monkeypatch.setattr(database, "migrations", lambda: every)
+        monkeypatch.setattr(database, "migrations", lambda engine="sqlite": every)
         await db.migrate()
         rows = await db.fetchall("SELECT dedupe_key, delivery_class FROM outbox ORDER BY id")
         assert [tuple(r) for r in rows] == [("announce:1:2:fake", outbox.BULK), ("checkin-ask:3:fake", outbox.CARE)]
@@ -246,6 +246,6 @@ async def test_choosing_the_next_items_is_an_index_walk(hood: Neighbours) -> Non
     order (stopping at the limit), not by sorting every due row: a pass cut short to let an answer
     through must cost little."""
     plan = await hood.core.db.fetchall(
-        "EXPLAIN QUERY PLAN " + outbox._DUE_ONE_CLASS, ("fake", outbox.BULK, "x", "x", 100))
+        "EXPLAIN QUERY PLAN " + outbox.due_one_class(hood.core.db), ("fake", outbox.BULK, "x", "x", 100))
     details = " ".join(str(row[3]) for row in plan)
     assert "USING INDEX outbox_next" in details and "TEMP B-TREE" not in details, details

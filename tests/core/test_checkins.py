@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from bot.checkins.rounds import daily_pass
 from bot.core import roles
 from bot.core.chat import ChoiceIn, TextIn
 from bot.storage import checkins as store
 from bot.storage import people
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 async def person_id(hood: Neighbours, user: str) -> int:
@@ -327,6 +331,8 @@ async def test_quiet_is_for_moderators_of_that_neighbourhood(hood: Neighbours) -
 
 
 async def test_the_pass_reads_an_index_not_every_member(hood: Neighbours) -> None:
+    if hood.core.db.engine != "sqlite":
+        pytest.skip("reads SQLite's query plan")
     moments = {"now": "2026-12-01T00:00:00+00:00", "cutoff": "2026-11-21T00:00:00+00:00"}
     plan = await hood.core.db.fetchall("EXPLAIN QUERY PLAN " + store.DUE_SQL, moments)
     details = " | ".join(r[3] for r in plan)

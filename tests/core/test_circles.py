@@ -5,11 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from adapters.memory import MemoryPlatform
 from bot.core.chat import Address, Incoming, Sender, TextIn
 from bot.storage import circles as circle_store
 from bot.storage import people
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 async def circle_id(hood: Neighbours, user: str, platform: str = "fake") -> int:

@@ -21,6 +21,8 @@ from bot.storage.database import Database
 from tests.core.activity_helpers import type_event
 from tests.core.conftest import Neighbours
 
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
+
 TELEGRAM_ID, MATRIX_ID = "770012345", "@josiane.v:hs.example"
 NAME = "Josiane"
 WORDS = ["Tarte aux mirabelles de Josiane", "Atelier confiture Josiane", "Les Confitures Josiane",

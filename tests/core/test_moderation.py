@@ -9,6 +9,8 @@ import pytest
 from bot.core.chat import ChoiceIn, CommandIn, TextIn
 from tests.core.moderation_helpers import dump, neighbours, person_id, setup_roles, with_admin
 
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
+
 
 @pytest.fixture
 async def mods(tmp_path, config, content):

@@ -20,6 +20,8 @@ from bot.storage.database import Database
 from tests.core.conftest import Neighbours
 from tests.core.moderation_helpers import neighbours, setup_roles, with_admin
 
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
+
 
 class Rollback(Exception):
     """Raised on purpose to roll a transaction back."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import pytest
 
 from bot.assemble import build_core
 from bot.core.chat import ChoiceIn, LocationIn
@@ -10,6 +10,8 @@ from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.database import Database
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 async def person(hood: Neighbours, user: str) -> people.Person:
@@ -148,13 +150,13 @@ async def test_stale_button_is_refused_and_question_asked_again(hood: Neighbours
     assert (await person(hood, "jon")).language == "fr"
 
 
-async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, tmp_path: Path) -> None:
+async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, database: str) -> None:
     await hood.say("kim", "/start")
     await hood.press("kim", "English")
     await hood.press("kim", "Yes, I agree")
     await hood.core.db.close()
-    # A new process: new database connection, new core, same file.
-    db = await Database.open(tmp_path / "test.sqlite3")
+    # A new process: new database connection, new core, same database.
+    db = await Database.open(database)
     hood.core = build_core(hood.core.config, db, hood.core.content, hood.clock)
     hood.core.attach(hood.platform)
     out = await hood.say("kim", "charonne")

@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core.config import Web
 from bot.operations import heartbeat, web
 from tests.core.conftest import Neighbours
+
+pytestmark = pytest.mark.both_engines  # on SQLite and PostgreSQL (tests/engines.py)
 
 
 class Polling:

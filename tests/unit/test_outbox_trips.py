@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -12,12 +11,14 @@ from bot.core.clock import FakeClock
 from bot.storage import outbox
 from bot.storage.database import Database
 
+pytestmark = pytest.mark.both_engines
+
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "db.sqlite3")
-    yield database
-    await database.close()
+async def db(database: str) -> AsyncIterator[Database]:
+    opened = await Database.open(database)
+    yield opened
+    await opened.close()
 
 
 async def _queue(db: Database, chat_id: str, clock: FakeClock, dedupe_key: str | None = None) -> bool:
@@ -48,8 +49,12 @@ async def test_held_writes_are_sent_before_a_statement_that_reads_their_table_th
         assert await db.scalar("SELECT COUNT(*) FROM waiting") == 1
 
 
-async def test_held_writes_stay_held_when_a_statement_only_mentions_their_table_in_its_text(db: Database) -> None:
+async def test_held_writes_stay_held_when_a_statement_only_mentions_their_table_in_its_text(
+    db: Database, engine: str
+) -> None:
     """A string that contains the table's name is not a use of the table: nothing is sent early."""
+    if engine == "postgresql":
+        pytest.skip("on PostgreSQL held writes are sent before any other statement (tables are not known)")
     clock = FakeClock()
     async with db.transaction():
         await _queue(db, "1", clock)

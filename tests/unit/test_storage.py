@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from bot.core.chat import Address, Incoming, Sender, TextIn
 from bot.core.clock import FakeClock
 from bot.storage import inbox
 from bot.storage.database import Database, migrations
+from bot.storage.dialect import POSTGRESQL, numbered, postgresql_ddl
+from tests.engines import SERVER, new_database
+
+pytestmark = pytest.mark.both_engines
 
 
 def test_migrations_are_numbered_without_gaps_in_meaning() -> None:
@@ -33,11 +40,13 @@ async def test_an_old_database_is_upgraded_and_keeps_its_data(tmp_path: Path) ->
         await db.close()
 
 
-async def test_opening_twice_applies_nothing_twice(tmp_path: Path, caplog) -> None:
+async def test_opening_twice_applies_nothing_twice(engine: str, tmp_path: Path, caplog) -> None:
     """It had no assertion (it passed whatever opening did). The second open applies no migration and
     keeps what the first one wrote, including the random salt migration 061 draws once."""
     caplog.set_level("INFO", logger="bot.storage.database")
-    db = await Database.open(tmp_path / "db.sqlite3")
+    target = await new_database(engine, tmp_path, "db.sqlite3", migrated=False)
+    caplog.clear()  # the session's PostgreSQL template may have been migrated just now
+    db = await Database.open(target)
     try:
         first = [r.getMessage() for r in caplog.records if r.getMessage().startswith("applying migration")]
         salt = await db.scalar("SELECT value FROM instance WHERE key = 'salt'")
@@ -46,18 +55,18 @@ async def test_opening_twice_applies_nothing_twice(tmp_path: Path, caplog) -> No
         await db.close()
     assert len(first) == len(migrations())
     caplog.clear()
-    db = await Database.open(tmp_path / "db.sqlite3")
+    db = await Database.open(target)
     try:
         assert [r for r in caplog.records if r.getMessage().startswith("applying migration")] == []
-        assert await db.scalar("PRAGMA user_version") == migrations()[-1][0]
+        assert await db.raw.schema_version() == migrations()[-1][0]
         assert await db.scalar("SELECT value FROM instance WHERE key = 'salt'") == salt
         assert await db.scalar("SELECT first_name FROM people") == "Ana"
     finally:
         await db.close()
 
 
-async def test_inbox_keeps_one_copy_of_each_platform_event(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "db.sqlite3")
+async def test_inbox_keeps_one_copy_of_each_platform_event(database: str) -> None:
+    db = await Database.open(database)
     clock = FakeClock()
     event = Incoming(Address("telegram", "1", "1"), TextIn("salut"), Sender("Ana"), external_id="42")
     try:
@@ -74,8 +83,8 @@ async def test_inbox_keeps_one_copy_of_each_platform_event(tmp_path: Path) -> No
         await db.close()
 
 
-async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "db.sqlite3")
+async def test_a_failed_transaction_leaves_nothing(database: str) -> None:
+    db = await Database.open(database)
     try:
         try:
             async with db.transaction():
@@ -86,3 +95,73 @@ async def test_a_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         assert await db.scalar("SELECT COUNT(*) FROM cursors") == 0
     finally:
         await db.close()
+
+
+async def test_both_engines_answer_alike(database: str, engine: str) -> None:
+    """The contract other modules rely on: ``engine``, new ids from ``insert``, rows by index and by
+    name, counts of changed rows (executemany included), a JSON array parameter, ``?`` inside a literal."""
+    db = await Database.open(database)
+    try:
+        assert db.engine == engine
+        first = await db.insert("INSERT INTO people (first_name, created_at) VALUES (?, 'x')", ("Ana",))
+        second = await db.insert("INSERT INTO people (first_name, created_at) VALUES (?, 'x')", ("Bo?",))
+        assert second == first + 1
+        row = await db.fetchone("SELECT id, first_name FROM people WHERE first_name = 'Bo?' AND id = ?", (second,))
+        assert (row[0], row["first_name"]) == (second, "Bo?")
+        assert await db.executemany("UPDATE people SET language = ? WHERE id = ?", [("en", first), ("en", 99)]) == 1
+        assert await db.execute("UPDATE people SET checkins = 1") == 2
+        ids = await db.fetchall(f"SELECT id FROM people WHERE id IN ({db.dialect.json_values(int)}) ORDER BY id",
+                                (f"[{first}, {second}]",))
+        assert [r[0] for r in ids] == [first, second]
+        assert "people" in await db.tables() and "first_name" in await db.columns("people")
+    finally:
+        await db.close()
+
+
+async def test_a_transaction_is_joined_by_its_own_task_and_awaited_by_others(database: str) -> None:
+    db = await Database.open(database)
+    seen: list[str] = []
+
+    async def other() -> None:
+        async with db.transaction():
+            seen.append(str(await db.scalar("SELECT COUNT(*) FROM cursors")))
+
+    try:
+        async with db.transaction():
+            await db.execute("INSERT INTO cursors (platform, value) VALUES ('a', '1')")
+            waiting = asyncio.ensure_future(other())
+            await asyncio.sleep(0.01)
+            assert db.others_waiting() and seen == []
+            async with db.transaction():  # nested, same task: joins
+                await db.execute("INSERT INTO cursors (platform, value) VALUES ('b', '1')")
+        await waiting
+        assert seen == ["2"]
+    finally:
+        await db.close()
+
+
+def test_placeholders_are_numbered_outside_literals_and_comments() -> None:
+    sql = "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = ? AND b = 'it''s ?' AND c IN (?, ?) /* ? */"
+    assert numbered(sql) == (
+        "SELECT '?', \"a?\" FROM t -- why?\nWHERE a = $1 AND b = 'it''s ?' AND c IN ($2, $3) /* ? */"
+    )
+
+
+def test_migrations_get_postgresql_types_or_their_own_file() -> None:
+    assert postgresql_ddl("id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER, r REAL, b BLOB") == (
+        "id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, n BIGINT, r DOUBLE PRECISION, b BYTEA"
+    )
+    # person_id INTEGER PRIMARY KEY is a key given by the caller, not a number the database hands out.
+    assert postgresql_ddl("person_id INTEGER PRIMARY KEY") == "person_id BIGINT PRIMARY KEY"
+    names = {n: name for n, name, _ in migrations("postgresql")}
+    assert names[61] == "061_inbox_outbox_ids.postgresql.sql" and names[1] == "001_foundation.sql"
+    assert [n for n, _, _ in migrations("postgresql")] == [n for n, _, _ in migrations()]
+    assert "AUTOINCREMENT" not in "".join(sql for _, _, sql in migrations("postgresql"))
+    assert POSTGRESQL.insertion_order == "seq"
+
+
+async def test_a_postgresql_password_comes_from_the_environment(monkeypatch) -> None:
+    SERVER.start()
+    monkeypatch.delenv("VOISINAGE_TEST_PW", raising=False)
+    with pytest.raises(RuntimeError, match="VOISINAGE_TEST_PW"):
+        await Database.open(SERVER.url("postgres"), password_env="VOISINAGE_TEST_PW")
