@@ -108,6 +108,8 @@ class Delivery:
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:  # in the turns' order, oldest first within a class; a chat's items in order
             by_chat.setdefault(item.chat_id, []).append(item)
+        for chat_items in by_chat.values():  # the turns share the account between chats; within one chat an
+            chat_items.sort(key=lambda item: item.delivery_class)  # answer never waits behind its own bulk
         slots = asyncio.Semaphore(concurrency)  # FIFO: chats are served in the turns' order
 
         async def serve(chat_items: list[outbox.Item]) -> None:
