@@ -588,6 +588,11 @@ class MatrixAdapter(Adapter):
 
     # ---- delivering ---------------------------------------------------------------------------
 
+    @property
+    def answers_first(self) -> bool:
+        """Under a limit on the account, circle rooms wait for people's answers (``bot.core.pacing``)."""
+        return self.budget.per_second > 0
+
     def ready_in(self, chat_id: str) -> float:
         """0.0: go now, a slot of the account's budget is taken for this item. Otherwise how long this
         room must wait (its refused message goes first) or the account must (no slot free). At least a

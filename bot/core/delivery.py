@@ -37,7 +37,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import from_iso
 from bot.core.counters import RATE_LIMIT_REASONS
-from bot.core.pacing import ClassTurns, Pacer, backoff
+from bot.core.pacing import ANSWERS_FIRST_SHARES, ClassTurns, Pacer, backoff
 from bot.storage import circles as circle_store
 from bot.storage import outbox, people
 
@@ -76,7 +76,9 @@ class Delivery:
 
     def turns(self, platform: str) -> ClassTurns:
         if platform not in self._turns:
-            self._turns[platform] = ClassTurns()
+            transport = self.core.transports.get(platform)
+            scarce = getattr(transport, "answers_first", False)  # every send spends a scarce account budget
+            self._turns[platform] = ClassTurns(ANSWERS_FIRST_SHARES if scarce else None)
         return self._turns[platform]
 
     def claims(self, platform: str) -> Claims:
