@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -233,10 +234,12 @@ class Delivery:
         if room is None:
             if not transport.capabilities.create_rooms:
                 return RetryLater(600, "waiting for a group for this circle")
-            spec = await self.room_spec(data["circle_id"])
+            spec = replace(await self.room_spec(data["circle_id"]), invite=(data["user_id"],))
             room_id = await transport.create_room(spec)
             async with self.core.db.transaction():
                 await circle_store.set_room(self.core.db, data["circle_id"], transport.platform, room_id)
+            if getattr(transport, "invites_on_create", False):  # invited by the creation itself: one event
+                return InviteResult(Delivered())
             room = circle_store.Room(data["circle_id"], transport.platform, room_id)
         return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
 
