@@ -603,6 +603,13 @@ class MatrixAdapter(Adapter):
 
     # ---- delivering ---------------------------------------------------------------------------
 
+    invites_on_create = True  # createRoom's ``invite``: see ``create_room``
+
+    @property
+    def answers_first(self) -> bool:
+        """Under a limit on the account, circle rooms wait for people's answers (``bot.core.pacing``)."""
+        return self.budget.per_second > 0
+
     def ready_in(self, chat_id: str) -> float:
         """0.0: go now, a slot of the account's budget is taken for this item. Otherwise how long this
         room must wait (its refused message goes first) or the account must (no slot free). At least a
@@ -708,7 +715,9 @@ class MatrixAdapter(Adapter):
         return outcome(resp, getattr(resp, "event_id", ""))
 
     async def create_room(self, spec: RoomSpec) -> str:
-        """A private, unencrypted room for a circle; the bot is its creator (never listed: room v12).
+        """A private room for a circle; the bot is its creator (never listed: room v12). Whoever the
+        room is made for is invited by the creation itself (``invites_on_create``): Synapse counts one
+        event against the account, not two.
 
         The room gets an alias made from the circle and this database's salt. A crash between creating
         the room and storing it left an orphan room, and a second one was created on the next try; now
@@ -720,6 +729,7 @@ class MatrixAdapter(Adapter):
             name=render.room_name(spec.name),
             topic=render.room_name(spec.topic),
             preset=RoomPreset.private_chat,
+            invite=list(spec.invite),
             power_level_override=CIRCLE_POWER_LEVELS,
             initial_state=[
                 # Newcomers read the circle from their invitation on, not its whole past.
@@ -739,6 +749,7 @@ class MatrixAdapter(Adapter):
             found = await self.client.room_resolve_alias(f"#{alias}:{server}")
             if isinstance(found, RoomResolveAliasResponse):
                 log.info("the room of circle %s was created before (%s): taken again", spec.circle_id, found.room_id)
+                await self._invite_on_create(found.room_id, spec)
                 return found.room_id
             resp = found
         raise RuntimeError(f"Matrix refused to create the room for circle {spec.circle_id}: {resp}")
@@ -798,6 +809,16 @@ class MatrixAdapter(Adapter):
                 if len(body) > max_bytes:
                     raise FileTooBig(ref)
         return bytes(body)
+
+    async def _invite_on_create(self, room_id: str, spec: RoomSpec) -> None:
+        """A room created before a crash is taken again: its first members are invited now, as its
+        creation would have (refused: the whole creation is tried again later)."""
+        for user_id in spec.invite:
+            result = (await self.invite(room_id, user_id, idempotency_key="")).outcome
+            if isinstance(result, RetryLater):
+                raise PlatformBusy(result.seconds, result.reason)
+            if not isinstance(result, Delivered):
+                raise RuntimeError(f"could not invite {user_id} into the room of circle {spec.circle_id}: {result}")
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
         if room_id in self._gone:

@@ -246,6 +246,9 @@ class RoomSpec:
     circle_id: int
     name: str
     topic: str
+    #: Who the room is made for (the first member, whose invitation made it needed): a platform that
+    #: invites while creating (``invites_on_create``, Matrix's createRoom ``invite``) spends one event.
+    invite: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +38,7 @@ from bot.core.chat import (
 )
 from bot.core.clock import from_iso
 from bot.core.counters import RATE_LIMIT_REASONS
-from bot.core.pacing import ClassTurns, Pacer, backoff
+from bot.core.pacing import ANSWERS_FIRST_SHARES, ClassTurns, Pacer, backoff
 from bot.core.workers import wall_now
 from bot.storage import circles as circle_store
 from bot.storage import leases, outbox, people
@@ -85,7 +86,9 @@ class Delivery:
 
     def turns(self, platform: str) -> ClassTurns:
         if platform not in self._turns:
-            self._turns[platform] = ClassTurns()
+            transport = self.core.transports.get(platform)
+            scarce = getattr(transport, "answers_first", False)  # every send spends a scarce account budget
+            self._turns[platform] = ClassTurns(ANSWERS_FIRST_SHARES if scarce else None)
         return self._turns[platform]
 
     def claims(self, platform: str) -> Claims:
@@ -117,6 +120,8 @@ class Delivery:
         by_chat: dict[str, list[outbox.Item]] = {}
         for item in items:  # in the turns' order, oldest first within a class; a chat's items in order
             by_chat.setdefault(item.chat_id, []).append(item)
+        for chat_items in by_chat.values():  # the turns share the account between chats; within one chat an
+            chat_items.sort(key=lambda item: item.delivery_class)  # answer never waits behind its own bulk
         slots = asyncio.Semaphore(concurrency)  # FIFO: chats are served in the turns' order
 
         async def serve(chat_items: list[outbox.Item]) -> None:
@@ -250,10 +255,12 @@ class Delivery:
         if room is None:
             if not transport.capabilities.create_rooms:
                 return RetryLater(600, "waiting for a group for this circle")
-            spec = await self.room_spec(data["circle_id"])
+            spec = replace(await self.room_spec(data["circle_id"]), invite=(data["user_id"],))
             room_id = await transport.create_room(spec)
             async with self.core.db.transaction():
                 await circle_store.set_room(self.core.db, data["circle_id"], transport.platform, room_id)
+            if getattr(transport, "invites_on_create", False):  # invited by the creation itself: one event
+                return InviteResult(Delivered())
             room = circle_store.Room(data["circle_id"], transport.platform, room_id)
         return await transport.invite(room.chat_id, data["user_id"], idempotency_key=key)
 

@@ -146,6 +146,10 @@ class ChatLimits:
 # 30 % against a flood of answers. Within a round the highest class goes first: a lone answer never
 # waits behind more than the sends already in flight.
 CLASS_SHARES: dict[int, int] = {1: 5, 2: 3, 3: 2}
+# On an account whose every event is counted (a Matrix account under Synapse's limits: one event every
+# 5 s) a circle's room never goes ahead of a person's answer or care: each bulk send there is 5 s more
+# for the resident waiting. Bulk goes when neither waits; answers are what people type, so they ebb.
+ANSWERS_FIRST_SHARES: dict[int, int] = {1: 5, 2: 3, 3: 0}
 
 
 class ClassTurns:

@@ -1,7 +1,11 @@
-"""Onboarding: from a first message to a place in a circle, in at most 6 taps and 1 typed answer.
+"""Onboarding: from a first message to a place in a circle, in 4 answers and at most 5 bot messages.
 
-language → what is stored, and an explicit yes → neighbourhood (typed freely) → interests → help one
-could give → help one would welcome → check-ins (and who is told) → placed in a circle.
+One opening message (hello, what is stored and an explicit yes, and the other language one tap away:
+the language is first guessed from the platform's locale, French by default) → neighbourhood (typed
+freely) → interests → check-ins (and who is told) → welcomed and invited into a circle. Every answer
+gets at most one message. What help one could give or would welcome is not asked before the circle:
+it makes more sense once people know their circle, and every message before the invitation costs
+time on a rate-limited account (Synapse: one message every 5 s), so the welcome points to /profile.
 
 Each answer is written to the person's record as soon as it is given, so ``/profile`` reuses these
 same steps to change one answer (``mode = "profile"``), and a restart resumes at the question asked.
@@ -25,18 +29,22 @@ from bot.storage.conversations import Conversation
 
 FLOW = "onboarding"
 PLACE_CHOICES = 6  # candidates offered for an unclear place ("neuilly": the villages and Neuilly-sur-Seine)
-ORDER = ("language", "consent", "place", "interests", "offers", "wants", "checkins")
+#: The step after each one; None: the circle. The language step (now one tap in the opening message) and
+#: the help steps are still steps, for /profile and for a conversation started before this order.
+FOLLOWING = {"language": "consent", "consent": "place", "place": "interests", "interests": "checkins",
+             "offers": "checkins", "wants": "checkins", "checkins": None}
+LANGUAGE_NAMES = {"fr": "Français", "en": "English"}  # each in its own language, as people look for it
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
 
 class Onboarding(StepFlow):
     name = FLOW
-    greeting_steps = ("language",)
+    greeting_steps = ("language", "consent")
 
-    # ---- language ---------------------------------------------------------------------------
+    # ---- language (/profile; in onboarding, a button of the opening message) -------------------
 
     async def ask_language(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(
-            ctx.t("onboarding-hello"),
+            ctx.t("onboarding-language"),
             [self.button("language", "fr", "Français"), self.button("language", "en", "English")],
         )
 
@@ -49,20 +57,26 @@ class Onboarding(StepFlow):
         ctx.t = ctx.core.translator(lang)
         await self.next(ctx, conv)
 
-    # ---- consent ----------------------------------------------------------------------------
+    # ---- the opening message: hello, consent, and the other language --------------------------
 
     async def ask_consent(self, ctx: Context, conv: Conversation) -> None:
+        other = "en" if ctx.t.lang == "fr" else "fr"
         await ctx.reply(
-            ctx.t("onboarding-consent", bot=ctx.core.config.deployment.name),
+            ctx.t("onboarding-hello") + Localized("\n\n")
+            + ctx.t("onboarding-consent", bot=ctx.core.config.deployment.name),
             [
                 self.button("consent", "yes", ctx.t("button-consent-yes")),
                 self.button("consent", "no", ctx.t("button-consent-no")),
+                self.button("consent", f"lang.{other}", LANGUAGE_NAMES[other]),
             ],
         )
 
     async def on_consent(self, ctx: Context, conv: Conversation, body: Body) -> None:
         answer = picked(body)
-        if answer == "yes":
+        lang = answer[5:] if answer and answer.startswith("lang.") else _language_from_text(typed(body) or "")
+        if lang is not None:  # "English", "français", or a greeting ("hello" answers in English)
+            await self._switch_language(ctx, conv, lang)
+        elif answer == "yes":
             await people.update(ctx.db, ctx.person.id, consent_at=to_iso(ctx.now))
             await self.next(ctx, conv)
         elif answer == "no":
@@ -71,6 +85,17 @@ class Onboarding(StepFlow):
             await ctx.reply(ctx.t("onboarding-declined"))
         else:
             await self.again(ctx, conv, ctx.t("answer-with-buttons"))
+
+    async def _switch_language(self, ctx: Context, conv: Conversation, lang: str) -> None:
+        """The opening message again, in the language chosen (one answer, one message)."""
+        if lang not in LANGUAGES:
+            await self.again(ctx, conv, ctx.t("answer-with-buttons"))
+            return
+        if lang == ctx.t.lang:
+            ctx.note = ctx.t("greeting-back")
+        await people.update(ctx.db, ctx.person.id, language=lang)
+        ctx.t = ctx.core.translator(lang)
+        await self.goto(ctx, conv, "consent")
 
     # ---- neighbourhood ----------------------------------------------------------------------
 
@@ -304,7 +329,7 @@ class Onboarding(StepFlow):
             await self.end(ctx)
             await ctx.core.router.commands["profile"].handler(ctx)
             return
-        following = ORDER[ORDER.index(done) + 1] if ORDER.index(done) + 1 < len(ORDER) else None
+        following = FOLLOWING.get(done)
         if following is None:
             await self.finish(ctx)
         else:
@@ -400,7 +425,7 @@ async def start(ctx: Context) -> None:
         return
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
     code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
-    await flow.begin(ctx, "language", start_code=code[:64], mode="join")
+    await flow.begin(ctx, "consent", start_code=code[:64], mode="join")
 
 
 async def contact_answer(ctx: Context) -> None:

@@ -71,8 +71,10 @@ async def alive_workers(db: Database, now: datetime) -> list[str]:
 
 
 async def all_leases(db: Database) -> list[Lease]:
-    """Every lease, expired or not (``voisinage status``)."""
-    rows = await db.fetchall_alone("SELECT name, holder, expires_at, acquired_at FROM leases ORDER BY name")
+    """Every lease, expired or not (``voisinage status``); not the turns' rows (``take_turn``), which
+    are row locks with no holder."""
+    rows = await db.fetchall_alone("SELECT name, holder, expires_at, acquired_at FROM leases "
+                                   "WHERE name NOT LIKE 'turn:%' ORDER BY name")
     return [Lease(r[0], r[1], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[3])) for r in rows]
 
 

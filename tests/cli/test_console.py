@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-ALICE = ["/start", "1", "1", "bellevile", "11", "8", "8", "1"]
-BOB = ["/as bob", "bonjour", "2", "1", "75020", "1", "jardin, belote", "11", "8", "8", "1"]
+ALICE = ["/start", "1", "bellevile", "11", "1"]
+BOB = ["/as bob", "bonjour", "3", "1", "75020", "1", "jardin, belote", "11", "1"]  # 3: English
 
 
 def run_console(tmp_path: Path, lines: list[str], config: str = "[circles]\nopen_with = 1\n") -> str:
@@ -38,7 +38,7 @@ def test_two_neighbours_meet_and_talk(tmp_path: Path) -> None:
 
 
 def test_a_restart_keeps_people_rooms_and_unfinished_onboarding(tmp_path: Path) -> None:
-    run_console(tmp_path, [*ALICE, "/as carol", "/start", "2", "1"])
+    run_console(tmp_path, [*ALICE, "/as carol", "/start", "3", "1"])
     out = run_console(tmp_path, ["/as carol", "charonne", "/as alice", "/room", "Toujours là"])
     assert "[bot → carol] 📍 Charonne" in out
     assert "alice: Toujours là" in out
@@ -61,8 +61,8 @@ def test_a_file_can_be_sent_and_only_organizers_import_calendars(tmp_path: Path)
 def test_the_clock_shows_a_check_in_from_silence_to_the_contacts_alert(tmp_path: Path) -> None:
     """The README's walkthrough (issue 19, "Trying it"): Alice names Bob as her contact, goes quiet;
     /clock moves time (typed by Bob: Alice typing would be a sign of life) and the whole ladder shows."""
-    bob = ["/as bob", "/start", "1", "1", "belleville", "11", "8", "8", "1"]
-    alice = ["/as alice", "/start", "1", "1", "belleville", "11", "8", "8", "2", "Bob"]
+    bob = ["/as bob", "/start", "1", "belleville", "11", "1"]
+    alice = ["/as alice", "/start", "1", "belleville", "11", "2", "Bob"]
     ladder = ["/as bob", "1", "/clock +11d 10:00", "1", "/horloge +1j", "/clock +1d"]
     out = run_console(tmp_path, [*bob, *alice, *ladder], config="")
     assert "[bot → alice] Bob a accepté d'être prévenu·e" in out

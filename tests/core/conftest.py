@@ -69,15 +69,12 @@ class Neighbours:
 
     async def join(self, user: str, place: str = "belleville", *, lang: str = "fr") -> None:
         """The whole onboarding with the suggestions accepted."""
-        await self.say(user, "/start", lang=lang)
-        await self.press(user, "language:" + lang if False else ("Français" if lang == "fr" else "English"))
+        await self.say(user, "/start", lang=lang)  # the opening message is in the platform's language
         await self.press(user, "onboarding.consent:yes")
         out = await self.say(user, place)
         if out and out[-1].choices and out[-1].choices[0].payload.startswith("onboarding.place_pick"):
             await self.press(user, "onboarding.place_pick:0")
         await self.press(user, "onboarding.interests:done")
-        await self.press(user, "onboarding.offers:done")
-        await self.press(user, "onboarding.wants:done")
         await self.press(user, "onboarding.checkins:host")
 
     def texts(self, user: str) -> list[str]:

@@ -12,7 +12,7 @@ from datetime import timedelta
 from adapters.memory import MemoryPlatform
 from bot.core.chat import Capabilities, CommandIn, Delivered, Outgoing, RetryLater, SendResult
 from bot.core.i18n import Localized
-from bot.core.pacing import ChatLimits, ClassTurns, Rates
+from bot.core.pacing import ANSWERS_FIRST_SHARES, ChatLimits, ClassTurns, Rates
 from bot.operations import status
 from bot.storage import outbox
 from tests.core.conftest import Neighbours
@@ -192,6 +192,57 @@ def test_class_turns_give_the_rate_left_over_and_a_share_when_busy() -> None:
     for _ in range(5):
         turns.took(1)
     assert turns.order([(1, 0), (3, 0)], lambda item: item[0])[0] == (3, 0)  # answers used their turns
+
+
+def test_on_a_scarce_account_bulk_goes_only_when_nothing_else_waits() -> None:
+    """Issue 14: under Synapse's limits each send costs the account 5 s, so a circle room's words wait
+    for the answers and care messages waiting; alone, they have the whole rate."""
+    turns = ClassTurns(ANSWERS_FIRST_SHARES)
+    items = [(c, i) for c in (3, 2, 1) for i in range(10)]
+    ordered = turns.order(items, lambda item: item[0])
+    assert [c for c, _ in ordered[:20]].count(3) == 0 and [c for c, _ in ordered[20:]] == [3] * 10
+    for _ in range(12):
+        turns.took(1)  # many answers sent: still no turn for bulk while answers wait
+    assert turns.order([(3, 0), (1, 0)], lambda item: item[0])[0] == (1, 0)
+    assert turns.order([(3, 0), (3, 1)], lambda item: item[0]) == [(3, 0), (3, 1)]
+
+
+async def test_a_scarce_account_serves_the_rooms_after_the_answers(hood: Neighbours) -> None:
+    """A platform that says every send spends a scarce budget (``answers_first``: Matrix under
+    Synapse's limits): while answers keep coming, no room message goes; when they stop, all go."""
+
+    @dataclass
+    class Scarce(MemoryPlatform):
+        platform: str = "scarce"
+        answers_first: bool = True
+        more: int = 20
+
+        async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
+            self.sent.append(message)
+            if self.more:
+                self.more -= 1
+                await _queue(hood, f"dm:resident{self.more}", "réponse", outbox.ANSWER, platform="scarce")
+                hood.core.wake_outbox()
+            return Delivered()
+
+    scarce = Scarce(capabilities=ONE_AT_A_TIME)
+    hood.core.attach(scarce)
+    await _announce(hood, [f"room:{i}" for i in range(5)], platform="scarce")
+    await _queue(hood, "dm:first", "réponse", outbox.ANSWER, platform="scarce")
+    while len(scarce.sent) < 26:
+        await hood.core.deliver_due("scarce")
+    assert [m.text for m in scarce.sent] == ["réponse"] * 21 + ["annonce"] * 5
+
+
+async def test_within_one_chat_an_answer_goes_before_its_own_bulk(hood: Neighbours) -> None:
+    """Turns share the sends between chats; a person's own answer never waits behind the announcement
+    queued for them before it, even when the answers have used their turns of the round."""
+    for _ in range(5):
+        hood.core.delivery.turns("fake").took(outbox.ANSWER)
+    await _announce(hood, ["dm:mod"])
+    await _queue(hood, "dm:mod", "réponse", outbox.ANSWER)
+    await hood.core.settle()
+    assert [m.text for m in hood.platform.to("dm:mod")] == ["réponse", "annonce"]
 
 
 async def test_status_and_metrics_show_the_class(hood: Neighbours) -> None:

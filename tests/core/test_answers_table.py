@@ -5,8 +5,8 @@ type it — a number, several numbers, yes or no in French or English, the words
 greeting, or something that is not an answer — and what must follow. A wrong answer must change
 nothing and be answered with one message that holds the question again.
 
-The questions: onboarding (language, consent, neighbourhood, "did you mean", which quarter, interests,
-help offered, check-ins), the event wizard (date confirmation, interests, preview), a check-in,
+The questions: onboarding (the opening message: consent and the other language; neighbourhood, "did
+you mean", which quarter, interests, check-ins), the event wizard (date confirmation, interests, preview), a check-in,
 /forget and /leave.
 """
 
@@ -53,22 +53,30 @@ def again_or(step: str, conv: conversations.Conversation | None, other: str) -> 
 
 # ---- onboarding -------------------------------------------------------------------------------------
 
-LANGUAGE: list[Row] = [
-    ("fr", "1", "fr"), ("fr", "2", "en"), ("fr", "1.", "fr"), ("fr", "n°2", "en"), ("fr", "Français", "fr"),
-    ("fr", "francais", "fr"), ("fr", "fancais", "fr"), ("en", "English", "en"), ("en", "englsh", "en"),
-    ("fr", "anglais", "en"), ("fr", "bonjour", "fr"), ("fr", "Salut !", "fr"), ("en", "hello", "en"),
-    ("en", "Hi there", "en"), ("fr", "9", "again"), ("fr", "peut-être", "again"), ("en", "blue", "again"),
-    ("fr", "oui", "again"),
+LANGUAGE: list[Row] = [  # the opening message's third choice is the other language
+    ("fr", "3", "en"), ("fr", "3.", "en"), ("fr", "n°3", "en"), ("fr", "English", "en"), ("fr", "english", "en"),
+    ("fr", "englsh", "en"), ("fr", "anglais", "en"), ("fr", "hello", "en"), ("fr", "Hi there", "en"),
+    ("fr", "bonjour", "fr"), ("fr", "Salut !", "fr"), ("fr", "français", "fr"), ("en", "3", "fr"),
+    ("en", "Français", "fr"), ("en", "francais", "fr"), ("en", "fancais", "fr"), ("en", "french", "fr"),
+    ("en", "bonjour", "fr"), ("en", "hello", "en"), ("fr", "9", "again"), ("fr", "peut-être", "again"),
+    ("en", "blue", "again"), ("fr", "oui", "consented"),
 ]
 
 
-async def test_language_question(hood: Neighbours) -> None:
+async def test_language_at_the_opening_message(hood: Neighbours) -> None:
+    """The language is a choice of the opening message: changed, it says everything again in that
+    language (nothing agreed to); a greeting in one language answers in it."""
     async def to(user: str, lang: str) -> None:
         await hood.say(user, "/start", lang=lang)
 
     async def outcome(user: str, out: list) -> str:
         person, conv = await state(hood, user)
-        return again_or("language", conv, person.language if person else "gone")
+        if person is None or person.consent_at:
+            return "consented" if person else "gone"
+        openings = [hood.core.translator(lang)(key) for lang in ("fr", "en")
+                    for key in ("onboarding-hello", "greeting-back")]
+        said_again = len(out) == 1 and any(out[0].text.startswith(str(text)) for text in openings)
+        return again_or("consent", conv, "?") if not said_again else person.language
 
     await run_table(hood, "lang", LANGUAGE, to, outcome)
 
@@ -82,7 +90,7 @@ CONSENT: list[Row] = [
     ("fr", "nan", "no"), ("en", "yes", "yes"), ("en", "Yes!", "yes"), ("en", "yeah", "yes"), ("en", "sure", "yes"),
     ("en", "of course", "yes"), ("en", "yes please", "yes"), ("en", "yse", "yes"), ("en", "I agree", "yes"),
     ("en", "no", "no"), ("en", "No thanks", "no"), ("en", "not now", "no"), ("en", "nope", "no"),
-    ("fr", "peut-être", "again"), ("fr", "c'est quoi ?", "again"), ("fr", "3", "again"),
+    ("fr", "peut-être", "again"), ("fr", "c'est quoi ?", "again"), ("fr", "4", "again"),
     ("fr", "bonjour", "again"), ("en", "what is this", "again"), ("en", "maybe", "again"),
 ]
 
@@ -90,7 +98,6 @@ CONSENT: list[Row] = [
 async def test_consent_question(hood: Neighbours) -> None:
     async def to(user: str, lang: str) -> None:
         await hood.say(user, "/start", lang=lang)
-        await hood.press(user, f"onboarding.language:{lang}")
 
     async def outcome(user: str, out: list) -> str:
         person, conv = await state(hood, user)
@@ -117,7 +124,6 @@ PLACE: list[Row] = [
 
 async def to_place(hood: Neighbours, user: str, lang: str) -> None:
     await hood.say(user, "/start", lang=lang)
-    await hood.press(user, f"onboarding.language:{lang}")
     await hood.press(user, "onboarding.consent:yes")
 
 
@@ -232,8 +238,7 @@ async def test_checkins_question(hood: Neighbours) -> None:
     async def to(user: str, lang: str) -> None:
         await to_place(hood, user, lang)
         await hood.say(user, "belleville")
-        for step in ("interests", "offers", "wants"):
-            await hood.press(user, f"onboarding.{step}:done")
+        await hood.press(user, "onboarding.interests:done")
         labels = [c.payload for c in hood.platform.last(f"dm:{user}").choices]
         assert labels == ["onboarding.checkins:contact", "onboarding.checkins:host", "onboarding.checkins:no"] or \
             labels == ["onboarding.checkins:host", "onboarding.checkins:contact", "onboarding.checkins:no"]
@@ -255,8 +260,7 @@ async def test_checkins_question(hood: Neighbours) -> None:
 async def _checkins_buttons(hood: Neighbours) -> list:
     await to_place(hood, "probe", "fr")
     await hood.say("probe", "belleville")
-    for step in ("interests", "offers", "wants"):
-        await hood.press("probe", f"onboarding.{step}:done")
+    await hood.press("probe", "onboarding.interests:done")
     return list(hood.platform.last("dm:probe").choices)
 
 

@@ -44,13 +44,11 @@ async def both(tmp_path: Path, config, content) -> AsyncIterator[tuple[Neighbour
 
 async def join(hood: Neighbours, user: str, name: str) -> None:
     await hood.say(user, "/start", name=name)
-    await hood.press(user, "Français")
     await hood.press(user, "onboarding.consent:yes")
     out = await hood.say(user, "belleville")
     if out and out[-1].choices and out[-1].choices[0].payload.startswith("onboarding.place_pick"):
         await hood.press(user, "onboarding.place_pick:0")
-    for step in ("interests", "offers", "wants"):
-        await hood.press(user, f"onboarding.{step}:done")
+    await hood.press(user, "onboarding.interests:done")
     await hood.press(user, "onboarding.checkins:host")
 
 

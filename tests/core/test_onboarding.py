@@ -20,17 +20,18 @@ async def person(hood: Neighbours, user: str) -> people.Person:
     return found
 
 
-async def test_six_taps_and_one_typed_answer_reach_a_circle(hood: Neighbours) -> None:
-    """The promise: accepting the suggestions, 6 taps and 1 typed answer from hello to a circle."""
-    await hood.say("alice", "bonjour")
-    taps = ["Français", "Oui, d'accord"]
-    for label in taps:
-        await hood.press("alice", label)
-    await hood.say("alice", "Belleville")
-    for label in ("Continuer ➜", "Continuer ➜", "Continuer ➜", "Oui, prévenir l'animateur du cercle"):
-        await hood.press("alice", label)
+async def test_three_taps_and_one_typed_answer_reach_a_circle(hood: Neighbours) -> None:
+    """The promise: accepting the suggestions, 3 taps and 1 typed answer from hello to a circle, each
+    answered by one message: 5 bot messages in all, the welcome naming the circle as its room is named."""
+    opening = await hood.say("alice", "bonjour")
+    assert len(opening) == 1 and "Bonjour" in opening[0].text and "Êtes-vous d'accord" in opening[0].text
+    taps = ["Oui, d'accord"]
+    assert len(await hood.press("alice", taps[0])) == 1
+    assert len(await hood.say("alice", "Belleville")) == 1
+    for label in ("Continuer ➜", "Oui, prévenir l'animateur du cercle"):
+        assert len(await hood.press("alice", label)) == 1
         taps.append(label)
-    assert len(taps) == 6
+    assert len(taps) == 3 and len(hood.texts("alice")) == 5
     alice = await person(hood, "alice")
     assert alice.onboarded and alice.consent_at == "2026-11-25T10:00:00+00:00"
     assert alice.place_id is not None and "belleville" in alice.place_id
@@ -38,13 +39,39 @@ async def test_six_taps_and_one_typed_answer_reach_a_circle(hood: Neighbours) ->
     circle = await circle_store.circle_of(hood.core.db, alice.id)
     assert circle is not None
     assert hood.platform.room_of("alice") == f"room:{circle.id}"
-    assert "Bienvenue" in hood.texts("alice")[-1]
+    assert "Bienvenue" in hood.texts("alice")[-1] and "Voisins · Belleville" in hood.texts("alice")[-1]
+    assert "/profil" in hood.texts("alice")[-1]  # the help one could give or welcome: when they like
+
+
+async def test_the_opening_message_changes_language_in_one_tap(hood: Neighbours) -> None:
+    """French unless the platform says otherwise; "English" (or "hello") says it all again in English,
+    and back; nothing is agreed to by changing language."""
+    out = await hood.say("zoe", "/start")
+    assert [c.label for c in out[0].choices] == ["Oui, d'accord", "Non merci", "English"]
+    out = await hood.press("zoe", "English")
+    assert len(out) == 1 and out[0].text.startswith("Hello!") and "Do you agree?" in out[0].text
+    assert [c.label for c in out[0].choices] == ["Yes, I agree", "No thanks", "Français"]
+    zoe = await person(hood, "zoe")
+    assert zoe.language == "en" and zoe.consent_at is None
+    out = await hood.say("zoe", "bonjour")  # a French greeting: back to French
+    assert out[0].text.startswith("Bonjour !") and (await person(hood, "zoe")).language == "fr"
+    out = await hood.say("zoe", "3")  # the third choice: English again
+    assert (await person(hood, "zoe")).language == "en"
+    out = await hood.say("zoe", "hello")  # the same language: greeted back, the question again
+    assert len(out) == 1 and "Do you agree?" in out[0].text
+    await hood.say("zoe", "yes")
+    assert (await person(hood, "zoe")).consent_at is not None
+
+
+async def test_the_platform_locale_chooses_the_first_language(hood: Neighbours) -> None:
+    out = await hood.say("yan", "/start", lang="en")
+    assert out[0].text.startswith("Hello!") and out[0].choices[-1].label == "Français"
 
 
 async def test_english_onboarding_speaks_english(hood: Neighbours) -> None:
     await hood.join("bob", lang="en")
     texts = hood.texts("bob")
-    assert "Which neighbourhood" in texts[2]
+    assert "Which neighbourhood" in texts[1]
     assert texts[-1].startswith("Welcome!")
 
 
@@ -52,9 +79,9 @@ async def test_answers_by_number_and_by_label(hood: Neighbours) -> None:
     """Without buttons (Matrix, console) a typed number or the label itself stands for the button."""
     await hood.say("carol", "/start")
     out = await hood.say("carol", "9")
-    assert out[0].text.startswith("Choisissez un numéro entre 1 et 2, s'il vous plaît.\n\nBonjour")  # and the question
-    assert [c.label for c in out[0].choices] == ["Français", "English"]  # asked again, nothing changed
-    await hood.say("carol", "2")  # English
+    assert out[0].text.startswith("Choisissez un numéro entre 1 et 3, s'il vous plaît.\n\nBonjour")  # and the question
+    assert [c.label for c in out[0].choices] == ["Oui, d'accord", "Non merci", "English"]  # nothing changed
+    await hood.say("carol", "english")
     assert (await person(hood, "carol")).language == "en"
     await hood.say("carol", "yes, I agree")
     assert (await person(hood, "carol")).consent_at is not None
@@ -64,7 +91,6 @@ async def test_place_spellings_all_land(hood: Neighbours) -> None:
     for i, spelling in enumerate(["belleville", "Belleville", "bellevile", "BELLEVILLE "]):
         user = f"p{i}"
         await hood.say(user, "/start")
-        await hood.press(user, "Français")
         await hood.press(user, "Oui, d'accord")
         out = await hood.say(user, spelling)
         assert "Belleville" in out[0].text, spelling
@@ -73,7 +99,6 @@ async def test_place_spellings_all_land(hood: Neighbours) -> None:
 
 async def test_postal_code_covering_several_quarters_asks_which(hood: Neighbours) -> None:
     await hood.say("dan", "/start")
-    await hood.press("dan", "Français")
     await hood.press("dan", "Oui, d'accord")
     for typed in ("75020", "paris 20e"):
         out = await hood.say("dan", typed)
@@ -88,7 +113,6 @@ async def test_postal_code_covering_several_quarters_asks_which(hood: Neighbours
 
 async def test_unknown_place_asks_again_with_examples_and_changes_nothing(hood: Neighbours) -> None:
     await hood.say("eve", "/start")
-    await hood.press("eve", "Français")
     await hood.press("eve", "Oui, d'accord")
     out = await hood.say("eve", "xqzzwv")
     assert "Je ne trouve pas « xqzzwv »" in out[0].text and "Belleville" in out[0].text
@@ -103,7 +127,6 @@ async def test_unknown_place_asks_again_with_examples_and_changes_nothing(hood: 
 
 async def test_location_finds_the_nearest_neighbourhood(hood: Neighbours) -> None:
     await hood.say("fay", "/start")
-    await hood.press("fay", "Français")
     await hood.press("fay", "Oui, d'accord")
     out = await hood.send("fay", LocationIn(48.8722, 2.3767))
     assert "📍" in out[0].text
@@ -112,7 +135,6 @@ async def test_location_finds_the_nearest_neighbourhood(hood: Neighbours) -> Non
 
 async def test_declining_consent_keeps_nothing(hood: Neighbours) -> None:
     await hood.say("gil", "/start")
-    await hood.press("gil", "Français")
     out = await hood.press("gil", "Non merci")
     assert "je n'ai rien gardé" in out[0].text
     assert await hood.core.db.scalar("SELECT COUNT(*) FROM people") == 0
@@ -121,7 +143,6 @@ async def test_declining_consent_keeps_nothing(hood: Neighbours) -> None:
 
 async def test_buttons_are_the_only_way_past_consent(hood: Neighbours) -> None:
     await hood.say("hal", "/start")
-    await hood.press("hal", "Français")
     out = await hood.say("hal", "peut-être")
     assert out[0].text.startswith("Je n'ai pas bien compris votre réponse") and "Êtes-vous d'accord" in out[0].text
     assert (await person(hood, "hal")).consent_at is None
@@ -129,7 +150,6 @@ async def test_buttons_are_the_only_way_past_consent(hood: Neighbours) -> None:
 
 async def test_interests_typed_as_words_with_typos(hood: Neighbours) -> None:
     await hood.say("ida", "/start")
-    await hood.press("ida", "Français")
     await hood.press("ida", "Oui, d'accord")
     await hood.say("ida", "belleville")
     out = await hood.say("ida", "jardinage, belotte et astrophysique")
@@ -143,7 +163,6 @@ async def test_interests_typed_as_words_with_typos(hood: Neighbours) -> None:
 
 async def test_stale_button_is_refused_and_question_asked_again(hood: Neighbours) -> None:
     await hood.say("jon", "/start")
-    await hood.press("jon", "Français")
     out = await hood.send("jon", ChoiceIn("onboarding.language:en"))
     assert out[0].text == "Ce bouton n'est plus valable."
     assert "Avant de commencer" in out[1].text
@@ -153,6 +172,10 @@ async def test_stale_button_is_refused_and_question_asked_again(hood: Neighbours
 async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, database: str) -> None:
     await hood.say("kim", "/start")
     await hood.press("kim", "English")
+    await hood.core.db.close()  # a restart between the two taps of the opening message
+    db = await Database.open(database)
+    hood.core = build_core(hood.core.config, db, hood.core.content, hood.clock)
+    hood.core.attach(hood.platform)
     await hood.press("kim", "Yes, I agree")
     await hood.core.db.close()
     # A new process: new database connection, new core, same database.
@@ -162,8 +185,6 @@ async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, dat
     out = await hood.say("kim", "charonne")
     assert "Charonne" in out[0].text and "What do you enjoy" in out[0].text
     await hood.press("kim", "Continue ➜")
-    await hood.press("kim", "Continue ➜")
-    await hood.press("kim", "Continue ➜")
     await hood.press("kim", "No thanks")
     assert (await person(hood, "kim")).onboarded
 
@@ -171,11 +192,9 @@ async def test_restart_in_the_middle_of_onboarding_resumes(hood: Neighbours, dat
 async def test_contact_neighbour_must_accept(hood: Neighbours) -> None:
     await hood.join("lea")
     await hood.say("max", "/start")
-    await hood.press("max", "Français")
     await hood.press("max", "Oui, d'accord")
     await hood.say("max", "belleville")
-    for _ in range(3):
-        await hood.press("max", "Continuer ➜")
+    await hood.press("max", "Continuer ➜")
     await hood.press("max", "Oui, prévenir un voisin que je choisis")
     out = await hood.say("max", "Personne")
     assert "Je ne trouve pas « Personne »" in out[0].text

@@ -68,7 +68,7 @@ async def test_buttons_do_nothing_before_onboarding_is_finished(hood: Neighbours
     await hood.say("eve", "/start")
     out = await hood.send("eve", ChoiceIn("digest:on"))
     assert "une fois votre inscription terminée" in out[0].text
-    assert [c.label for c in out[-1].choices] == ["Français", "English"]  # back to the question she was at
+    assert [c.label for c in out[-1].choices] == ["Oui, d'accord", "Non merci", "English"]  # back to her question
     eve = await person_id(hood, "eve")
     assert await hood.core.db.scalar("SELECT COUNT(*) FROM digest_members WHERE person_id = ?", (eve,)) == 0
     out = await hood.send("eve", ChoiceIn("checkin:fine:1"))

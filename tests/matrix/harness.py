@@ -223,13 +223,11 @@ async def onboard(resident: Resident, bot: Bot, place: str = "belleville", *, en
     dm = await resident.open_chat_with(bot.user_id, encrypted=encrypted)
     hello = (await resident.wait_messages(dm, bot.user_id, 1))[-1]
     assert hello["content"]["msgtype"] == "m.notice"
-    last = await answer(resident, dm, bot, choice_number(hello["content"]["body"], "Français"))
-    last = await answer(resident, dm, bot, choice_number(last["content"]["body"], "Oui"))
+    last = await answer(resident, dm, bot, choice_number(hello["content"]["body"], "Oui"))
     last = await answer(resident, dm, bot, place)
     body = last["content"]["body"]
     if "Aucun de ceux-là" in body:  # several places matched: pick the first
         last = await answer(resident, dm, bot, "1")
-    for _ in range(3):  # interests, help offered, help wanted: continue without picking
-        last = await answer(resident, dm, bot, choice_number(last["content"]["body"], "Continuer"))
+    last = await answer(resident, dm, bot, choice_number(last["content"]["body"], "Continuer"))  # no interest
     await answer(resident, dm, bot, choice_number(last["content"]["body"], "animateur"))
     return dm

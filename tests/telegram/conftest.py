@@ -104,7 +104,6 @@ class World:
     async def onboard(self, user: EmuUser, *, location: tuple[float, float] | None = None) -> SentMessage:
         """The whole onboarding with buttons; returns the last message (the welcome)."""
         await self.say(user, "/start")
-        await self.press(user, "onboarding.language:fr")
         await self.press(user, "onboarding.consent:yes")
         before = len(self.emu.sent(user))
         if location:
@@ -113,8 +112,6 @@ class World:
             self.emu.send_text(user, "belleville")
         await self.emu.wait_for_sent(user, before + 1, timeout=10)
         await self.press(user, "onboarding.interests:done")
-        await self.press(user, "onboarding.offers:done")
-        await self.press(user, "onboarding.wants:done")
         return await self.press(user, "onboarding.checkins:host")
 
     async def link_for(self, user: EmuUser, timeout: float = 10) -> str:

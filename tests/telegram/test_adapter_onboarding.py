@@ -23,15 +23,12 @@ async def test_onboarding_by_buttons_until_the_single_use_invite_link(world: Wor
 
     alice = world.emu.add_user("Alice", language_code="fr")
     first = await world.say(alice, "/start")
-    assert [b["text"] for b in first.buttons()] == ["Français", "English"]
-    await world.press(alice, "onboarding.language:fr")
+    assert [b["text"] for b in first.buttons()] == ["Oui, d'accord", "Non merci", "English"]
     await world.press(alice, "onboarding.consent:yes")
     world.emu.share_location(alice, 48.8716, 2.3850)  # instead of typing the neighbourhood
-    interests = (await world.emu.wait_for_sent(alice, 4, timeout=10))[-1]
+    interests = (await world.emu.wait_for_sent(alice, 3, timeout=10))[-1]
     assert "Belleville" in interests.text and interests.buttons()
     await world.press(alice, "onboarding.interests:done")
-    await world.press(alice, "onboarding.offers:done")
-    await world.press(alice, "onboarding.wants:done")
     await world.press(alice, "onboarding.checkins:host")
 
     link = await world.link_for(alice)
@@ -59,7 +56,6 @@ async def test_deep_link_with_a_neighbourhood_skips_the_place_question(world: Wo
     code = link.split("start=")[1]
     alice = world.emu.add_user("Alice")
     await world.say(alice, f"/start {code}")
-    await world.press(alice, "onboarding.language:fr")
     after_consent = await world.press(alice, "onboarding.consent:yes")
     assert "Belleville" in after_consent.text
     assert any(b["callback_data"] == "onboarding.interests:done" for b in after_consent.buttons())
@@ -113,10 +109,11 @@ async def test_adopt_asks_telegram_outside_the_write_transaction(world: World) -
 async def test_a_group_adopted_later_is_given_to_the_waiting_circle(world: World) -> None:
     alice = world.emu.add_user("Alice")
     await world.onboard(alice)
-    await asyncio.sleep(0.5)
-    waiting = await world.core.db.scalar(
-        "SELECT error FROM outbox WHERE kind = 'invite' AND status = 'pending'"
-    )
+    for _ in range(100):  # tried once the chat's pace allows (the welcome went just before): no group yet
+        waiting = await world.core.db.scalar("SELECT error FROM outbox WHERE kind = 'invite' AND status = 'pending'")
+        if waiting and "waiting" in waiting:
+            break
+        await asyncio.sleep(0.05)
     assert waiting and "waiting" in waiting
 
     moderator = world.admin()
