@@ -4,6 +4,8 @@ to the bot at all). Real Synapse, real nio clients with their own crypto stores.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from nio import Api, RoomSendResponse
 
@@ -31,6 +33,7 @@ async def test_onboarding_in_an_encrypted_chat_and_an_encrypted_circle(e2e_bot: 
     encrypted both ways, and the circle's room is encrypted too and readable by its members."""
     bot = e2e_bot
     alice: Resident = await e2e_resident("alice")
+    began = time.monotonic()
     dm = await onboard(alice, bot, encrypted=True)
     person = await people.by_identity(bot.core.db, "matrix", alice.user_id)
     assert person is not None and person.onboarded and person.language == "fr"
@@ -42,6 +45,7 @@ async def test_onboarding_in_an_encrypted_chat_and_an_encrypted_circle(e2e_bot: 
     assert len(from_bot) == len(notices) and all(getattr(e, "decrypted", False) for e in from_bot)
 
     circle_room = await alice.wait_invite()
+    print(f"\nencrypted onboarding (raised limits): invited {time.monotonic() - began:.1f} s after hello")
     await alice.join(circle_room)
     await alice.sync()
     state = {e["type"]: e for e in alice.seen[circle_room]}
