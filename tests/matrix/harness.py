@@ -25,12 +25,27 @@ from bot.assemble import build_core
 from bot.core.app import Content, Core
 from bot.core.clock import SystemClock
 from bot.core.config import Config
+from bot.storage import circles as circle_store
+from bot.storage import people
 from bot.storage.database import Database
 
 from .synapse_server import RegisteredUser, SynapseServer
 
 ENCRYPTION_STATE = {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": "m.megolm.v1.aes-sha2"}}
 _CHOICE_LINE = re.compile(r"^(\d+)\. (.*)$", re.MULTILINE)
+
+
+async def circles_of(core: Core, user_ids: list[str]) -> set[int]:
+    """The circles these Matrix residents were placed in, once each is checked to have finished their
+    onboarding: "all in one circle" is ``len(...) == 1``."""
+    found = set()
+    for user_id in user_ids:
+        person = await people.by_identity(core.db, "matrix", user_id)
+        assert person is not None and person.onboarded, user_id
+        circle = await circle_store.circle_of(core.db, person.id)
+        assert circle is not None, user_id
+        found.add(circle.id)
+    return found
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "condition") -> Any:

@@ -22,11 +22,9 @@ import pytest_asyncio
 from adapters.matrix.appservice import AppserviceAdapter, registration
 from bot.assemble import build_core
 from bot.core.clock import SystemClock
-from bot.storage import circles as circle_store
-from bot.storage import people
 from bot.storage.database import Database
 
-from .harness import Bot, eventually
+from .harness import Bot, circles_of, eventually
 from .synapse_server import RegisteredUser, SynapseServer, _free_port
 from .test_default_limits import RESIDENTS, _onboard_patiently
 
@@ -102,13 +100,7 @@ async def test_eight_residents_at_once_the_bot_unthrottled_the_residents_under_d
           f"(all done {time.monotonic() - began:.1f} s); "
           f"M_LIMIT_EXCEEDED met by the bot: {as_bot.adapter.rate_limited}")
 
-    circles = set()
-    for o in outcomes:
-        person = await people.by_identity(as_bot.core.db, "matrix", o.resident.user_id)
-        assert person is not None and person.onboarded
-        circle = await circle_store.circle_of(as_bot.core.db, person.id)
-        assert circle is not None
-        circles.add(circle.id)
+    circles = await circles_of(as_bot.core, [o.resident.user_id for o in outcomes])
     assert len(circles) == 1, circles
     assert max(o.seconds for o in outcomes) <= LAST_INVITE_S, figures
     assert as_bot.adapter.rate_limited == 0  # rate_limited: false

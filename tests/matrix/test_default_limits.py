@@ -25,10 +25,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.storage import circles as circle_store
-from bot.storage import people
-
-from .harness import Bot, Resident, choice_number, eventually
+from .harness import Bot, Resident, choice_number, circles_of, eventually
 
 RESIDENTS = 8
 LAST_INVITE_S = 240.0  # DESIGN.md's target
@@ -91,13 +88,7 @@ async def test_eight_residents_at_once_under_default_limits(bot: Bot, resident, 
           f"M_LIMIT_EXCEEDED met: {bot.adapter.rate_limited}")
 
     # All in one circle, the last within the target.
-    circles = set()
-    for o in outcomes:
-        person = await people.by_identity(bot.core.db, "matrix", o.resident.user_id)
-        assert person is not None and person.onboarded
-        circle = await circle_store.circle_of(bot.core.db, person.id)
-        assert circle is not None
-        circles.add(circle.id)
+    circles = await circles_of(bot.core, [o.resident.user_id for o in outcomes])
     assert len(circles) == 1, circles
     assert max(o.seconds for o in outcomes) <= LAST_INVITE_S, figures
     assert all(o.notices_before_invite <= MAX_NOTICES_BEFORE_INVITE for o in outcomes)
