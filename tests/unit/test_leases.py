@@ -64,6 +64,15 @@ async def test_alive_workers_are_those_whose_lease_has_not_expired(db: Database)
     assert await leases.alive_workers(db, T0 + timedelta(seconds=20)) == ["b"]
 
 
+async def test_claim_turns_are_not_leases_to_list(db: Database) -> None:
+    """On PostgreSQL the claims take turns on a row of ``leases`` (no holder, no time): ``voisinage
+    status`` lists the leases, and must not trip on it."""
+    await leases.acquire(db, "intake:telegram", "a", T0, TTL)
+    async with db.transaction():
+        await leases.take_turn(db, "inbox")
+    assert [lease.name for lease in await leases.all_leases(db)] == ["intake:telegram"]
+
+
 async def test_two_connections_share_one_send_budget(database: str) -> None:
     """Two workers (two connections to one database) asking for slots at the same moment get slots one
     interval apart, never the same: the platform's rate is one budget, not one per worker."""
