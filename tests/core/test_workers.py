@@ -1,5 +1,6 @@
-"""Two workers on one database (issue 16): two Cores, each with its own connection to one SQLite file
-in WAL mode, behave as two `voisinage run` processes would (the failover test uses real processes:
+"""Two workers on one database (issue 16): two Cores, each with its own connection to one database (an
+SQLite file in WAL mode, or PostgreSQL, where their statements truly run at once), behave as two
+`voisinage run` processes would (the failover test uses real processes:
 ``test_worker_failover.py``)."""
 
 from __future__ import annotations
