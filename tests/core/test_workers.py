@@ -342,8 +342,9 @@ async def test_two_workers_claiming_at_once_many_times_never_share_an_event_and_
 async def test_two_workers_claiming_outbox_items_at_once_never_send_one_twice_nor_overlap_in_a_chat(
     two: tuple[Core, Core],
 ) -> None:
-    """The outbox claim's rule "not while another worker sends an earlier message to this chat" is a
-    check then a write: on PostgreSQL two workers could both pass it unless their claims take turns."""
+    """Many claims at once, in shuffled order: no item claimed twice, and none while another worker
+    sends an earlier message to its chat (that rule is a check then a write: the next test makes its
+    race certain, which timing alone here rarely hits)."""
     a, b = two
     for core in (a, b):
         core.attach(Recorder(core.worker_id, []))  # type: ignore[arg-type]
@@ -379,3 +380,26 @@ async def test_two_workers_claiming_outbox_items_at_once_never_send_one_twice_no
     await asyncio.gather(work(a), work(b))
     assert sorted(claimed) == sorted(chat_of), "every item claimed exactly once"
     assert await a.db.scalar("SELECT COUNT(*) FROM outbox WHERE status != 'sent'") == 0
+
+
+async def test_a_claim_made_while_another_workers_claim_is_uncommitted_waits_for_it_and_sees_it(
+    two: tuple[Core, Core],
+) -> None:
+    """The race itself, made certain: worker a has claimed a chat's first message but not committed yet
+    when worker b claims the second. Under READ COMMITTED b's check would see the first still 'pending'
+    and pass; b's claim must wait for a's turn to end, then see the first 'sending' and refuse."""
+    a, b = two
+    b.attach(Recorder("b", []))  # type: ignore[arg-type]
+    async with a.db.transaction():
+        for n in range(2):
+            await outbox.add(a.db, "rec", "message", "c", Outgoing("rec", "c", Localized(f"n{n}")).to_json(),
+                             a.clock.now())
+    first, second = [r[0] for r in await a.db.fetchall("SELECT id FROM outbox ORDER BY id")]
+    async with a.db.transaction():
+        await leases.take_turn(a.db, "outbox:rec")
+        assert await outbox.claim(a.db, [first], a.clock.now(), worker=a.worker_id) == {first}
+        b_claims = asyncio.create_task(b.delivery.claims("rec").claim(second))
+        await asyncio.sleep(0.3)
+        assert not b_claims.done(), "b's claim should wait for a's to commit"
+    assert await b_claims is False
+    assert await a.db.scalar("SELECT status FROM outbox WHERE id = ?", (second,)) == "pending"
