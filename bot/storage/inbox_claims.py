@@ -23,12 +23,17 @@ from bot.storage.leases import stamp, take_turn
 
 CLAIM_TTL = timedelta(seconds=30)
 
+# The rows are picked once, in a CTE, then updated. On PostgreSQL a LIMIT inside ``WHERE id IN (SELECT
+# … LIMIT ? FOR UPDATE SKIP LOCKED)`` may be re-scanned by the plan (a semi-join), and each scan picks
+# other rows: one claim took every waiting event. A MATERIALIZED CTE is evaluated exactly once.
 _CLAIM = (
-    "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE status = 'new' AND id IN ("
+    "WITH picked AS {materialized}("
     " SELECT i.id FROM inbox i WHERE i.status = 'new' AND NOT EXISTS ("
     "  SELECT 1 FROM inbox e WHERE e.chat = i.chat AND e.status = 'new' AND e.claimed_by IS NOT NULL"
     "  AND e.claimed_by <> ? AND e.claimed_until >= ?)"
-    " ORDER BY i.id LIMIT ?{lock}) RETURNING id, event"
+    " ORDER BY i.id LIMIT ?{lock}) "
+    "UPDATE inbox SET claimed_by = ?, claimed_until = ? WHERE status = 'new' AND id IN (SELECT id FROM picked) "
+    "RETURNING id, event"
 )
 
 
@@ -37,12 +42,12 @@ async def claim(db: Database, worker: str, now: datetime, limit: int = 500) -> l
     oldest first. Claims are taken one worker at a time (``take_turn``), so two workers never both
     find a chat free; on PostgreSQL the rows are also taken ``FOR UPDATE SKIP LOCKED``: rows a
     handling transaction holds are passed over instead of waited for."""
-    lock = " FOR UPDATE SKIP LOCKED" if db.engine == "postgresql" else ""
+    postgresql = db.engine == "postgresql"
+    sql = _CLAIM.format(materialized="MATERIALIZED " if postgresql else "",
+                        lock=" FOR UPDATE OF i SKIP LOCKED" if postgresql else "")
     async with db.transaction():
         await take_turn(db, "inbox")
-        rows = await db.fetchall(
-            _CLAIM.format(lock=lock), (worker, stamp(now + CLAIM_TTL), worker, stamp(now), limit),
-        )
+        rows = await db.fetchall(sql, (worker, stamp(now), limit, worker, stamp(now + CLAIM_TTL)))
     return await inbox.read_rows(db, rows)
 
 

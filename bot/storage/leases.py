@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from bot.storage.database import Database
 
 WORKER_PREFIX = "worker:"
+TURN_PREFIX = "turn:"
 
 
 def stamp(moment: datetime) -> str:
@@ -71,10 +72,12 @@ async def alive_workers(db: Database, now: datetime) -> list[str]:
 
 
 async def all_leases(db: Database) -> list[Lease]:
-    """Every lease, expired or not (``voisinage status``); not the turns' rows (``take_turn``), which
-    are row locks with no holder."""
-    rows = await db.fetchall_alone("SELECT name, holder, expires_at, acquired_at FROM leases "
-                                   "WHERE name NOT LIKE 'turn:%' ORDER BY name")
+    """Every lease, expired or not (``voisinage status``); not the claim turns (``take_turn``'s rows,
+    which hold no one and no time)."""
+    rows = await db.fetchall_alone(
+        "SELECT name, holder, expires_at, acquired_at FROM leases WHERE name NOT LIKE ? ORDER BY name",
+        (TURN_PREFIX + "%",),
+    )
     return [Lease(r[0], r[1], datetime.fromisoformat(r[2]), datetime.fromisoformat(r[3])) for r in rows]
 
 
@@ -93,5 +96,5 @@ async def take_turn(db: Database, name: str) -> None:
     await db.execute(
         "INSERT INTO leases (name, holder, expires_at, acquired_at) VALUES (?, '', '', '') "
         "ON CONFLICT (name) DO UPDATE SET holder = leases.holder",
-        ("turn:" + name,),
+        (TURN_PREFIX + name,),
     )

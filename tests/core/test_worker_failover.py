@@ -3,8 +3,8 @@ kill -9 one of them mid-way. The other finishes the fan-out: nothing is sent twi
 except the sends the dead worker had in flight (marked "may have arrived", as after any crash), and the
 intake (the Telegram poller's lease) moves to the survivor within 30 s.
 
-``database_url`` is the engine: a SQLite file today; once PostgreSQL is merged, a fixture returning a
-``postgresql://`` URL runs the same test there.
+``database_url`` is the engine: a SQLite file, and a fresh database on the session's embedded PostgreSQL
+(``tests.engines.SERVER``), which the worker processes reach by its URL, each with its own connection.
 """
 
 from __future__ import annotations
@@ -16,22 +16,29 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.storage import outbox
 from bot.storage.database import Database
+from tests.engines import ENGINES, SERVER
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 1000
 IN_FLIGHT = 4  # TelegramLikeFile's sends in flight
 
 
-@pytest.fixture(params=["sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+@pytest.fixture(params=ENGINES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Where the workers' shared database lives, per engine."""
-    return str(tmp_path / "shared.sqlite3")
+    if request.param == "sqlite":
+        yield str(tmp_path / "shared.sqlite3")
+        return
+    url = asyncio.run(SERVER.fresh())
+    yield url
+    asyncio.run(SERVER.drop(url))
 
 
 def spawn(*args: str) -> subprocess.Popen:
@@ -93,6 +100,7 @@ def test_kill_9_one_of_two_workers_mid_fanout(tmp_path: Path, database_url: str)
                 w.communicate(timeout=30)
 
     took_over = min(float(at) for pid, at in lines(intake_log) if int(pid) == survivor.pid and float(at) > killed_at)
+    print(f"intake moved to the survivor {took_over - killed_at:.1f} s after the kill")  # shown with -s
     assert took_over - killed_at < 30, f"intake moved after {took_over - killed_at:.1f} s"
     holders_at = Counter(int(pid) for pid, at in lines(intake_log))
     assert set(holders_at) <= {victim.pid, survivor.pid}

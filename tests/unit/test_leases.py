@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -15,11 +14,14 @@ T0 = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 TTL = timedelta(seconds=15)
 
 
+pytestmark = pytest.mark.both_engines
+
+
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "leases.sqlite3")
-    yield database
-    await database.close()
+async def db(database: str) -> AsyncIterator[Database]:
+    opened = await Database.open(database)
+    yield opened
+    await opened.close()
 
 
 async def test_a_free_lease_is_taken_and_a_held_one_is_refused(db: Database) -> None:
@@ -62,11 +64,20 @@ async def test_alive_workers_are_those_whose_lease_has_not_expired(db: Database)
     assert await leases.alive_workers(db, T0 + timedelta(seconds=20)) == ["b"]
 
 
-async def test_two_connections_share_one_send_budget(tmp_path: Path) -> None:
-    """Two workers (two connections to one file) asking for slots at the same moment get slots one
+async def test_claim_turns_are_not_leases_to_list(db: Database) -> None:
+    """On PostgreSQL the claims take turns on a row of ``leases`` (no holder, no time): ``voisinage
+    status`` lists the leases, and must not trip on it."""
+    await leases.acquire(db, "intake:telegram", "a", T0, TTL)
+    async with db.transaction():
+        await leases.take_turn(db, "inbox")
+    assert [lease.name for lease in await leases.all_leases(db)] == ["intake:telegram"]
+
+
+async def test_two_connections_share_one_send_budget(database: str) -> None:
+    """Two workers (two connections to one database) asking for slots at the same moment get slots one
     interval apart, never the same: the platform's rate is one budget, not one per worker."""
-    first = await Database.open(tmp_path / "budget.sqlite3")
-    second = await Database.open(tmp_path / "budget.sqlite3")
+    first = await Database.open(database)
+    second = await Database.open(database)
     try:
         slots = []
         for i in range(6):
