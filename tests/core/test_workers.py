@@ -87,7 +87,8 @@ async def test_two_workers_share_the_inbox_in_order_per_chat_and_once_each(
     for chat in {c for _, c, _ in handled}:
         sequence = [seq for _, c, seq in handled if c == chat]
         assert sequence == sorted(sequence), f"{chat} out of order: {sequence}"
-    assert {w for w, _, _ in handled} == {"a", "b"}, "both workers should have handled some chats"
+    # Which worker handles what is up to timing (one may take every turn): not asserted. That any worker
+    # may handle any chat is shown deterministically by the takeover test below.
     assert await a.db.scalar("SELECT COUNT(*) FROM inbox WHERE status = 'done'") == 60
 
 
@@ -163,7 +164,6 @@ async def test_two_workers_never_send_an_item_twice_and_keep_each_chats_order(tw
     await asyncio.gather(drain(a), drain(b))
     keys = [key for *_, key in log]
     assert len(keys) == len(set(keys)) == 80, "every item sent, none twice"
-    assert {w for w, *_ in log} == {"a", "b"}
     assert await a.db.scalar("SELECT COUNT(*) FROM outbox WHERE status != 'sent'") == 0
     for chat in range(10):
         texts = [text for _, c, text, _ in log if c == f"c{chat}"]
@@ -333,7 +333,7 @@ async def test_two_workers_claiming_at_once_many_times_never_share_an_event_and_
     await asyncio.gather(work(a), work(b))
     assert sorted(claimed) == sorted(ids), "every event claimed exactly once"
     assert sorted(handled) == sorted(ids)
-    assert claimers == {a.worker_id, b.worker_id}
+    assert claimers <= {a.worker_id, b.worker_id}  # who claims what is up to timing: not asserted further
     for chat in set(ids.values()):
         of_chat = [i for i in handled if ids[i] == chat]
         assert of_chat == sorted(of_chat), f"{chat} handled out of order"
