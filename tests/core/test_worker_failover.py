@@ -47,7 +47,12 @@ def spawn(*args: str) -> subprocess.Popen:
 
 
 def lines(path: Path) -> list[list[str]]:
-    return [line.split("\t") for line in path.read_text().splitlines()] if path.exists() else []
+    """The complete lines two workers appended so far: one still being written is read next time
+    (reading it half-written made a run fail with an IndexError)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    return [line.split("\t") for line in text[: text.rfind("\n") + 1].splitlines()]
 
 
 async def outbox_state(url: str) -> dict[str, int]:
