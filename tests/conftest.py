@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.storage.database import Database
 from tests.engines import SERVER, engines_for, new_database
 
 
@@ -47,6 +48,14 @@ async def database(engine: str, tmp_path: Path) -> AsyncIterator[str]:
     yield target
     if engine == "postgresql":
         await SERVER.drop(target)
+
+
+@pytest.fixture
+async def db(database: str) -> AsyncIterator[Database]:
+    """That database, opened (and migrated): for storage tests that speak SQL to one engine at a time."""
+    opened = await Database.open(database)
+    yield opened
+    await opened.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,13 +14,6 @@ TTL = timedelta(seconds=15)
 
 
 pytestmark = pytest.mark.both_engines
-
-
-@pytest.fixture
-async def db(database: str) -> AsyncIterator[Database]:
-    opened = await Database.open(database)
-    yield opened
-    await opened.close()
 
 
 async def test_a_free_lease_is_taken_and_a_held_one_is_refused(db: Database) -> None:

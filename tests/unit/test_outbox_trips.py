@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -12,13 +11,6 @@ from bot.storage import outbox
 from bot.storage.database import Database
 
 pytestmark = pytest.mark.both_engines
-
-
-@pytest.fixture
-async def db(database: str) -> AsyncIterator[Database]:
-    opened = await Database.open(database)
-    yield opened
-    await opened.close()
 
 
 async def _queue(db: Database, chat_id: str, clock: FakeClock, dedupe_key: str | None = None) -> bool:
