@@ -18,7 +18,10 @@ from bot.storage import conversations
 from bot.storage.conversations import Conversation
 
 #: Wrong answers closer together than this are one burst, answered once (see ``StepFlow.again``).
-FLOOD_WINDOW = timedelta(seconds=15)
+#: Short on purpose: nobody reads a reminder and types a new answer in under 5 s, while a resident
+#: who does (after 6, 8, 12 s) must never meet silence. It was 15 s, and a quick second try went
+#: unanswered.
+FLOOD_WINDOW = timedelta(seconds=5)
 MISSED = "missed_at"  # in a conversation's data: when the last wrong answer came
 #: A second press of the same button this soon after ticking it is a double tap, not "take it off".
 DOUBLE_TAP = timedelta(seconds=3)

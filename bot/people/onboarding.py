@@ -423,6 +423,10 @@ async def start(ctx: Context) -> None:
         return  # already on the way: the question waiting is asked again (``Core._back_to_question``)
     if not await ctx.core.hooks.gates_pass(ctx, "start"):
         return
+    lang = _language_from_text(typed(ctx.body) or "")
+    if lang in LANGUAGES and lang != ctx.t.lang:  # "hello" as a first message: the opening in English
+        await people.update(ctx.db, ctx.person.id, language=lang)
+        ctx.t = ctx.core.translator(lang)
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
     code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
     await flow.begin(ctx, "consent", start_code=code[:64], mode="join")

@@ -46,6 +46,17 @@ async def test_a_flood_of_wrong_answers_gets_one_reminder_then_the_bot_waits(hoo
     assert "Dans quel quartier" in out[0].text
 
 
+async def test_a_second_try_after_reading_the_reminder_is_always_answered(hood: Neighbours) -> None:
+    """Reproduces: a resident read "not found", typed another try 8 s later, and met silence (answers
+    within 15 s of a wrong one counted as a flood). Only a burst faster than anyone reads is silenced."""
+    await at_consent(hood, "eve")
+    await hood.press("eve", "Oui, d'accord")
+    for typed_ in ("cooking and walks", "continue", "no thanks"):
+        hood.clock.advance(seconds=6)
+        out = await hood.say("eve", typed_)
+        assert len(out) == 1 and "Dans quel quartier" in out[0].text, typed_
+
+
 async def test_not_understood_and_the_question_are_one_message(hood: Neighbours) -> None:
     await at_consent(hood, "bea")
     out = await hood.say("bea", "peut-être")

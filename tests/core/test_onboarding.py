@@ -68,6 +68,18 @@ async def test_the_platform_locale_chooses_the_first_language(hood: Neighbours) 
     assert out[0].text.startswith("Hello!") and out[0].choices[-1].label == "Français"
 
 
+async def test_a_first_message_in_the_other_language_opens_in_that_language(hood: Neighbours) -> None:
+    """Reproduces: "hello" as a resident's very first message opened the conversation in French (only
+    a greeting at the consent question switched); and "bonjour" on an English phone stays French."""
+    out = await hood.say("ugo", "hello")
+    assert len(out) == 1 and out[0].text.startswith("Hello!") and out[0].choices[-1].label == "Français"
+    assert (await person(hood, "ugo")).language == "en"
+    out = await hood.say("ida", "Bonjour !", lang="en")
+    assert out[0].text.startswith("Bonjour !") and out[0].choices[-1].label == "English"
+    out = await hood.say("lea", "salut les voisins")  # not a greeting word alone: the platform's language
+    assert out[0].text.startswith("Bonjour !")
+
+
 async def test_english_onboarding_speaks_english(hood: Neighbours) -> None:
     await hood.join("bob", lang="en")
     texts = hood.texts("bob")
