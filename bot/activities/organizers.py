@@ -7,7 +7,7 @@ trusted (publishes without the queue) or reject with a button. The applicant is 
 
 from __future__ import annotations
 
-from bot.core import roles
+from bot.core import answers, roles
 from bot.core.chat import Body
 from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized
@@ -103,7 +103,7 @@ class OrganizerFlow(StepFlow):
     async def on_places(self, ctx: Context, conv: Conversation, body: Body) -> None:
         value, text = picked(body), typed(body)
         chosen: list[str] = conv.data.setdefault("places", [])
-        if value == "done" and chosen:
+        if chosen and (value == "done" or (text and _means_that_is_all(ctx, text))):
             await self.goto(ctx, conv, "contact")
             return
         if value == "clear":
@@ -112,23 +112,29 @@ class OrganizerFlow(StepFlow):
             if len(text) > 300:
                 await ctx.reply(ctx.t("answer-too-long", limit=300))
                 return
-            unknown = self._add_places(ctx, chosen, text)
-            if unknown:  # said with the question, in one message
-                ctx.note = ctx.t("organizer-places-unknown", words=", ".join(unknown))
+            unknown, already = self._add_places(ctx, chosen, text)
+            notes = [ctx.t("organizer-places-already", places=places_label(ctx, already))] if already else []
+            if unknown:
+                notes.append(ctx.t("organizer-places-unknown", words=", ".join(unknown)))
+            if notes:  # said with the question, in one message
+                ctx.note = Localized.join(notes)
         await self.save(ctx, conv)
         await self.ask_places(ctx, conv)
 
-    def _add_places(self, ctx: Context, chosen: list[str], text: str) -> list[str]:
-        """Each comma-separated name is matched like at onboarding; only clear matches are taken."""
-        unknown = []
+    def _add_places(self, ctx: Context, chosen: list[str], text: str) -> tuple[list[str], list[str]]:
+        """Each comma-separated name is matched like at onboarding; only clear matches are taken.
+        Returns the words not recognised and the places that were already in the list (said, so that
+        typing one's own neighbourhood again is not met with the bare question)."""
+        unknown, already = [], []
         for part in [p.strip() for p in text.split(",") if p.strip()][:MAX_PLACES]:
             match = ctx.core.content.places.match(part)
-            if match.outcome == "found" and len(chosen) < MAX_PLACES:
-                if match.places[0].id not in chosen:
-                    chosen.append(match.places[0].id)
+            if match.outcome == "found" and match.places[0].id in chosen:
+                already.append(match.places[0].id)
+            elif match.outcome == "found" and len(chosen) < MAX_PLACES:
+                chosen.append(match.places[0].id)
             else:
                 unknown.append(part[:60])
-        return unknown
+        return unknown, already
 
     async def ask_contact(self, ctx: Context, conv: Conversation) -> None:
         await ctx.reply(ctx.t("organizer-ask-contact", limit=MAX_CONTACT),
@@ -273,6 +279,15 @@ async def trust_command(ctx: Context) -> None:
     await organizers.set_trusted(ctx.db, organizer.id, not trusted_here, mine)
     key = "organizer-trusted" if not trusted_here else "organizer-untrusted"
     await ctx.reply(ctx.t(key, name=organizer.name, places=places_label(ctx, mine)))
+
+
+def _means_that_is_all(ctx: Context, text: str) -> bool:
+    """ "oui", "ok", "c'est tout", "fini", "non merci" asked "which neighbourhoods, for now: X?" all
+    mean the list is right as it is: continue (only when the list is not empty). A place's own name
+    wins over a short word that happens to look like one."""
+    if not (answers.is_finish(text) or answers.polarity(text) is not None):
+        return False
+    return ctx.core.content.places.match(text).outcome != "found"
 
 
 def install(core) -> None:

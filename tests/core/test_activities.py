@@ -127,6 +127,21 @@ async def test_organizer_application_bad_inputs_and_cancel(hood: Neighbours) -> 
     assert await hood.core.db.fetchall("SELECT * FROM organizers") == []
 
 
+async def test_organizer_places_plain_answers(hood: Neighbours) -> None:
+    """Tried as a shopkeeper: typing one's own neighbourhood again got the bare question, and "oui"
+    (the list is right) got "Je n'ai pas reconnu : oui"."""
+    await make_moderator(hood)
+    await hood.join("shop")
+    await hood.say("shop", "/organisateur")
+    await hood.say("shop", "Boulangerie Martin")
+    await hood.press("shop", "Un commerce")
+    out = await hood.say("shop", "belleville")
+    assert len(out) == 1 and out[0].text.startswith("Belleville (Paris 20e) : déjà dans la liste.")
+    out = await hood.say("shop", "oui")
+    assert len(out) == 1 and "Je n'ai pas reconnu" not in out[0].text
+    assert "Une ligne pour vous joindre" in out[0].text
+
+
 async def test_organizer_text_is_escaped_in_messages(hood: Neighbours) -> None:
     await make_moderator(hood)
     await hood.join("alice")
