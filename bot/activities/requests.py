@@ -13,7 +13,7 @@ from bot.storage.database import Database
 
 
 async def offer_pending(core, db: Database, person_id: int, place_ids: list[str] | None, now,
-                        delivery_class: int = outbox.CARE) -> int:
+                        delivery_class: int = outbox.CARE, *, asked: bool = False) -> int:
     """Send one moderator every request of their neighbourhoods still waiting, each with its buttons
     (an answer when they asked with /demandes: before the line that counts them)."""
     sent = 0
@@ -22,7 +22,7 @@ async def offer_pending(core, db: Database, person_id: int, place_ids: list[str]
         key = f"orgapp:{organizer.id}:{now.isoformat()}:{person_id}"
         sent += await core.tell(db, person_id, text, buttons, now, dedupe_key=key, delivery_class=delivery_class)
     for event, organizer in await wizard.pending_events(db, place_ids):
-        sent += await wizard.offer_event(core, db, event, organizer, person_id, now, delivery_class)
+        sent += await wizard.offer_event(core, db, event, organizer, person_id, now, delivery_class, asked_again=asked)
     return sent
 
 
@@ -32,7 +32,7 @@ async def requests_command(ctx: Context) -> None:
     if place_ids is False:
         return
     count = await offer_pending(ctx.core, ctx.db, ctx.person.id, place_ids, ctx.now,  # type: ignore[arg-type]
-                                outbox.ANSWER)
+                                outbox.ANSWER, asked=True)
     if count:
         await ctx.reply(ctx.t.plural("requests-listed", count))
     else:

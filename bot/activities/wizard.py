@@ -317,17 +317,20 @@ async def queue_for_moderators(core, db, event: Event, organizer: Organizer, now
 
 
 async def offer_event(core, db, event: Event, organizer: Organizer, moderator_id: int, now: datetime,
-                      delivery_class: int = outbox.CARE) -> int:
+                      delivery_class: int = outbox.CARE, *, asked_again: bool = False) -> int:
+    """``asked_again``: the moderator asked for it (/demandes), so it is sent even though it was
+    offered before (the earlier message may be far up the chat)."""
     def text(t) -> Localized:
         return t("event-to-moderate", organizer=organizer.name) + Localized("\n") + t(
             "event-card", title=event.title, when=announcements.when_text(core, t, event.starts_at),
             where=event.location or t("profile-none"), organizer=organizer.name) + Localized("\n") + t(
             "event-card-description", description=event.description or t("profile-none"))
 
+    key = f"evmod:{event.id}:{moderator_id}" + (f":{now.isoformat()}" if asked_again else "")
     return int(await core.tell(db, moderator_id, text,
                                lambda t: [(t("event-button-approve"), f"evmod:{event.id}:ok"),
                                           (t("event-button-reject"), f"evmod:{event.id}:no")],
-                               now, dedupe_key=f"evmod:{event.id}:{moderator_id}", delivery_class=delivery_class))
+                               now, dedupe_key=key, delivery_class=delivery_class))
 
 
 async def pending_events(db, place_ids: list[str] | None) -> list[tuple[Event, Organizer]]:

@@ -141,7 +141,7 @@ def summary(t, data: dict[str, list[int]], circles: int, where: str) -> Localize
     total = {key: sum(values) for key, values in data.items()}
     return Localized.join([
         t("stats-header", place=where, weeks=WEEKS),
-        t("stats-line-members", members=data["members"][-1], circles=circles),
+        t.plural("stats-line-members", circles, members=data["members"][-1]),
         *([t.plural("stats-line-helped", data["helped"][-1])] if data.get("helped", [0])[-1] else []),
         t("stats-line-active", now=data["active"][-1], before=data["active"][-2]),
         t("stats-line-checkins", asked=total["checkins_asked"], answered=total["checkins_answered"],

@@ -55,6 +55,19 @@ async def test_an_event_nobody_could_approve_waits_too(hood: Neighbours) -> None
     assert any("Atelier tricot" in t and "attend votre validation" in t for t in hood.texts("mona"))
 
 
+async def test_demandes_shows_an_event_already_offered_again(hood: Neighbours) -> None:
+    """Tried as a moderator: an event offered when it was submitted (far up the chat), then /demandes
+    answered "1 demande attend votre décision (ci-dessus)" with nothing shown: the offer was deduplicated."""
+    await make_moderator(hood)
+    await make_organizer(hood, trusted=False)
+    await type_event(hood, title="Dégustation")
+    assert any("Dégustation" in t for t in hood.texts("mod"))
+    hood.clock.advance(hours=3)
+    out = await hood.say("mod", "/demandes")
+    assert "Dégustation" in out[0].text and [c.label for c in out[0].choices] == ["✅ Publier", "❌ Refuser"]
+    assert "1 demande attend votre décision" in out[-1].text
+
+
 async def test_organisateur_before_joining_comes_back_after_onboarding(hood: Neighbours) -> None:
     """Before: /organisateur as a first message answered "finish joining first" and was forgotten."""
     out = await hood.say("shop", "/organisateur")
@@ -108,5 +121,5 @@ async def test_stats_count_the_neighbours_registered_by_a_helper(hood: Neighbour
     await make_moderator(hood)
     await register_jeanne(hood)
     out = await hood.say("mod", "/stats")
-    assert "Membres : 3 dans 1 cercles" in out[0].text
+    assert "Membres : 3 dans 1 cercle\n" in out[0].text
     assert "Dont 1 voisin sans téléphone, inscrit par un aidant" in out[0].text
