@@ -35,6 +35,14 @@ FOLLOWING = {"language": "consent", "consent": "place", "place": "interests", "i
              "offers": "checkins", "wants": "checkins", "checkins": None}
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}  # each in its own language, as people look for it
 _LANGUAGE_WORDS = {"fr": ("francais", "french", "fr"), "en": ("english", "anglais", "en")}
+#: At the neighbourhood question, words that ask for help rather than name a place: answered with
+#: what to type instead of "je ne trouve pas « je ne sais pas »".
+_PLACE_HELP_WORDS = frozenset({
+    "je ne sais pas", "je sais pas", "sais pas", "chais pas", "ne sais pas", "aucune idee", "je ne suis pas sur",
+    "je ne suis pas sure", "aide", "a l aide", "aidez moi", "help", "comment", "comment faire", "quoi",
+    "c est quoi", "i don t know", "i dont know", "don t know", "dont know", "dunno", "no idea", "not sure",
+    "what", "how",
+})
 
 class Onboarding(StepFlow):
     name = FLOW
@@ -129,6 +137,8 @@ class Onboarding(StepFlow):
         elif match.outcome in ("choose", "confirm"):
             conv.data["candidates"] = [p.id for p in match.places]
             await self.goto(ctx, conv, "place_pick" if match.outcome == "choose" else "place_confirm")
+        elif _asks_for_help(text):
+            await self.again(ctx, conv, ctx.t("onboarding-place-help"))
         elif answers.polarity(text) or answers.is_greeting(text) or text.strip(" .").isdigit():
             await self.again(ctx, conv, ctx.t("onboarding-place-expected"))  # "oui", "1": not a place
         else:
@@ -376,6 +386,12 @@ def _language_from_text(text: str) -> str | None:
         if word in words:
             return lang
     return answers.is_greeting(text)
+
+
+def _asks_for_help(text: str) -> bool:
+    """ "je ne sais pas", "aide ?", "comment ?", "I don't know": help wanted, not a place's name."""
+    words = " ".join("".join(c if c.isalnum() else " " for c in fold(text)).split())
+    return not words or words in _PLACE_HELP_WORDS
 
 
 def _place_from_code(ctx: Context, code: str) -> Place | None:

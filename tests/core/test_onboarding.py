@@ -80,6 +80,20 @@ async def test_a_first_message_in_the_other_language_opens_in_that_language(hood
     assert out[0].text.startswith("Bonjour !")
 
 
+async def test_not_knowing_what_to_type_for_the_neighbourhood_gets_help(hood: Neighbours) -> None:
+    """Tried as a resident: "je ne sais pas" and "aide" got "Je ne trouve pas « je ne sais pas »"."""
+    await hood.say("noe", "bonjour")
+    await hood.press("noe", "Oui, d'accord")
+    for said in ("je ne sais pas", "Aide ?"):
+        hood.clock.advance(seconds=10)
+        out = await hood.say("noe", said)
+        assert len(out) == 1 and out[0].text.startswith("Pas de souci ! Le code postal suffit"), said
+        assert "Dans quel quartier" in out[0].text and "Je ne trouve pas" not in out[0].text
+    assert (await person(hood, "noe")).place_id is None
+    out = await hood.say("noe", "75020")  # then the postal code, as suggested: the 20e's neighbourhoods
+    assert out[0].text == "Lequel est le vôtre ?" and "Belleville (Paris 20e)" in [c.label for c in out[0].choices]
+
+
 async def test_english_onboarding_speaks_english(hood: Neighbours) -> None:
     await hood.join("bob", lang="en")
     texts = hood.texts("bob")
