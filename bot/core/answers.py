@@ -22,6 +22,7 @@ Pure functions, no I/O: ``bot.core.router.as_choice`` applies them to the offere
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
@@ -86,8 +87,10 @@ CHOICE_SCORE = 85.0
 CHOICE_MARGIN = 8.0
 
 
+@lru_cache(maxsize=4096)
 def plain(text: str) -> str:
-    """Folded (no case, no accent), letters and digits only, single spaces: how answers are compared."""
+    """Folded (no case, no accent), letters and digits only, single spaces: how answers are compared.
+    Cached: the same few labels are compared with every answer to their question."""
     return " ".join(re.sub(r"[^\w]+", " ", fold(text).replace("’", "'")).replace("_", " ").split())
 
 
@@ -237,12 +240,14 @@ def yes_or_no_and(text: str) -> tuple[str, str] | None:
     tokens = plain(text).split()
     if not 2 <= len(tokens) <= 12:
         return None
-    for near in (False, True):  # the exact words first, then one typo ("ouii le voisin")
-        for size in range(min(len(tokens) - 1, 4), 0, -1):
-            head = " ".join(tokens[:size])
-            for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):
-                if head in known or (near and _near(head, known)):
-                    return meaning, " ".join(tokens[size:])
+    for size in range(min(len(tokens) - 1, 4), 0, -1):
+        head = " ".join(tokens[:size])
+        for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):
+            if head in known:
+                return meaning, " ".join(tokens[size:])
+    for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):  # one typo in a one-word yes ("ouii")
+        if len(tokens[0]) >= 3 and _near(tokens[0], known):
+            return meaning, " ".join(tokens[1:])
     return None
 
 

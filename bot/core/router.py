@@ -252,11 +252,14 @@ def _meaning(offered: list[tuple[str, str]], meaning: str) -> list[int]:
 
 def _yes_and_which(text: str, offered: list[tuple[str, str]]) -> ChoiceIn | Ambiguous | None:
     """ "oui, le voisin" where two choices mean yes: the words after the yes pick among those."""
+    meanings = [answers.choice_polarity(label, payload) for label, payload in offered]
+    if all(meanings.count(meaning) < 2 for meaning in ("yes", "no")):
+        return None  # one choice at most says yes (or no): the yes itself would have picked it
     said = answers.yes_or_no_and(text)
     if said is None:
         return None
     meaning, rest = said
-    fitting = _meaning(offered, meaning)
+    fitting = [i for i, said_so in enumerate(meanings) if said_so == meaning]
     if len(fitting) < 2:
         return None
     within = answers.fitting_words(rest, [offered[i][0] for i in fitting], in_sentence=True)
