@@ -149,7 +149,7 @@ class ConsoleAdapter(Adapter):
         for line in lines[1:]:
             self._say(f"    {line}")
         for number, choice in enumerate(message.choices, 1):
-            self._say(f"    {numbered(number, plain(choice.label))}")
+            self._say(f"    {numbered(choice.number or number, plain(choice.label))}")
         if message.attachment:
             self.exports.mkdir(parents=True, exist_ok=True)
             path = self.exports / message.attachment.filename

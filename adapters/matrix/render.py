@@ -64,7 +64,7 @@ def content(message: Outgoing) -> dict[str, str]:
     text = str(message.text)
     plain, formatted = plain_text(text), _as_html(text)
     if message.choices:
-        lines = [numbered(i, c.label) for i, c in enumerate(message.choices, 1)]
+        lines = [numbered(c.number or i, c.label) for i, c in enumerate(message.choices, 1)]
         plain += "\n\n" + "\n".join(lines)
         formatted += "<br><br>" + "<br>".join(html.escape(line, quote=False) for line in lines)
     body = {"msgtype": MSGTYPE, "body": plain, "format": "org.matrix.custom.html", "formatted_body": formatted}

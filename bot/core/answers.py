@@ -9,7 +9,12 @@ the way a person would read it:
   "pas maintenant", "yes", "sure", "not now"…) pick the choice that means yes or no, when exactly
   one does;
 - the words of a choice, or a clear part of them ("cuisine" for "🍳 Cuisine et recettes"), with
-  small typos ("fancais", "oiu").
+  small typos ("fancais", "oiu");
+- a yes or a no and the words that say which ("oui, le voisin").
+
+An answer that fits several choices ("oui" where two choices mean yes, a word in two labels, a typo
+as close to one as to another) is never guessed: ``fitting_words`` and ``choice_polarity`` say which
+fit, and the bot asks which of those was meant (``bot.core.router.Ambiguous``).
 
 Pure functions, no I/O: ``bot.core.router.as_choice`` applies them to the offered choices.
 """
@@ -17,6 +22,7 @@ Pure functions, no I/O: ``bot.core.router.as_choice`` applies them to the offere
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import DamerauLevenshtein
@@ -65,6 +71,12 @@ _COURTESY = frozenset({
     "accord", "c", "est", "ca", "really", "not", "now", "yes", "no", "of", "course", "volontiers", "avec", "plaisir",
     "madame", "monsieur", "absolument", "i", "agree", "that", "right", "je", "suis", "tres",
 })
+#: Little words around the words of a choice ("le voisin", "pour l'animateur", "the neighbour, please"):
+#: left out when the answer is read as the choice's words.
+_FILLERS = frozenset({
+    "le", "la", "les", "l", "un", "une", "du", "de", "des", "d", "au", "aux", "a", "the", "an", "my", "mon", "ma",
+    "mes", "celui", "celle", "ce", "cette", "pour", "for", "merci", "svp", "stp", "please", "thanks",
+})
 _LABEL_YES = ("oui", "yes")
 _LABEL_NO = ("non", "no", "pas")
 
@@ -75,8 +87,10 @@ CHOICE_SCORE = 85.0
 CHOICE_MARGIN = 8.0
 
 
+@lru_cache(maxsize=4096)
 def plain(text: str) -> str:
-    """Folded (no case, no accent), letters and digits only, single spaces: how answers are compared."""
+    """Folded (no case, no accent), letters and digits only, single spaces: how answers are compared.
+    Cached: the same few labels are compared with every answer to their question."""
     return " ".join(re.sub(r"[^\w]+", " ", fold(text).replace("’", "'")).replace("_", " ").split())
 
 
@@ -157,35 +171,84 @@ def numbers(text: str) -> list[int] | None:
 
 
 def by_words(text: str, labels: list[str], *, in_sentence: bool = False) -> int | None:
-    """The index of the one label the typed words stand for, or None when none or several fit.
+    """The index of the one label the typed words stand for, or None when none or several fit."""
+    found = fitting_words(text, labels, in_sentence=in_sentence)
+    return found[0] if len(found) == 1 else None
+
+
+def fitting_words(text: str, labels: list[str], *, in_sentence: bool = False) -> list[int]:
+    """Every label the typed words could stand for: one is the answer, several are a question back
+    ("which of these?") rather than a guess, none means the words name no choice.
 
     The whole label ("Oui, d'accord"), the label's words without the rest ("cuisine" in
-    "🍳 Cuisine et recettes"), or either with a small typo."""
+    "🍳 Cuisine et recettes", "voisin" in two labels), either with a small typo, or — where one
+    answer is expected (``in_sentence``) — the label within a short sentence ("english please") or
+    the label's words around little words ("le voisin")."""
     wanted = plain(text)
     if not wanted:
-        return None
+        return []
     shown = [plain(label) for label in labels]
     exact = [i for i, label in enumerate(shown) if label == wanted]
-    if len(exact) == 1:
-        return exact[0]
-    if len(wanted) >= 3:
-        padded = f" {wanted} "
-        inside = [i for i, label in enumerate(shown) if padded in f" {label} "]
-        if len(inside) == 1:
-            return inside[0]
-        # The whole label within a short sentence ("english please", "en français"), where one answer
-        # is expected (``in_sentence``): in a "pick several" list the other words matter too.
-        around = [i for i, label in enumerate(shown) if len(label) >= 4 and f" {label} " in padded]
-        if in_sentence and len(around) == 1 and len(wanted.split()) <= len(shown[around[0]].split()) + 3:
-            return around[0]
+    if exact:
+        return exact
+    found = _by_parts(wanted, shown, in_sentence)
+    if not found and in_sentence:
+        core = " ".join(word for word in wanted.split() if word not in _FILLERS)
+        if core and core != wanted:
+            found = _by_parts(core, shown, in_sentence)
+    return found or _fuzzy(wanted, shown)
+
+
+def _by_parts(wanted: str, shown: list[str], in_sentence: bool) -> list[int]:
+    """The labels holding the typed words, or (``in_sentence``) held in them. Several only when the
+    words say something ("prévenir", four letters or more): "les" in two labels is not an answer."""
+    if len(wanted) < 3:
+        return []
+    padded = f" {wanted} "
+    inside = [i for i, label in enumerate(shown) if padded in f" {label} "]
+    if len(inside) == 1:
+        return inside
+    # The whole label within a short sentence ("english please", "en français"), where one answer
+    # is expected (``in_sentence``): in a "pick several" list the other words matter too.
+    around = [i for i, label in enumerate(shown) if len(label) >= 4 and f" {label} " in padded]
+    if not in_sentence:
+        around = []
+    words = len(wanted.split())
+    if len(around) == 1 and words <= len(shown[around[0]].split()) + 3:
+        return around
+    if len(inside) > 1 and max(len(word) for word in wanted.split()) >= 4:
+        return inside
+    if len(around) > 1 and words <= sum(len(shown[i].split()) for i in around) + 3:
+        return around  # "cuisine ou jardin" where one answer is expected
+    return []
+
+
+def _fuzzy(wanted: str, shown: list[str]) -> list[int]:
+    """The labels typed with typos: the best, if it scores ``CHOICE_SCORE``, and every other within
+    ``CHOICE_MARGIN`` of it (a tie is not a guess)."""
     if len(wanted) < 4:
-        return None
+        return []
     scores = sorted(((_score(wanted, label), i) for i, label in enumerate(shown) if label), reverse=True)
     if not scores or scores[0][0] < CHOICE_SCORE:
+        return []
+    return [i for score, i in scores if scores[0][0] - score < CHOICE_MARGIN]
+
+
+def yes_or_no_and(text: str) -> tuple[str, str] | None:
+    """A yes or a no followed by words that may say which ("oui, le voisin" → ("yes", "le voisin")),
+    for a question where several choices mean yes; None when the answer does not start so."""
+    tokens = plain(text).split()
+    if not 2 <= len(tokens) <= 12:
         return None
-    if len(scores) > 1 and scores[0][0] - scores[1][0] < CHOICE_MARGIN:
-        return None
-    return scores[0][1]
+    for size in range(min(len(tokens) - 1, 4), 0, -1):
+        head = " ".join(tokens[:size])
+        for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):
+            if head in known:
+                return meaning, " ".join(tokens[size:])
+    for meaning, known in (("no", NO_WORDS), ("yes", YES_WORDS)):  # one typo in a one-word yes ("ouii")
+        if len(tokens[0]) >= 3 and _near(tokens[0], known):
+            return meaning, " ".join(tokens[1:])
+    return None
 
 
 def _score(wanted: str, label: str) -> float:

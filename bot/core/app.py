@@ -38,7 +38,7 @@ from bot.core.i18n import Catalogues, Localized, Translator
 from bot.core.interests import TopicList
 from bot.core.pacing import Pacer
 from bot.core.places import PlaceIndex, load_places
-from bot.core.router import ChoicesIn, Command, Context, Router, as_choice, parse_flow_payload
+from bot.core.router import Ambiguous, ChoicesIn, Command, Context, Router, as_choice, parse_flow_payload
 from bot.core.scheduler import Scheduler
 from bot.core.workers import wall_now, worker_identity
 from bot.storage import circles as circle_store
@@ -99,6 +99,7 @@ class Core:
         self.counters = Counters()  # what /metrics shows
         self.transports: dict[str, Transport] = {}
         self._hinted: dict[int, datetime] = {}  # when each member last wrote outside any question
+        self._narrowed: dict[int, tuple[str, datetime]] = {}  # each person's last ambiguous answer, and when
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
@@ -240,6 +241,9 @@ class Core:
             if isinstance(picked, int):
                 await self._number_out_of_range(ctx, picked, offered)
                 return
+            if isinstance(picked, Ambiguous):
+                await self._which_of(ctx, body.text, picked, offered)
+                return
             body = picked or body
         ctx.body = body
         await self._route_private(ctx, body)
@@ -255,6 +259,26 @@ class Core:
                 await flow.again(ctx, conv, ctx.t("choice-number-range", max=top))
                 return
         await ctx.reply(ctx.t("choice-number-range", max=top), offered)
+
+    async def _which_of(self, ctx: Context, text: str, found: Ambiguous, offered: list[tuple[str, str]]) -> None:
+        """An answer that fits several choices ("oui" where two mean yes) is never guessed, nor "not
+        understood": what was understood and only the choices it fits, with the numbers they have in
+        the question. The question stays the one answered (``keep_choices``): a button, any of its
+        numbers, its words. Nothing is decided or stored; the same words again within ``HINT_WINDOW``
+        (a flood) are not asked about twice."""
+        said = answers.plain(text)
+        last = self._narrowed.get(ctx.person.id)
+        self._narrowed[ctx.person.id] = (said, ctx.now)
+        if len(self._narrowed) > 10_000:  # only recent bursts matter
+            self._narrowed = {p: s for p, s in self._narrowed.items() if ctx.now - s[1] < HINT_WINDOW}
+        if last is not None and last[0] == said and timedelta(0) <= ctx.now - last[1] < HINT_WINDOW:
+            return
+        if found.meaning in ("yes", "no"):
+            question = ctx.t(f"choice-which-{found.meaning}")
+        else:
+            question = ctx.t("choice-which-words", typed=" ".join(text.split())[:40])
+        await ctx.reply(question, [offered[i] for i in found.fits], numbers=[i + 1 for i in found.fits],
+                        keep_choices=True)
 
     async def _first_contact(self, event: Incoming, now: datetime) -> Person:
         """Someone writes for the first time: a person row holds their conversation from here on.
@@ -427,12 +451,14 @@ class Core:
         keep_choices: bool = False,
         not_before: datetime | None = None,
         delivery_class: int = outbox.ANSWER,
+        numbers: Sequence[int] = (),
     ) -> bool:
         """Queue one message; ``not_before`` holds it until then (a check-in message at night waits for
-        the morning) without holding back the chat's other messages. ``delivery_class``
+        the morning) without holding back the chat's other messages. ``numbers``: the numbers the choices
+        have in the question they are part of (``Choice.number``), when only some are shown. ``delivery_class``
         (``bot.storage.outbox``): an answer to what someone just did unless the caller says otherwise;
         care and bulk are said where they are decided."""
-        message = Outgoing(platform, chat_id, text, tuple(_choices(choices)), kind=kind)  # type: ignore[arg-type]
+        message = Outgoing(platform, chat_id, text, tuple(_choices(choices, numbers)), kind=kind)  # type: ignore[arg-type]
         queued = await outbox.add(
             db, platform, "message", chat_id, message.to_json(), now, dedupe_key, not_before,
             delivery_class=delivery_class,
@@ -606,5 +632,6 @@ class Core:
                 log.exception("the dispatcher could not claim events; trying again")
 
 
-def _choices(choices: ChoiceList) -> list[Choice]:
-    return [Choice(str(label), payload) for label, payload in choices]
+def _choices(choices: ChoiceList, numbers: Sequence[int] = ()) -> list[Choice]:
+    shown = list(numbers) or [0] * len(choices)
+    return [Choice(str(label), payload, number) for (label, payload), number in zip(choices, shown, strict=True)]

@@ -149,10 +149,16 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Choice:
-    """A button. ``payload`` travels back in ``ChoiceIn``; it must stay under 64 bytes (Telegram)."""
+    """A button. ``payload`` travels back in ``ChoiceIn``; it must stay under 64 bytes (Telegram).
+
+    ``number``: the number the choice has in the question it belongs to, when this message shows
+    only some of that question's choices ("which of these?" after an ambiguous answer): platforms
+    without buttons show it instead of the choice's place here, so "2" still means choice 2.
+    0: its place in this message."""
 
     label: str
     payload: str
+    number: int = 0
 
     def __post_init__(self) -> None:
         if len(self.payload.encode()) > 64:
@@ -187,7 +193,7 @@ class Outgoing:
             "platform": self.platform,
             "chat_id": self.chat_id,
             "text": str(self.text),
-            "choices": [[c.label, c.payload] for c in self.choices],
+            "choices": [[c.label, c.payload, *([c.number] if c.number else [])] for c in self.choices],
             "kind": self.kind,
         }
         if not isinstance(self.text, Localized):
@@ -208,7 +214,7 @@ class Outgoing:
             platform=data["platform"],
             chat_id=data["chat_id"],
             text=_text_from(data),
-            choices=tuple(Choice(label, payload) for label, payload in data["choices"]),
+            choices=tuple(Choice(*choice) for choice in data["choices"]),
             attachment=Attachment(att["filename"], att["mime_type"], base64.b64decode(att["data"])) if att else None,
             kind=data.get("kind", "notice"),
         )

@@ -12,7 +12,7 @@ A mistyped command gets a "did you mean" from rapidfuzz over every name and alia
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -63,17 +63,18 @@ class Context:
 
     async def reply(
         self, text: Localized, choices: tuple[tuple[str, str], ...] | list[tuple[str, str]] = (), *,
-        keep_choices: bool = False,
+        keep_choices: bool = False, numbers: Sequence[int] = (),
     ) -> None:
         """Answer in the chat the event came from, through the outbox, after the pending ``note``: an
         answer, served before care and bulk (``bot.storage.outbox.ANSWER``).
 
         ``keep_choices``: a short answer without buttons that leaves the choices offered before still
-        answerable by number (a tick acknowledged in a "pick several" list)."""
+        answerable by number (a tick acknowledged in a "pick several" list). ``numbers``: the numbers the
+        choices have in the question they belong to, when only some of it are shown."""
         if self.note is not None:
             text, self.note = self.note + Localized("\n\n") + text, None
         await self.core.queue_message(self.db, self.address.platform, self.address.chat_id, text, choices, self.now,
-                                      keep_choices=keep_choices, delivery_class=outbox.ANSWER)
+                                      keep_choices=keep_choices, delivery_class=outbox.ANSWER, numbers=numbers)
 
     async def tell(
         self,
@@ -195,14 +196,28 @@ class TypedChoice(ChoiceIn):
     number typed twice never unticks silently."""
 
 
-def as_choice(text: str, offered: list[tuple[str, str]], multi: bool = False) -> ChoiceIn | ChoicesIn | int | None:
+@dataclass(frozen=True)
+class Ambiguous:
+    """A typed answer that fits several of the offered choices ("oui" where two choices mean yes):
+    their places in the list (from 0, in the list's order), and what was understood — "yes", "no",
+    or None for the words of the choices. The bot asks which was meant; nothing is decided."""
+
+    fits: tuple[int, ...]
+    meaning: str | None = None
+
+
+def as_choice(
+    text: str, offered: list[tuple[str, str]], multi: bool = False,
+) -> ChoiceIn | ChoicesIn | Ambiguous | int | None:
     """On platforms without buttons choices are numbered lines; people also type words. See
     ``bot.core.answers``: a number, several numbers on a "pick several" question, yes or no, the
     words of a choice or a clear part of them, with small typos.
 
-    Returns the choice(s), or the number of choices when a number outside them was typed (so the answer
-    can say "between 1 and N"), or None when the text is not a pick at all. ``multi``: the choices are a
-    "pick several" list whose last choice is "continue" (see ``Router.many``).
+    Returns the choice(s); ``Ambiguous`` when the answer fits several choices of a one-answer
+    question; the number of choices when a number outside them was typed (so the answer can say
+    "between 1 and N"); or None when the text is not a pick at all. ``multi``: the choices are a
+    "pick several" list whose last choice is "continue" (see ``Router.many``): there the words go to
+    the question's own matching (which may tick several), never to a question back.
     """
     if not offered or len(text) > 200:
         return None
@@ -213,19 +228,44 @@ def as_choice(text: str, offered: list[tuple[str, str]], multi: bool = False) ->
     if several is not None:
         return several
     labels = [label for label, _ in offered]
-    index = answers.by_words(text, labels, in_sentence=not multi)
-    if index is not None:
-        return TypedChoice(offered[index][1])
+    fits = answers.fitting_words(text, labels, in_sentence=not multi)
+    if len(fits) == 1:
+        return TypedChoice(offered[fits[0]][1])
     meaning = answers.polarity(text)
     if meaning is not None:
         if multi and meaning == "no":
             return TypedChoice(offered[-1][1])
-        fitting = [p for label, p in offered if answers.choice_polarity(label, p) == meaning]
+        fitting = _meaning(offered, meaning)
         if len(fitting) == 1:
-            return TypedChoice(fitting[0])
-    if multi and answers.is_finish(text):
-        return TypedChoice(offered[-1][1])
-    return None
+            return TypedChoice(offered[fitting[0]][1])
+        if len(fitting) > 1 and not multi:
+            return Ambiguous(tuple(fitting), meaning)
+    if multi:
+        return TypedChoice(offered[-1][1]) if answers.is_finish(text) else None
+    return _yes_and_which(text, offered) or (Ambiguous(tuple(sorted(fits))) if fits else None)
+
+
+def _meaning(offered: list[tuple[str, str]], meaning: str) -> list[int]:
+    """The places of the choices that mean yes (or no)."""
+    return [i for i, (label, payload) in enumerate(offered) if answers.choice_polarity(label, payload) == meaning]
+
+
+def _yes_and_which(text: str, offered: list[tuple[str, str]]) -> ChoiceIn | Ambiguous | None:
+    """ "oui, le voisin" where two choices mean yes: the words after the yes pick among those."""
+    meanings = [answers.choice_polarity(label, payload) for label, payload in offered]
+    if all(meanings.count(meaning) < 2 for meaning in ("yes", "no")):
+        return None  # one choice at most says yes (or no): the yes itself would have picked it
+    said = answers.yes_or_no_and(text)
+    if said is None:
+        return None
+    meaning, rest = said
+    fitting = [i for i, said_so in enumerate(meanings) if said_so == meaning]
+    if len(fitting) < 2:
+        return None
+    within = answers.fitting_words(rest, [offered[i][0] for i in fitting], in_sentence=True)
+    if len(within) == 1:
+        return TypedChoice(offered[fitting[within[0]]][1])
+    return Ambiguous(tuple(sorted(fitting[i] for i in within)), meaning) if within else None
 
 
 def _several(text: str, offered: list[tuple[str, str]], multi: bool) -> ChoicesIn | int | None:

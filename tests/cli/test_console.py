@@ -37,6 +37,17 @@ def test_two_neighbours_meet_and_talk(tmp_path: Path) -> None:
     assert "alice: Bonjour Bob  (vu par bob)" in out
 
 
+def test_oui_at_a_question_with_two_yes_choices_asks_which(tmp_path: Path) -> None:
+    """ "oui" at the check-in question fits two choices: asked which, never "not understood"."""
+    out = run_console(tmp_path, ["bonjour", "oui", "belleville", "2, 5", "fini", "oui", "2"])
+    asked = out.split("alice@bot> oui\n")[-1].split("alice@bot>")[0]
+    assert asked.splitlines() == ["[bot → alice] Oui — lequel de ces choix ?",
+                                  "    1. Oui, prévenir l'animateur du cercle",
+                                  "    2. Oui, prévenir un voisin que je choisis"]
+    assert "pas bien compris" not in out
+    assert "[bot → alice] Quel voisin prévenir ?" in out.split("alice@bot> 2\n")[-1]
+
+
 def test_a_restart_keeps_people_rooms_and_unfinished_onboarding(tmp_path: Path) -> None:
     run_console(tmp_path, [*ALICE, "/as carol", "/start", "3", "1"])
     out = run_console(tmp_path, ["/as carol", "charonne", "/as alice", "/room", "Toujours là"])

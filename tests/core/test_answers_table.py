@@ -228,13 +228,16 @@ async def test_interests_question(hood: Neighbours) -> None:
 
 CHECKINS: list[Row] = [
     ("fr", "1", "contact"), ("fr", "2", "host"), ("fr", "3", "no"), ("fr", "non", "no"), ("fr", "non merci", "no"),
-    ("fr", "animateur", "host"), ("fr", "un voisin", "contact"), ("fr", "oui", "again"), ("en", "no", "no"),
-    ("en", "host", "host"), ("en", "neighbour", "contact"), ("en", "yes", "again"), ("fr", "4", "again"),
+    ("fr", "animateur", "host"), ("fr", "un voisin", "contact"), ("fr", "oui", "which"), ("en", "no", "no"),
+    ("en", "host", "host"), ("en", "neighbour", "contact"), ("en", "yes", "which"), ("fr", "4", "again"),
+    ("fr", "prévenir", "which"), ("fr", "oui, le voisin", "contact"), ("fr", "oui l'animateur", "host"),
+    ("en", "yes, the host", "host"), ("en", "tell", "which"), ("fr", "bof", "again"),
 ]
 
 
 async def test_checkins_question(hood: Neighbours) -> None:
-    """Two answers begin with "oui": a bare "oui" cannot say which, so the question comes back."""
+    """Two answers begin with "oui": a bare "oui" cannot say which, so the bot asks which of those two
+    (``test_which_of_these.py`` follows that question further)."""
     async def to(user: str, lang: str) -> None:
         await to_place(hood, user, lang)
         await hood.say(user, "belleville")
@@ -248,7 +251,9 @@ async def test_checkins_question(hood: Neighbours) -> None:
         if conv is not None and conv.step == "contact":
             return "contact"
         if conv is not None and conv.step == "checkins":
-            return "again"
+            asked = len(out) == 1 and len(out[0].choices) == 2 and "pas bien compris" not in out[0].text \
+                and "didn't quite understand" not in out[0].text
+            return "which" if asked else "again"
         return "host" if person.checkins else "no"
 
     order = [c.payload.rpartition(":")[2] for c in (await _checkins_buttons(hood))]

@@ -97,6 +97,14 @@ def test_choices_are_never_numbered_twice() -> None:
     assert "1. 1." not in out["formatted_body"]
 
 
+def test_a_narrowed_list_keeps_the_numbers_of_its_question() -> None:
+    """ "Which of these?" after an ambiguous answer: choices 1 and 2 of three stay 1 and 2, and a
+    choice shown alone keeps its number too, so the number a resident saw first still answers."""
+    out = content(Outgoing("matrix", "!r", Localized("Oui — lequel ?"), (Choice("Oui, l'animateur", "c:host", 1),
+                                                                       Choice("Oui, un voisin", "c:contact", 3))))
+    assert out["body"].endswith("\n\n1. Oui, l'animateur\n3. Oui, un voisin")
+
+
 def test_error_outcomes() -> None:
     limited = ErrorResponse("Too Many Requests", "M_LIMIT_EXCEEDED", retry_after_ms=1500)
     assert outcome(limited) == RetryLater(1.5, "M_LIMIT_EXCEEDED Too Many Requests")
