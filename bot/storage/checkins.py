@@ -143,6 +143,22 @@ async def open_for(db: Database, person_id: int) -> Checkin | None:
     return _checkin(row) if row else None
 
 
+async def latest_for(db: Database, person_id: int) -> Checkin | None:
+    """The person's most recent check-in, open or not: what a typed answer is read against."""
+    row = await db.fetchone("SELECT * FROM checkins WHERE person_id = ? ORDER BY id DESC LIMIT 1", (person_id,))
+    return _checkin(row) if row else None
+
+
+async def urgent_waiting(db: Database, answered_before: datetime) -> list[Checkin]:
+    """Check-ins whose person wrote something urgent before ``answered_before`` and has not said yet
+    whether their contact may be told. Read from the small partial index of unresolved check-ins."""
+    rows = await db.fetchall(
+        "SELECT * FROM checkins WHERE resolved_at IS NULL AND answer = 'urgent' AND answered_at <= ? ORDER BY id",
+        (to_iso(answered_before),),
+    )
+    return [_checkin(r) for r in rows]
+
+
 async def mark_reminded(db: Database, checkin_id: int, now: datetime) -> None:
     await db.execute("UPDATE checkins SET reminded_at = ? WHERE id = ?", (to_iso(now), checkin_id))
 
