@@ -91,12 +91,12 @@ def _services(path: str) -> tuple[dict[str, str], ...]:
         return tuple(tomllib.load(fh).get("service", []))
 
 
-def services_text(t: Translator, *, for_self: bool = False) -> Localized:
+def services_text(t: Translator, *, urgent: bool = False, for_self: bool = False) -> Localized:
     """The listening line, the town hall's social service… from ``content/services.toml``.
-    ``for_self``: for the person in need themself (they wrote that they fell): the emergency numbers
-    first, each with its line for them ("if you are hurt") where the file has one."""
+    ``urgent``: the emergency numbers first (someone wrote that they fell); ``for_self``: to that
+    person themself, each service with its line for them ("if you are hurt") where the file has one."""
     services = list(_services(str(CONTENT_DIR / "services.toml")))
-    if for_self:
+    if urgent or for_self:
         services.sort(key=lambda s: not s.get("emergency", False))
     lines = []
     for service in services:

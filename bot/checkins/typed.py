@@ -195,7 +195,7 @@ async def alert(core: Core, checkin: store.Checkin, subject: Person, now: dateti
     minutes = int(URGENT_WAIT.total_seconds() // 60)
 
     def text(t: Translator) -> Localized:
-        return t(key, name=name or t("someone"), minutes=minutes, services=services_text(t))
+        return t(key, name=name or t("someone"), minutes=minutes, services=services_text(t, urgent=True))
 
     def choices(t: Translator) -> list[tuple[str, str]]:
         return [(t("checkin-button-ok"), payload("ok", checkin.id)),
