@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from rapidfuzz import process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.core.scheduler import IsDue, daily_at
@@ -334,6 +336,21 @@ _FORGIVING = frozenset({"fatiguee", "fatigue", "epuisee", "deprimee", "hopital",
                         "emergency", "exhausted", "depressed", "vacances", "absente"})
 
 
+def _index() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Every term by its first word: a message is read in one pass over its words."""
+    index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for meaning, lists in (("urgent", _URGENT), ("not_fine", _NOT_FINE), ("away", _AWAY)):
+        for terms in lists.values():
+            for term in terms:
+                parts = tuple(term.split())
+                index.setdefault(parts[0], []).append((meaning, parts))
+    return index
+
+
+_INDEX = _index()
+_CARE_ORDER = ("urgent", "not_fine", "away")
+
+
 def typed_meaning(text: str) -> Meaning:
     """What a private message means as an answer to "is everything all right?" (see above)."""
     words = _fold_words(text).split()
@@ -341,12 +358,12 @@ def typed_meaning(text: str) -> Meaning:
         return "unclear"
     rest = _without(words, _FINE_ISH)
     alone = " ".join(_without(rest, _COURTESY))
-    for meaning, lists in (("urgent", _URGENT), ("not_fine", _NOT_FINE)):
-        if any(_mentions(rest, term) for terms in lists.values() for term in terms):
-            return meaning  # type: ignore[return-value]
+    found = _meanings(rest)
+    if "urgent" in found or "not_fine" in found:
+        return "urgent" if "urgent" in found else "not_fine"
     if alone in _NO_ALONE:
         return "not_fine"
-    if not _BACK & set(rest) and any(_mentions(rest, term) for terms in _AWAY.values() for term in terms):
+    if "away" in found and not _BACK & set(rest):
         return "away"
     if len(rest) < len(words) or alone in _YES_ALONE or says_fine(text) or _starts_fine(words):
         return "fine"
@@ -355,11 +372,11 @@ def typed_meaning(text: str) -> Meaning:
 
 def _without(words: list[str], phrases: tuple[str, ...]) -> list[str]:
     """``words`` with every occurrence of these phrases taken out."""
+    starts = _split(phrases)
     out, i = [], 0
     while i < len(words):
-        for phrase in phrases:
-            parts = phrase.split()
-            if words[i:i + len(parts)] == parts:
+        for parts in starts.get(words[i], ()):
+            if tuple(words[i:i + len(parts)]) == parts:
                 i += len(parts)
                 break
         else:
@@ -368,22 +385,42 @@ def _without(words: list[str], phrases: tuple[str, ...]) -> list[str]:
     return out
 
 
-def _mentions(words: list[str], term: str) -> bool:
-    """``term`` occurs in ``words`` (a one-letter typo forgiven for the long words of ``_FORGIVING``),
-    and not just after a negation — unless the term holds the negation itself ("pas bien")."""
-    parts = term.split()
-    size = len(parts)
-    holds_negation = bool(_NEGATORS & set(parts))
-    for i in range(len(words) - size + 1):
-        window = words[i:i + size]
-        if window != parts and not (size == 1 and term in _FORGIVING and len(window[0]) >= 6
-                                    and DamerauLevenshtein.distance(window[0], term) <= 1):
-            continue
-        if words[i + size:i + size + 1] and words[i + size] in _UNLESS_NEXT.get(term, ()):
-            continue
-        if holds_negation or not _NEGATORS & set(words[max(0, i - 3):i]):
-            return True
-    return False
+@cache
+def _split(phrases: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """These phrases by their first word, longest first."""
+    starts: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(phrases, key=lambda p: -len(p.split())):
+        parts = tuple(phrase.split())
+        starts.setdefault(parts[0], []).append(parts)
+    return starts
+
+
+def _meanings(words: list[str]) -> set[str]:
+    """The meanings whose terms occur in ``words`` (a one-letter typo forgiven for the long words of
+    ``_FORGIVING``), not just after a negation — unless the term holds the negation itself ("pas
+    bien"), nor followed by what changes its sense (``_UNLESS_NEXT``)."""
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        candidates = _INDEX.get(word) or _INDEX.get(_forgiven(word) or "", [])
+        for meaning, parts in candidates:
+            size = len(parts)
+            if size > 1 and tuple(words[i:i + size]) != parts:
+                continue
+            after = words[i + size] if i + size < len(words) else ""
+            if after in _UNLESS_NEXT.get(" ".join(parts), ()):
+                continue
+            if _NEGATORS.isdisjoint(parts) and not _NEGATORS.isdisjoint(words[max(0, i - 3):i]):
+                continue
+            found.add(meaning)
+    return found
+
+
+def _forgiven(word: str) -> str | None:
+    """The long word of ``_FORGIVING`` this one is a typo of (one letter off), if any."""
+    if len(word) < 6:
+        return None
+    found = process.extractOne(word, _FORGIVING, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+    return found[0] if found else None
 
 
 def _starts_fine(words: list[str]) -> bool:
