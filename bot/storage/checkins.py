@@ -41,6 +41,8 @@ class Checkin:
     helper_id: int | None
     asked_at: str
     reminded_at: str | None
+    # fine | chat | away | stop | seen | active | off, and from a typed answer (bot.checkins.typed): wrote (said
+    # nothing of how they are), urgent (asked whether to tell someone), alerted, declined
     answer: str | None
     answered_at: str | None
     escalated_at: str | None
