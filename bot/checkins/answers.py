@@ -7,13 +7,23 @@ moderator of the neighbourhood): a forwarded or stale button gets a short answer
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.checkins import rounds
-from bot.checkins.decisions import Until, UntilProblem, parse_until, payload, says_fine
-from bot.checkins.rounds import care_at, days_since, ladder, moderators_to_alert, services_text, tell_first
+from bot.checkins.decisions import Until, UntilProblem, listening, parse_until, payload
+from bot.checkins.rounds import (
+    answer_window,
+    care_at,
+    days_since,
+    ladder,
+    moderators_to_alert,
+    services_text,
+    tell_first,
+)
 from bot.core import roles
-from bot.core.chat import Body, CommandIn, TextIn
+from bot.core.chat import Body, CommandIn
+from bot.core.clock import from_iso
 from bot.core.flows import StepFlow, picked, typed
 from bot.core.i18n import Localized, Translator
 from bot.core.router import Command, Context
@@ -50,12 +60,21 @@ async def _subject(ctx: Context, checkin: store.Checkin) -> Person | None:
     return await people.get(ctx.db, checkin.person_id)
 
 
+def still_asking(core: Core, checkin: store.Checkin, now: datetime) -> bool:
+    """Open, or closed by a message that did not say how they are ("wrote") and asked again with the
+    same buttons, within the time a typed answer is still read (``decisions.listening``)."""
+    if checkin.is_open:
+        return True
+    closed = from_iso(checkin.closed_at) if checkin.closed_at else None
+    return checkin.answer == "wrote" and listening(False, closed, now, answer_window(core))
+
+
 async def _refuse_or_noted(ctx: Context, checkin: store.Checkin) -> bool:
     """True (and answered) when this press must change nothing: not theirs, or already answered."""
     if not await _answerer(ctx, checkin):
         await ctx.reply(ctx.t("choice-expired"))
         return True
-    if not checkin.is_open:
+    if not still_asking(ctx.core, checkin, ctx.now):
         await ctx.reply(ctx.t("checkin-already"))
         return True
     return False
@@ -64,6 +83,11 @@ async def _refuse_or_noted(ctx: Context, checkin: store.Checkin) -> bool:
 async def on_fine(ctx: Context, checkin: store.Checkin) -> None:
     if await _refuse_or_noted(ctx, checkin):
         return
+    await answer_fine(ctx, checkin)
+
+
+async def answer_fine(ctx: Context, checkin: store.Checkin) -> None:
+    """All is well (the button, or typed): thanks, and those told hear that all is well."""
     by_helper = ctx.person.id != checkin.person_id
     await store.answer(ctx.db, checkin.id, "seen" if by_helper else "fine", ctx.now)
     subject = await _subject(ctx, checkin)
@@ -72,14 +96,16 @@ async def on_fine(ctx: Context, checkin: store.Checkin) -> None:
         await ctx.reply(ctx.t("checkin-thanks-seen", name=subject.first_name))
     else:
         await ctx.reply(ctx.t("checkin-thanks-fine"))
-    await all_clear(ctx, checkin, subject, fine=True)
+    await all_clear(ctx, checkin, subject, kind="fine")
 
 
-async def all_clear(ctx: Context, checkin: store.Checkin, subject: Person | None, *, fine: bool) -> None:
+async def all_clear(ctx: Context, checkin: store.Checkin, subject: Person | None, *, kind: str,
+                    skip: tuple[int | None, ...] = ()) -> None:
     """The person answered after someone was told (the ladder, moderators alerted): tell each of them,
-    outside quiet hours, so nobody worries for nothing (see ``rounds.all_clear``)."""
+    outside quiet hours, what the answer was (see ``rounds.all_clear``), so nobody worries for nothing
+    and nobody hears "all is well" when it was not said."""
     if subject is not None:
-        await rounds.all_clear(ctx.core, ctx.db, checkin, ctx.now, fine=fine, skip=ctx.person.id)
+        await rounds.all_clear(ctx.core, ctx.db, checkin, ctx.now, kind=kind, skip=(ctx.person.id, *skip))
 
 
 async def on_chat(ctx: Context, checkin: store.Checkin) -> None:
@@ -87,14 +113,23 @@ async def on_chat(ctx: Context, checkin: store.Checkin) -> None:
     onboarding, and they are told who will get in touch. It stays on /quiet until done."""
     if await _refuse_or_noted(ctx, checkin):
         return
+    await answer_chat(ctx, checkin)
+
+
+async def answer_chat(ctx: Context, checkin: store.Checkin, told_key: str = "checkin-chat-told",
+                      nobody_key: str = "checkin-chat-nobody") -> None:
+    """A chat asked for (the button, or "bof" typed): the first fit person on the ladder is asked to
+    get in touch; the others told before hear that a chat was asked for, not that all is well."""
     await store.answer(ctx.db, checkin.id, "chat", ctx.now, resolved=False)
     subject = await _subject(ctx, checkin)
     assert subject is not None
-    await all_clear(ctx, checkin, subject, fine=False)
-    await ask_for_chat(ctx, checkin.id, subject)
+    who = await ask_for_chat(ctx, checkin.id, subject, told_key, nobody_key)
+    await all_clear(ctx, checkin, subject, kind="chat", skip=(who,))
 
 
-async def ask_for_chat(ctx: Context, checkin_id: int, subject: Person) -> None:
+async def ask_for_chat(ctx: Context, checkin_id: int, subject: Person, told_key: str = "checkin-chat-told",
+                       nobody_key: str = "checkin-chat-nobody") -> int | None:
+    """Tell the first fit person on the ladder that ``subject`` would like a chat; returns who."""
     name = subject.first_name or ctx.t("someone")
 
     def text(t: Translator) -> Localized:
@@ -109,21 +144,27 @@ async def ask_for_chat(ctx: Context, checkin_id: int, subject: Person) -> None:
     await store.set_told(ctx.db, checkin_id, who, role)
     told = await people.get(ctx.db, who) if who else None
     if told is None:
-        await ctx.reply(ctx.t("checkin-chat-nobody"))
-        return
+        await ctx.reply(ctx.t(nobody_key))
+        return None
     await store.add_told(ctx.db, checkin_id, told.id, role or "contact", ctx.now)
-    reply = ctx.t("checkin-chat-told", told=told.first_name or ctx.t("someone"))
+    reply = ctx.t(told_key, told=told.first_name or ctx.t("someone"))
     held = care_at(ctx.core, ctx.now)
     if held is not None:  # asked at night: it waits for the morning, and they are told so
         morning = held.astimezone(ctx.core.config.deployment.zone)
         reply = reply + Localized("\n") + ctx.t("checkin-chat-held", told=told.first_name or ctx.t("someone"),
                                                  when=ctx.t.datetime(morning))
     await ctx.reply(reply)
+    return told.id
 
 
 async def on_away(ctx: Context, checkin: store.Checkin) -> None:
     if await _refuse_or_noted(ctx, checkin):
         return
+    await answer_away(ctx, checkin)
+
+
+async def answer_away(ctx: Context, checkin: store.Checkin) -> None:
+    """Away (the button, or "en vacances" typed): "until when?"; the answer closes the check-in."""
     flow: AwayFlow = ctx.core.router.flows[AWAY_FLOW]  # type: ignore[assignment]
     await flow.begin(ctx, "until", person_id=checkin.person_id)
 
@@ -138,7 +179,7 @@ async def on_stop(ctx: Context, checkin: store.Checkin) -> None:
         await ctx.reply(ctx.t("checkin-stopped-helper", name=subject.first_name))
     else:
         await ctx.reply(ctx.t("checkin-stopped"))
-    await all_clear(ctx, checkin, subject, fine=False)
+    await all_clear(ctx, checkin, subject, kind="answered")
 
 
 # ---- the one who was told, and moderators -----------------------------------------------------------
@@ -175,7 +216,7 @@ async def on_ok(ctx: Context, checkin: store.Checkin) -> None:
         return
     await store.set_outcome(ctx.db, checkin.id, "ok", ctx.person.id, ctx.now, settle=True)
     await ctx.reply(ctx.t("checkin-ok-thanks", name=subject.first_name or ctx.t("someone")))
-    await all_clear(ctx, checkin, subject, fine=True)
+    await all_clear(ctx, checkin, subject, kind="fine")
 
 
 async def on_unreached(ctx: Context, checkin: store.Checkin) -> None:
@@ -281,16 +322,22 @@ async def set_away_from_text(ctx: Context, person_id: int, text: str) -> bool:
 async def record_away(ctx: Context, person_id: int, until: Until) -> None:
     zone = ctx.core.config.deployment.zone
     await store.set_away(ctx.db, person_id, until.ends_at(zone), ctx.now)
-    open_checkin = await store.open_for(ctx.db, person_id)
+    open_checkin = await store.open_for(ctx.db, person_id) or await _asked_again(ctx, person_id)
     if open_checkin is not None:
         await store.answer(ctx.db, open_checkin.id, "away", ctx.now)
-        await all_clear(ctx, open_checkin, await people.get(ctx.db, person_id), fine=False)
+        await all_clear(ctx, open_checkin, await people.get(ctx.db, person_id), kind="answered")
     day = ctx.t.date(until.day)  # type: ignore[arg-type]  # babel formats a date as well as a datetime
     if person_id != ctx.person.id:
         subject = await people.get(ctx.db, person_id)
         await ctx.reply(ctx.t("checkin-away-set-helper", name=subject.first_name if subject else "", date=day))
     else:
         await ctx.reply(ctx.t("checkin-away-set", date=day))
+
+
+async def _asked_again(ctx: Context, person_id: int) -> store.Checkin | None:
+    """Their last check-in, when it was closed by a message that did not say and is still asking."""
+    latest = await store.latest_for(ctx.db, person_id)
+    return latest if latest is not None and still_asking(ctx.core, latest, ctx.now) else None
 
 
 # ---- /away and /back ----------------------------------------------------------------------------------
@@ -312,24 +359,7 @@ async def back_command(ctx: Context) -> None:
         await ctx.reply(ctx.t("checkin-back-not-away"))
 
 
-# ---- "ça va" typed, and /pause ---------------------------------------------------------------------
-
-
-async def typed_fine(ctx: Context) -> bool:
-    """A private "ça va" / "I'm fine" while a check-in is open (theirs, or one they answer as a
-    helper) answers it at once, with the same thank-you as the button. Anything else: not ours."""
-    text = ctx.body.text if isinstance(ctx.body, TextIn) else ""
-    if not text or not says_fine(text):
-        return False
-    checkin = await store.open_for(ctx.db, ctx.person.id)
-    if checkin is None:
-        helped = [pid for pid, _ in await store.helped_by(ctx.db, ctx.person.id)]
-        opened = [c for c in [await store.open_for(ctx.db, pid) for pid in helped] if c is not None]
-        if len(opened) != 1:  # none, or several neighbours: the buttons say which one
-            return False
-        checkin = opened[0]
-    await on_fine(ctx, checkin)
-    return True
+# ---- /pause ---------------------------------------------------------------------
 
 
 async def pause_command(ctx: Context) -> None:
@@ -340,7 +370,7 @@ async def pause_command(ctx: Context) -> None:
         checkin = await store.open_for(ctx.db, ctx.person.id)
         if checkin is not None:
             await store.answer(ctx.db, checkin.id, "stop", ctx.now)
-            await all_clear(ctx, checkin, ctx.person, fine=False)
+            await all_clear(ctx, checkin, ctx.person, kind="answered")
         await ctx.reply(ctx.t("checkin-paused", command="/pause"))
     else:
         await people.update(ctx.db, ctx.person.id, checkins=1)
@@ -349,7 +379,6 @@ async def pause_command(ctx: Context) -> None:
 
 
 def install(core: Core) -> None:
-    core.hooks.private_words.append(typed_fine)
     core.router.command(Command("pause", pause_command, aliases=("suspendre", "reprendre", "nouvelles"),
                                 help_key="help-pause", french_name="pause"))
     core.router.flow(AwayFlow())

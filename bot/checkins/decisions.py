@@ -12,8 +12,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo
+
+from rapidfuzz import process
+from rapidfuzz.distance import DamerauLevenshtein
 
 from bot.core.scheduler import IsDue, daily_at
 
@@ -264,11 +268,214 @@ def _fold_words(text: str) -> str:
     return " ".join(re.sub(r"[^a-z]+", " ", plain).split())
 
 
+# ---- what a typed answer means ---------------------------------------------------------------------
+#
+# "Est-ce que tout va bien ?" answered in words. Read in order of care: urgent first (a fall, a
+# hospital, "au secours"), then not fine, then away, then fine; anything else is "unclear" (the
+# person wrote, but did not say how they are). Word lists per language, on folded text (no case, no
+# accent, letters only: "J'ai mal" → "j ai mal"). A term preceded closely by a negation ("je ne suis
+# pas triste", "not sick") does not count, unless the term carries the negation itself ("pas bien",
+# "ça va pas", "not great"). "Pas mal", "pas trop mal", "not bad" are fine-ish and are taken out
+# before anything else is read, so "ça va pas trop mal" is fine and "pas mal fatiguée" is tired.
+
+Meaning = Literal["urgent", "not_fine", "away", "fine", "unclear"]
+
+_URGENT = {
+    "fr": ("au secours", "a l aide", "aidez moi", "aide moi", "aidez nous", "besoin d aide", "urgence", "urgences",
+           "urgent", "urgente", "je suis tombee", "je suis tombe", "suis tombee", "tombee par terre", "j ai chute",
+           "une chute", "j ai mal", "malaise", "hopital", "hosto", "samu", "pompiers", "ambulance", "blessee",
+           "blesse", "je saigne", "douleur", "douleurs", "pas me lever", "pas me relever", "plus me lever",
+           "plus me relever", "pas a me lever", "pas a me relever", "plus a me lever", "plus a me relever"),
+    "en": ("help", "help me", "i fell", "i ve fallen", "i have fallen", "fell down", "had a fall", "emergency",
+           "urgent", "i m hurt", "i am hurt", "hurt myself", "in pain", "hospital", "ambulance", "can t get up",
+           "cannot get up", "injured", "bleeding", "chest pain"),
+}
+_NOT_FINE = {
+    "fr": ("bof", "pas trop", "pas bien", "pas tres bien", "pas terrible", "pas top", "pas fort", "pas tres fort",
+           "pas la forme", "pas en forme", "pas le moral", "pas genial", "pas vraiment", "pas facile", "ca va pas",
+           "ne va pas", "va pas fort", "ca va mal", "je vais mal", "tres mal", "mal dormi", "ca va moyen",
+           "plutot moyen", "moyennement", "couci couca", "comme ci comme ca", "fatigue", "fatiguee", "epuise",
+           "epuisee", "creve", "crevee", "triste", "suis seul", "suis seule", "tout seul", "toute seule",
+           "sens seul", "sens seule", "solitude", "isole", "isolee", "malade", "grippe", "fievre", "deprime",
+           "deprimee", "cafard", "angoisse", "angoissee", "inquiet", "inquiete", "je m ennuie",
+           "difficile en ce moment", "dur en ce moment", "moments difficiles", "sauf"),
+    "en": ("not great", "not well", "not good", "not so good", "not fine", "not ok", "not okay", "not really",
+           "not doing well", "not feeling well", "not feeling great", "don t feel well", "do not feel well",
+           "feel bad", "feeling bad", "pretty bad", "really bad", "bad day", "awful", "terrible", "sad", "lonely",
+           "alone", "sick", "ill", "unwell", "tired", "exhausted", "depressed", "feeling down", "a bit down", "meh",
+           "so so", "could be better", "struggling", "worried", "anxious", "rough", "except"),
+}
+_AWAY = {
+    "fr": ("absent", "absente", "en vacances", "vacances", "en voyage", "je pars en", "je pars chez",
+           "je pars pour", "je pars quelques", "je suis partie", "je suis parti", "chez ma", "chez mon", "chez mes",
+           "chez des amis", "en deplacement", "a la campagne", "a la mer", "en cure", "pas chez moi",
+           "loin de chez moi"),
+    "en": ("i m away", "i am away", "away for", "away until", "be away", "going away", "away from home",
+           "on holiday", "on holidays", "on vacation", "travelling", "traveling", "staying with", "out of town",
+           "abroad", "visiting my", "at my daughter", "at my son", "not at home", "not home"),
+}
+# A bare "no" to "is everything all right?" is not fine; a bare "yes" is. Only alone ("non merci").
+_NO_ALONE = frozenset({"non", "no", "nope", "nan", "non pas vraiment", "no not really"})
+_YES_ALONE = frozenset({"oui", "ouais", "yes", "yep", "yeah"})
+_COURTESY = ("merci", "thanks", "thank you", "merci beaucoup")
+# Back rather than away: "de retour de vacances" is not an absence.
+_BACK = frozenset({"retour", "rentre", "rentree", "revenu", "revenue", "back"})
+_FINE_ISH = ("pas trop mal", "pas si mal", "pas mal", "not too bad", "not bad", "non ca va", "ca peut aller",
+             "pas a me plaindre", "can t complain", "pas de souci", "pas de soucis", "pas de probleme",
+             "no problem", "no worries")
+_FINE_START = ("ca va", "oui ca va", "tout va bien", "je vais bien", "tres bien", "im fine", "i m fine",
+               "i am fine", "i m ok", "i m okay", "i m good", "i m well", "all good", "all is well")
+_NEGATORS = frozenset({"pas", "ne", "n", "not", "no", "jamais", "never", "rien", "sans", "plus", "nothing"})
+# What may follow a term and change its sense: "j'ai mal dormi" is a bad night, not a pain;
+# "pas trop fatiguée" is not too tired.
+_UNLESS_NEXT = {"j ai mal": frozenset({"dormi"}), "pas trop": frozenset({"fatigue", "fatiguee", "malade", "triste",
+                                                                        "inquiet", "inquiete", "seul", "seule"})}
+# Typos forgiven (one letter off) only for these long words: nothing common sits one letter from
+# them ("secours" is not here: "recours" is; nor "malade": "salade").
+_FORGIVING = frozenset({"fatiguee", "fatigue", "epuisee", "deprimee", "hopital", "urgence", "hospital",
+                        "emergency", "exhausted", "depressed", "vacances", "absente"})
+
+
+def _index() -> dict[str, list[tuple[str, tuple[str, ...]]]]:
+    """Every term by its first word: a message is read in one pass over its words."""
+    index: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+    for meaning, lists in (("urgent", _URGENT), ("not_fine", _NOT_FINE), ("away", _AWAY)):
+        for terms in lists.values():
+            for term in terms:
+                parts = tuple(term.split())
+                index.setdefault(parts[0], []).append((meaning, parts))
+    return index
+
+
+_INDEX = _index()
+_CARE_ORDER = ("urgent", "not_fine", "away")
+
+
+def typed_meaning(text: str) -> Meaning:
+    """What a private message means as an answer to "is everything all right?" (see above)."""
+    words = _fold_words(text).split()
+    if not words:
+        return "unclear"
+    rest = _without(words, _FINE_ISH)
+    alone = " ".join(_without(rest, _COURTESY))
+    found = _meanings(rest)
+    if "urgent" in found or "not_fine" in found:
+        return "urgent" if "urgent" in found else "not_fine"
+    if alone in _NO_ALONE:
+        return "not_fine"
+    if "away" in found and not _BACK & set(rest):
+        return "away"
+    if len(rest) < len(words) or alone in _YES_ALONE or says_fine(text) or _starts_fine(words):
+        return "fine"
+    return "unclear"
+
+
+def _without(words: list[str], phrases: tuple[str, ...]) -> list[str]:
+    """``words`` with every occurrence of these phrases taken out."""
+    starts = _split(phrases)
+    out, i = [], 0
+    while i < len(words):
+        for parts in starts.get(words[i], ()):
+            if tuple(words[i:i + len(parts)]) == parts:
+                i += len(parts)
+                break
+        else:
+            out.append(words[i])
+            i += 1
+    return out
+
+
+@cache
+def _split(phrases: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """These phrases by their first word, longest first."""
+    starts: dict[str, list[tuple[str, ...]]] = {}
+    for phrase in sorted(phrases, key=lambda p: -len(p.split())):
+        parts = tuple(phrase.split())
+        starts.setdefault(parts[0], []).append(parts)
+    return starts
+
+
+def _meanings(words: list[str]) -> set[str]:
+    """The meanings whose terms occur in ``words`` (a one-letter typo forgiven for the long words of
+    ``_FORGIVING``), not just after a negation — unless the term holds the negation itself ("pas
+    bien"), nor followed by what changes its sense (``_UNLESS_NEXT``)."""
+    found: set[str] = set()
+    for i, word in enumerate(words):
+        candidates = _INDEX.get(word) or _INDEX.get(_forgiven(word) or "", [])
+        for meaning, parts in candidates:
+            size = len(parts)
+            if size > 1 and tuple(words[i:i + size]) != parts:
+                continue
+            after = words[i + size] if i + size < len(words) else ""
+            if after in _UNLESS_NEXT.get(" ".join(parts), ()):
+                continue
+            if _NEGATORS.isdisjoint(parts) and not _NEGATORS.isdisjoint(words[max(0, i - 3):i]):
+                continue
+            found.add(meaning)
+    return found
+
+
+def _forgiven(word: str) -> str | None:
+    """The long word of ``_FORGIVING`` this one is a typo of (one letter off), if any."""
+    if len(word) < 6:
+        return None
+    found = process.extractOne(word, _FORGIVING, scorer=DamerauLevenshtein.distance, score_cutoff=1)
+    return found[0] if found else None
+
+
+def _starts_fine(words: list[str]) -> bool:
+    """Begins with "ça va", "oui ça va", "I'm fine"…: the answer to the question comes first, whatever
+    follows ("Oui ça va, c'est quand le prochain atelier ?")."""
+    plain = " ".join(words)
+    return any(plain == start or plain.startswith(start + " ") for start in _FINE_START)
+
+
+TypedAction = Literal["urgent", "chat", "away", "fine", "wrote", "noted", "ask-again"]
+UNSAID = frozenset({"active", "wrote"})  # closed by a sign of life that did not say how they are
+URGENT_WAIT = timedelta(minutes=10)
+
+
+def listening(is_open: bool, closed_at: datetime | None, now: datetime, window: timedelta) -> bool:
+    """Whether a private message is still read as an answer to this check-in: while it is open, and
+    for ``window`` after it closed (the escalation delay, 48 hours by default: an answer to "is
+    everything all right?" comes within the time the bot itself waits for one, while those told still
+    remember it; a message days later is conversation, not an answer, and a check-in long closed is
+    not reopened on /quiet)."""
+    return is_open or (closed_at is not None and now - closed_at < window)
+
+
+def typed_action(meaning: Meaning, answer: str | None, is_open: bool) -> TypedAction | None:
+    """What a typed message does to a check-in still listening (see ``listening``), given what was
+    answered so far; None: not ours (the bot's usual hint).
+
+    - urgent always counts: the emergency numbers and the question "shall I tell them now?";
+    - while an urgent question waits for its answer, anything else asks it again;
+    - not fine asks for a chat, even after "fine" (the one told hears the truth); once a chat is
+      asked for, it is noted again;
+    - away asks until when, as the button does;
+    - fine and unclear only while nothing was said yet: unclear closes it as "wrote" (alive, not
+      "all is well") and asks again with the buttons."""
+    unsaid = is_open or answer is None or answer in UNSAID
+    if meaning == "urgent":
+        return "urgent"
+    if answer == "urgent":
+        return "ask-again"
+    if answer in ("alerted", "declined"):
+        return "away" if meaning == "away" else None
+    if meaning == "not_fine":
+        return "noted" if answer == "chat" else "chat"
+    if meaning == "away":
+        return "away"
+    if meaning == "fine":
+        return "fine" if unsaid else None
+    return "wrote" if is_open or answer is None else None
+
+
 # ---- button payloads -----------------------------------------------------------------------------
 
 VERBS = frozenset(
     {"fine", "chat", "away", "stop", "ok", "unreached", "talked", "resolved", "seen", "drop", "dropyes", "dropno",
-     "new"}
+     "new", "tell", "notell"}
 )
 
 

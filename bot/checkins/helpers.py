@@ -87,7 +87,7 @@ async def seen_today(ctx: Context, person_id: int, name: str) -> None:
     checkin = await store.open_for(ctx.db, person_id)
     if checkin is not None:
         await store.answer(ctx.db, checkin.id, "seen", ctx.now)
-        await all_clear(ctx, checkin, await people.get(ctx.db, person_id), fine=True)
+        await all_clear(ctx, checkin, await people.get(ctx.db, person_id), kind="fine")
     await ctx.reply(ctx.t("helper-seen", name=name))
 
 

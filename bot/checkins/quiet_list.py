@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 SHOWN_PER_SECTION = 15
 MAX_BUTTONS = 8
-SECTIONS = ("quiet", "open", "chat", "escalated", "unreached")
+SECTIONS = ("urgent", "quiet", "open", "chat", "escalated", "unreached")
 
 
 async def scope(ctx: Context) -> list[str] | bool | None:
@@ -36,7 +36,9 @@ async def scope(ctx: Context) -> list[str] | bool | None:
 
 
 def section_of(row: Row) -> str:
-    """Where an unresolved check-in belongs on the list."""
+    """Where an unresolved check-in belongs on the list (someone who wrote that they need help first)."""
+    if row["answer"] in ("urgent", "alerted"):
+        return "urgent"
     if row["answer"] == "chat":
         return "chat"
     if row["outcome"] in ("unreached", "services"):  # could not be reached, or the ladder ran out
@@ -49,7 +51,8 @@ def section_of(row: Row) -> str:
 def needs_a_human(row: Row) -> bool:
     """Nobody to tell, or nobody reached: only a moderator can take it off the list."""
     return row["outcome"] in ("unreached", "services") or (row["told_id"] is None and row["answer"] in (None, "chat")
-                                             and (row["escalated_at"] or row["answer"] == "chat"))
+                                             and (row["escalated_at"] or row["answer"] == "chat")) \
+        or (row["told_id"] is None and row["answer"] == "alerted")
 
 
 def line(core: Core, t: Translator, section: str, row: Row, now) -> Localized:
@@ -61,6 +64,10 @@ def line(core: Core, t: Translator, section: str, row: Row, now) -> Localized:
         key = "quiet-line-open-reminded" if row["reminded_at"] else "quiet-line-open"
         return t(key, name=name, asked=t.date(local(core, row["asked_at"])))
     told = row["told_name"] or t("someone")
+    if section == "urgent":
+        when = t.datetime(local(core, row["answered_at"]))
+        return t("quiet-line-urgent", name=name, told=told, when=when) if row["told_id"] else \
+            t("quiet-line-urgent-nobody", name=name, when=when)
     if section == "chat":
         return t("quiet-line-chat", name=name, told=told) if row["told_id"] else t("quiet-line-chat-nobody", name=name)
     if section == "unreached":

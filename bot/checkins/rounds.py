@@ -63,6 +63,12 @@ def care_at(core: Core, now: datetime) -> datetime | None:
     return care_time(now, quiet_hours(core), core.config.deployment.zone)
 
 
+def answer_window(core: Core) -> timedelta:
+    """How long after a check-in closed a typed message is still read as its answer (see
+    ``decisions.listening``): the escalation delay."""
+    return timedelta(hours=core.config.checkins.escalation_hours)
+
+
 def stage_limit(core: Core) -> timedelta:
     return timedelta(hours=core.config.checkins.stage_hours)
 
@@ -85,11 +91,16 @@ def _services(path: str) -> tuple[dict[str, str], ...]:
         return tuple(tomllib.load(fh).get("service", []))
 
 
-def services_text(t: Translator) -> Localized:
-    """The listening line, the town hall's social service… from ``content/services.toml``."""
+def services_text(t: Translator, *, urgent: bool = False, for_self: bool = False) -> Localized:
+    """The listening line, the town hall's social service… from ``content/services.toml``.
+    ``urgent``: the emergency numbers first (someone wrote that they fell); ``for_self``: to that
+    person themself, each service with its line for them ("if you are hurt") where the file has one."""
+    services = list(_services(str(CONTENT_DIR / "services.toml")))
+    if urgent or for_self:
+        services.sort(key=lambda s: not s.get("emergency", False))
     lines = []
-    for service in _services(str(CONTENT_DIR / "services.toml")):
-        what = service.get(t.lang) or service.get("fr", "")
+    for service in services:
+        what = (service.get(f"{t.lang}_self") if for_self else None) or service.get(t.lang) or service.get("fr", "")
         key = "checkin-service-line" if service.get("phone") else "checkin-service-line-nophone"
         lines.append(t(key, name=service["name"], phone=service.get("phone", ""), what=what))
     return Localized.join(lines)
@@ -141,17 +152,19 @@ async def note_skipped(core: Core, db: Database, checkin_id: int, place_id: str 
 
 async def tell_first(core: Core, db: Database, candidates: list[tuple[str, int]], text, choices, now: datetime,
                      key: str, *, subject: int, helper: int | None = None, checkin_id: int = 0,
-                     place_id: str | None = None) -> tuple[str | None, int | None]:
+                     place_id: str | None = None, urgent: bool = False) -> tuple[str | None, int | None]:
     """Tell the first candidate fit to act (reachable, not away, not quiet themself, not the person
-    checked on), the message held until the end of the quiet hours; (role, id) of who was told, or
-    (None, None). Who was passed over goes to the audit log."""
+    checked on), the message held until the end of the quiet hours unless ``urgent`` (someone who
+    wrote that they fell does not wait for the morning); (role, id) of who was told, or (None, None).
+    Who was passed over goes to the audit log."""
     reasons = await unfit_among(core, db, [who for _, who in candidates], subject, helper, now)
     skipped = []
     for role, who in candidates:
         if who in reasons:
             skipped.append((role, who, reasons[who]))
             continue
-        if await core.tell(db, who, text, choices, now, dedupe_key=f"{key}:{who}", not_before=care_at(core, now)):
+        held = None if urgent else care_at(core, now)
+        if await core.tell(db, who, text, choices, now, dedupe_key=f"{key}:{who}", not_before=held):
             await note_skipped(core, db, checkin_id, place_id, skipped, now)
             return role, who
     await note_skipped(core, db, checkin_id, place_id, skipped, now)
@@ -246,20 +259,29 @@ async def follow_up_pass(core: Core, now: datetime) -> dict[str, int]:
 
 async def _closed_stopped(core: Core, checkin: store.Checkin, now: datetime) -> None:
     await store.answer(core.db, checkin.id, "off", now)
-    await all_clear(core, core.db, checkin, now, fine=False)
+    await all_clear(core, core.db, checkin, now, kind="answered")
 
 
 async def _closed_alive(core: Core, checkin: store.Checkin, now: datetime) -> None:
-    """They wrote (in their circle, privately, a button): the check-in closes, even after an
-    escalation, and whoever was told hears that all is well."""
+    """They showed life (in their circle, a command, a button): the check-in closes, even after an
+    escalation, and whoever was told hears that all is well. A private message in words never gets
+    here: it is read as an answer at once (``bot.checkins.typed``), and says what it says."""
     await store.answer(core.db, checkin.id, "active", now)
-    await all_clear(core, core.db, checkin, now, fine=True)
+    await all_clear(core, core.db, checkin, now, kind="fine")
 
 
-async def all_clear(core: Core, db: Database, checkin: store.Checkin, now: datetime, *, fine: bool,
-                    skip: int | None = None) -> int:
+# What those told hear, by what the person answered: "all is well" only when they said so (or lived
+# as usual in their circle); a chat asked for, a message that did not say, or an answer, for the rest.
+CLEAR_KEYS = {"fine": "checkin-all-clear", "answered": "checkin-all-clear-answered",
+              "chat": "checkin-all-clear-chat", "wrote": "checkin-all-clear-wrote",
+              "replied": "checkin-all-clear-replied"}
+
+
+async def all_clear(core: Core, db: Database, checkin: store.Checkin, now: datetime, *, kind: str,
+                    skip: tuple[int | None, ...] = ()) -> int:
     """The person answered or showed life after others were told (escalation, moderators alerted):
-    tell each of them once, outside quiet hours, so nobody worries for nothing. Returns how many."""
+    tell each of them once per kind of answer, outside quiet hours, what is true (``CLEAR_KEYS``),
+    never the words themselves (messages are not stored). Returns how many were told."""
     if checkin.escalated_at is None and checkin.outcome is None:
         return 0
     subject = await people.get(db, checkin.person_id)
@@ -267,13 +289,14 @@ async def all_clear(core: Core, db: Database, checkin: store.Checkin, now: datet
         return 0
     told = list(dict.fromkeys(await store.told(db, checkin.id) + ([checkin.told_id] if checkin.told_id else [])))
     unfit_now = await unfit_among(core, db, told, subject.id, None, now)  # away, quiet, blocked: not now
-    key = "checkin-all-clear" if fine else "checkin-all-clear-answered"
+    key = CLEAR_KEYS[kind]
     sent = 0
     for who in told:
-        if who in (skip, subject.id) or who in unfit_now:
+        if who in skip or who == subject.id or who in unfit_now:
             continue
+        dedupe = f"checkin-clear:{checkin.id}:{who}" + ("" if kind in ("fine", "answered") else f":{kind}")
         sent += await core.tell(db, who, lambda t: t(key, name=subject.first_name or t("someone")), None, now,
-                                dedupe_key=f"checkin-clear:{checkin.id}:{who}", not_before=care_at(core, now))
+                                dedupe_key=dedupe, not_before=care_at(core, now))
     return sent
 
 

@@ -237,6 +237,8 @@ class Core:
         ctx = Context(self, self.db, event, person, self.translator(person.language), now, batch=batch)
         if isinstance(body, TextIn):
             offered = await conversations.offered_choices(self.db, address.platform, address.chat_id)
+            if offered and person.onboarded and await self.hooks.typed_at_choices_taken(ctx, offered):
+                return
             picked = as_choice(body.text, offered, self.router.is_multi(offered))
             if isinstance(picked, int):
                 await self._number_out_of_range(ctx, picked, offered)

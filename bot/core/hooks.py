@@ -44,6 +44,8 @@ ModeratorAppointed = Callable[["Core", Database, int, str, datetime], Awaitable[
 # Words a member writes to the bot privately, outside any question: True when the hook took them
 # (relayed them to a circle still waiting for its group, say); otherwise the bot explains itself.
 PrivateWords = Callable[["Context"], Awaitable[bool]]
+# A private text and the choices on screen: True when the hook answered it (see ``typed_at_choices``).
+TypedAtChoices = Callable[["Context", list[tuple[str, str]]], Awaitable[bool]]
 # A page of the bot's HTTP server (``bot.operations.web``, when ``[web] enabled``): called with the core
 # and the aiohttp request, returns the aiohttp response. Public pages: nothing personal goes in them.
 WebHandler = Callable[["Core", Any], Awaitable[Any]]
@@ -90,6 +92,7 @@ class Hooks:
     moderator_actions: dict[str, ModeratorAction] = field(default_factory=dict)
     moderator_help: list[ModeratorCommand] = field(default_factory=list)
     private_words: list[PrivateWords] = field(default_factory=list)
+    typed_at_choices: list[TypedAtChoices] = field(default_factory=list)  # read before the choices are matched
     deferred: dict[str, DeferredWork] = field(default_factory=dict)  # work done after the commit, by name
     moderator_appointed: list[ModeratorAppointed] = field(default_factory=list)
     web_routes: list[WebRoute] = field(default_factory=list)  # public pages a feature serves
@@ -130,6 +133,14 @@ class Hooks:
     async def private_words_taken(self, ctx: Context) -> bool:
         for hook in self.private_words:
             if await hook(ctx):
+                return True
+        return False
+
+    async def typed_at_choices_taken(self, ctx: Context, offered: list[tuple[str, str]]) -> bool:
+        """A feature reads a typed private text before it is matched to the choices on screen (a
+        check-in's "ça va pas" must not press "Tout va bien"); True when one took it."""
+        for hook in self.typed_at_choices:
+            if await hook(ctx, offered):
                 return True
         return False
 

@@ -41,6 +41,8 @@ class Checkin:
     helper_id: int | None
     asked_at: str
     reminded_at: str | None
+    # fine | chat | away | stop | seen | active | off, and from a typed answer (bot.checkins.typed): wrote (said
+    # nothing of how they are), urgent (asked whether to tell someone), alerted, declined
     answer: str | None
     answered_at: str | None
     escalated_at: str | None
@@ -141,6 +143,22 @@ async def get(db: Database, checkin_id: int) -> Checkin | None:
 async def open_for(db: Database, person_id: int) -> Checkin | None:
     row = await db.fetchone("SELECT * FROM checkins WHERE person_id = ? AND closed_at IS NULL", (person_id,))
     return _checkin(row) if row else None
+
+
+async def latest_for(db: Database, person_id: int) -> Checkin | None:
+    """The person's most recent check-in, open or not: what a typed answer is read against."""
+    row = await db.fetchone("SELECT * FROM checkins WHERE person_id = ? ORDER BY id DESC LIMIT 1", (person_id,))
+    return _checkin(row) if row else None
+
+
+async def urgent_waiting(db: Database, answered_before: datetime) -> list[Checkin]:
+    """Check-ins whose person wrote something urgent before ``answered_before`` and has not said yet
+    whether their contact may be told. Read from the small partial index of unresolved check-ins."""
+    rows = await db.fetchall(
+        "SELECT * FROM checkins WHERE resolved_at IS NULL AND answer = 'urgent' AND answered_at <= ? ORDER BY id",
+        (to_iso(answered_before),),
+    )
+    return [_checkin(r) for r in rows]
 
 
 async def mark_reminded(db: Database, checkin_id: int, now: datetime) -> None:

@@ -111,17 +111,18 @@ async def test_the_button_after_an_escalation_still_closes_it(hood: Neighbours) 
     assert "Bonne nouvelle : Alice va bien" in hood.texts("mo")[-1]
 
 
-async def test_ca_va_pas_is_not_taken_for_an_answer(hood: Neighbours) -> None:
+async def test_ca_va_pas_is_a_wish_to_chat_never_all_is_well(hood: Neighbours) -> None:
+    """Was: "ça va pas très fort" got the robot's hint (and, with the buttons on screen, "ça va pas"
+    pressed "Tout va bien"). Now it asks for a chat, and a later "ok" does not turn it into "fine"."""
     await three_neighbours(hood)
     await quiet_alice(hood, 11)
     out = await hood.say("alice", "ça va pas très fort")
+    assert "Je suis le robot" not in out[-1].text and "J'ai prévenu Bob" in out[-1].text
+    assert (await the_checkin(hood)).answer == "chat"
+    assert "Alice aimerait bavarder" in hood.texts("bob")[-1]
+    out = await hood.say("alice", "ok")  # a chat is asked for: "ok" is just a message now
     assert "Je suis le robot" in out[-1].text
-    assert (await the_checkin(hood)).closed_at is None
-    out = await hood.say("alice", "ok")
-    assert (await the_checkin(hood)).answer == "fine"
-    hood.clock.advance(minutes=1)  # a new burst: the hint is given once per burst (one reminder, not twenty)
-    out = await hood.say("alice", "ok")  # with nothing open, "ok" is just a message
-    assert "Je suis le robot" in out[-1].text
+    assert (await the_checkin(hood)).answer == "chat"
 
 
 # ---- the ladder moves on -----------------------------------------------------------------------------
