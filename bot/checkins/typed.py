@@ -72,6 +72,9 @@ async def read_typed(ctx: Context) -> bool:
     meaning = typed_meaning(text)
     if await _act(ctx, meaning):
         return True
+    if meaning == "urgent" and ctx.person.onboarded:
+        await _urgent_unasked(ctx)
+        return True
     return meaning == "fine" and await _helper_fine(ctx)
 
 
@@ -129,6 +132,20 @@ async def _urgent(ctx: Context, checkin: store.Checkin) -> None:
         await ctx.reply(text + Localized("\n\n") + ctx.t("checkin-urgent-nobody"))
         return
     await ctx.reply(text + Localized("\n\n") + _question(ctx.t, first), _urgent_choices(ctx.t, checkin.id, first))
+
+
+async def _urgent_unasked(ctx: Context) -> None:
+    """"Je suis tombée" written with no check-in listening: never the bot's usual hint. A member who
+    agreed to check-ins (someone may be told) gets the urgent path of a check-in, opened for it; one
+    who said no to check-ins agreed to nobody being told: the emergency numbers, and their circle."""
+    if ctx.person.checkins and await store.open_for(ctx.db, ctx.person.id) is None:
+        checkin_id = await store.open_for_urgent(ctx.db, ctx.person.id, ctx.now)
+        checkin = await store.get(ctx.db, checkin_id)
+        assert checkin is not None
+        await _urgent(ctx, checkin)
+        return
+    await ctx.reply(ctx.t("checkin-urgent", services=services_text(ctx.t, for_self=True)) + Localized("\n\n")
+                    + ctx.t("checkin-urgent-numbers-only"))
 
 
 async def _ask_again(ctx: Context, checkin: store.Checkin) -> None:

@@ -145,6 +145,13 @@ async def open_for(db: Database, person_id: int) -> Checkin | None:
     return _checkin(row) if row else None
 
 
+async def open_for_urgent(db: Database, person_id: int, now: datetime) -> int:
+    """A check-in opened by the person's own urgent message (no question was asked): it follows the
+    urgent path (``bot.checkins.typed``). The caller has checked that none is open."""
+    return int(await db.insert("INSERT INTO checkins (person_id, asked_at) VALUES (?, ?)",
+                               (person_id, to_iso(now))))
+
+
 async def latest_for(db: Database, person_id: int) -> Checkin | None:
     """The person's most recent check-in, open or not: what a typed answer is read against."""
     row = await db.fetchone("SELECT * FROM checkins WHERE person_id = ? ORDER BY id DESC LIMIT 1", (person_id,))

@@ -271,3 +271,34 @@ async def test_in_english_a_message_that_does_not_say(hood: Neighbours) -> None:
     assert "good to hear" in out[-1].text
     assert (await the_checkin(hood)).answer == "fine"
 
+
+
+# ---- urgent with no check-in listening ----------------------------------------------------------------
+
+
+async def test_urgent_with_no_check_in_open_takes_the_urgent_path(hood: Neighbours) -> None:
+    """"Je suis tombée" written any day (no question asked) used to get the bot's usual hint."""
+    await three_neighbours(hood)
+    out = await hood.say("alice", "je suis tombée")
+    assert "112" in out[-1].text and "Voulez-vous que je prévienne Bob maintenant ?" in out[-1].text
+    assert "Je suis le robot" not in out[-1].text
+    await hood.press("alice", "Oui, prévenez Bob")
+    alert = with_button(hood, "bob", "checkin:ok:")
+    assert len(alert) == 1 and "Alice m'a écrit avoir besoin d'aide" in alert[0].text
+    assert (await the_checkin(hood)).answer == "alerted"
+
+
+async def test_urgent_from_someone_who_refused_check_ins_gets_the_numbers_and_nobody_is_told(
+        hood: Neighbours) -> None:
+    from bot.storage import people
+
+    await three_neighbours(hood)
+    async with hood.core.db.transaction():
+        await people.update(hood.core.db, await person_id(hood, "alice"), checkins=0)
+    out = await hood.say("alice", "au secours")
+    assert "112" in out[-1].text and "je respecte ce choix" in out[-1].text and not out[-1].choices
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM checkins") == 0
+    hood.clock.advance(minutes=30)
+    await hood.core.scheduler.tick()
+    await hood.core.settle()
+    assert not with_button(hood, "bob", "checkin:ok:")
