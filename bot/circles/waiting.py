@@ -117,14 +117,14 @@ async def tell_news(core, db: Database, wait: LongWait, waiting: int, nearby: li
         parts = [t.plural("circle-wait-news", waiting, place=place, days=days, minimum=OPEN_AFTER_WAIT)]
         if nearby:
             parts.append(t.plural("circle-wait-news-nearby", len(nearby), place=place))
-        parts.append(t("circle-wait-news-keep", days=NEWS_EVERY.days))
-        bring = t("circle-wait-news-bring", place=place)
+        parts.append(t("circle-wait-news-keep-also" if nearby else "circle-wait-news-keep", days=NEWS_EVERY.days))
+        bring = [t("circle-wait-news-bring", place=place)]
         if links and links.telegram:
-            bring += Localized(" ") + t("circle-wait-news-link", link=links.telegram)
+            bring.append(t("circle-wait-news-link", link=links.telegram))
         elif links and links.matrix_user:
-            bring += Localized(" ") + t("circle-wait-news-code", user=links.matrix_user, code=links.code)
-        parts += [bring, t("circle-wait-news-poster")]
-        return Localized.join(parts, "\n\n")
+            bring.append(t("circle-wait-news-code", user=links.matrix_user, code=links.code))
+        bring.append(t("circle-wait-news-poster"))
+        return Localized.join([*parts, Localized.join(bring, " ")], "\n\n")
 
     def buttons(t: Translator) -> list[tuple[str, str]]:
         joins = [(t("button-wait-join", place=n.place.name, km=km_text(t, n.km)), f"waitnear:{n.place.id}")

@@ -106,7 +106,7 @@ async def test_alone_for_two_weeks_is_told_once_with_the_nearby_circle(hood: Nei
     await days_pass(hood, 1)
     [news] = news_to(hood, "alice")
     assert NEWS in news and "cela fait 14 jours que vous y êtes inscrit" in news
-    assert "un cercle a de la place" in news and "continuer d'attendre" in news
+    assert "un cercle a de la place" in news and "Vous pouvez aussi continuer d'attendre" in news
     assert "dire « Belleville »" in news and "/affiche" in news
     assert buttons(hood, "alice") == ["Rejoindre le cercle de Ménilmontant (à 0,5 km)", "Continuer d'attendre"]
     for _ in range(5):
@@ -165,6 +165,21 @@ async def test_with_no_circle_nearby_the_news_still_comes_without_a_join_button(
     [news] = news_to(hood, "alice")
     assert "a de la place" not in news and "continuer d'attendre" in news
     assert buttons(hood, "alice") == ["Continuer d'attendre"]
+
+
+async def test_the_news_carries_the_link_that_brings_neighbours(database: str, content: Content) -> None:
+    config = five_to_open()
+    hood = await neighbours(database, content, replace(config, telegram=replace(config.telegram,
+                                                                               username="QuartierBot")))
+    try:
+        await hood.join("alice")
+        await days_pass(hood, 14)
+        [news] = news_to(hood, "alice")
+        assert ("dire « Belleville ». Ce lien choisit le quartier pour eux : "
+                "https://t.me/QuartierBot?start=p-nb__belleville") in news
+        assert "Vous pouvez continuer d'attendre" in news
+    finally:
+        await hood.core.db.close()
 
 
 async def test_a_full_or_far_circle_cannot_be_joined_by_a_stale_or_forged_button(hood: Neighbours) -> None:
