@@ -37,7 +37,8 @@ async def fill(db: Database, places: list[str], count: int, since: str) -> None:
         for n in range(count):
             place = places[n % len(places)]
             person_id = await db.insert(
-                "INSERT INTO people (first_name, language, place_id, created_at, onboarded_at) VALUES (?, 'fr', ?, ?, ?)",
+                "INSERT INTO people (first_name, language, place_id, created_at, onboarded_at) "
+                "VALUES (?, 'fr', ?, ?, ?)",
                 (f"N{n}", place, since, since))
             await db.execute("INSERT INTO identities (person_id, platform, user_id, private_chat_id) "
                              "VALUES (?, 'fake', ?, ?)", (person_id, f"u{n}", f"dm:u{n}"))

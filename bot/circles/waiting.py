@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.checkins import QuietHours, care_time
 from bot.circles.membership import place_label
 from bot.circles.placement import OPEN_AFTER_WAIT, WAIT_DAYS
 from bot.core import access, roles, start_codes
@@ -74,6 +75,13 @@ async def nearby_place(core, db: Database, home: str, place_id: str) -> Place | 
     """The place of a "join the circle of …" button if it is still offered to a neighbour of ``home``
     (close enough, with room now), else None: a button stays in the chat while circles fill up."""
     return next((n.place for n in await nearby_with_room(core, db, home) if n.place.id == place_id), None)
+
+
+def morning(core, now: datetime) -> datetime | None:
+    """The daily pass runs at any hour: news that can wait is held until the check-ins' quiet hours end
+    (nobody is woken at night to hear that nothing happened)."""
+    settings = core.config.checkins
+    return care_time(now, QuietHours.parse(settings.quiet_start, settings.quiet_end), core.config.deployment.zone)
 
 
 def km_text(t: Translator, km: float) -> str:
@@ -134,7 +142,7 @@ async def tell_news(core, db: Database, wait: LongWait, waiting: int, nearby: li
     await circle_store.set_wait_told(db, wait.person_id, now)
     return await core.tell(db, wait.person_id, text, buttons, now,
                            dedupe_key=f"waitnews:{wait.person_id}:{wait.told_at or wait.since}",
-                           delivery_class=outbox.CARE)
+                           not_before=morning(core, now), delivery_class=outbox.CARE)
 
 
 async def tell_moderators(core, db: Database, place_id: str, count: int, previous: str, now: datetime) -> None:
@@ -148,7 +156,8 @@ async def tell_moderators(core, db: Database, place_id: str, count: int, previou
             lambda t: t.plural("circle-wait-moderators", count, place=place, days=WAIT_DAYS,
                                minimum=OPEN_AFTER_WAIT),
             lambda t: [(t("button-wait-see"), f"mod:wait:{place_id}")],
-            now, dedupe_key=f"waitmods:{place_id}:{previous}:{moderator_id}", delivery_class=outbox.CARE,
+            now, dedupe_key=f"waitmods:{place_id}:{previous}:{moderator_id}", not_before=morning(core, now),
+            delivery_class=outbox.CARE,
         )
     await circle_store.set_wait_notice(db, place_id, now)
 

@@ -182,6 +182,16 @@ async def test_the_news_carries_the_link_that_brings_neighbours(database: str, c
         await hood.core.db.close()
 
 
+async def test_news_decided_at_night_waits_for_the_morning(hood: Neighbours) -> None:
+    await hood.join("alice")
+    hood.clock.advance(timedelta(hours=13))  # 23:00 UTC, midnight in Paris
+    assert await days_pass(hood, 14) == []
+    assert news_to(hood, "alice") == []
+    hood.clock.advance(timedelta(hours=9))  # 9:00 in Paris: quiet hours are over
+    await hood.core.settle()
+    assert len(news_to(hood, "alice")) == 1
+
+
 async def test_a_full_or_far_circle_cannot_be_joined_by_a_stale_or_forged_button(hood: Neighbours) -> None:
     await hood.join("alice")
     await days_pass(hood, 14)
