@@ -84,6 +84,11 @@ def morning(core, now: datetime) -> datetime | None:
     return care_time(now, QuietHours.parse(settings.quiet_start, settings.quiet_end), core.config.deployment.zone)
 
 
+def opens_with(core) -> int:
+    """How many it takes, after the wait, to open a circle (``placement.ready_to_open``)."""
+    return min(OPEN_AFTER_WAIT, core.config.circles.open_with)
+
+
 def km_text(t: Translator, km: float) -> str:
     text = f"{km:.1f}"
     return text.replace(".", ",") if t.lang == "fr" else text
@@ -120,9 +125,10 @@ async def tell_news(core, db: Database, wait: LongWait, waiting: int, nearby: li
     place = place_label(core, wait.place_id)
     links = start_codes.join_links(core, wait.place_id)
     days = (now - from_iso(wait.since)).days
+    minimum = opens_with(core)
 
     def text(t: Translator) -> Localized:
-        parts = [t.plural("circle-wait-news", waiting, place=place, days=days, minimum=OPEN_AFTER_WAIT)]
+        parts = [t.plural("circle-wait-news", waiting, place=place, days=days, minimum=minimum)]
         if nearby:
             parts.append(t.plural("circle-wait-news-nearby", len(nearby), place=place))
         parts.append(t("circle-wait-news-keep-also" if nearby else "circle-wait-news-keep", days=NEWS_EVERY.days))
@@ -150,11 +156,11 @@ async def tell_moderators(core, db: Database, place_id: str, count: int, previou
     ``previous`` (the last notice, or the longest wait's start) names the message: once per period."""
     told = await roles.moderators_of(db, place_id) or await roles.admin_ids(db, core.config.deployment.admins)
     place = place_label(core, place_id)
+    minimum = opens_with(core)
     for moderator_id in told:
         await core.tell(
             db, moderator_id,
-            lambda t: t.plural("circle-wait-moderators", count, place=place, days=WAIT_DAYS,
-                               minimum=OPEN_AFTER_WAIT),
+            lambda t: t.plural("circle-wait-moderators", count, place=place, days=WAIT_DAYS, minimum=minimum),
             lambda t: [(t("button-wait-see"), f"mod:wait:{place_id}")],
             now, dedupe_key=f"waitmods:{place_id}:{previous}:{moderator_id}", not_before=morning(core, now),
             delivery_class=outbox.CARE,

@@ -5,6 +5,7 @@ moderators of the place hear once; nothing is said twice, nor to someone who no 
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
@@ -150,6 +151,9 @@ async def test_keep_waiting_means_news_again_thirty_days_after_the_answer(hood: 
     out = await press_on(hood, "alice", "Continuer d'attendre")
     assert "vous gardez votre place pour le cercle de <b>Belleville</b>" in out[-1].text
     assert await circle_store.is_waiting(hood.core.db, (await person(hood, "alice")).id)
+    out = await hood.say("alice", "/mesdonnees")  # what is kept about the wait is shown too
+    wait = json.loads(out[-1].attachment.data)["circle_wait"]
+    assert wait["place_id"] == "nb:belleville" and wait["told_at"].startswith("2026-12-15")
     await days_pass(hood, 24)  # 30 days after the news, 24 after the answer
     assert len(news_to(hood, "alice")) == 1
     await days_pass(hood, 5)
