@@ -253,8 +253,7 @@ async def test_admins_hear_when_the_place_has_no_moderator(database: str, conten
         await hood.core.db.close()
 
 
-async def test_a_second_pass_or_a_restart_says_nothing_twice(hood: Neighbours, database: str, content: Content
-                                                            ) -> None:
+async def test_a_second_pass_or_a_restart_says_nothing_twice(hood: Neighbours, content: Content) -> None:
     await hood.join("modo", "charonne")
     async with hood.core.db.transaction():
         await roles.grant_moderator(hood.core.db, (await person(hood, "modo")).id, "nb:belleville", None,
