@@ -5,9 +5,10 @@ Run from the repository root::
     python bench/bench_waits.py [--waiting 20000] [--database postgresql://…]
 
 It fills a fresh database with ``--waiting`` neighbours waiting for circles, spread over the
-deployment's neighbourhoods, all past the 14 days, then times three passes of the news, each in its
-own transaction as the daily pass runs it: the first (everyone is told: the cost per person), the
-same day again (nothing is due: what every later day costs), and 31 days later (everyone due again).
+deployment's neighbourhoods, all past the 14 days, then times three passes of the news (in batches
+of ``waiting.BATCH``, one transaction each, as the daily pass runs it): the first (everyone is told:
+the cost per person), the same day again (nothing is due: what every later day costs), and 31 days
+later (everyone due again).
 """
 
 from __future__ import annotations
@@ -48,8 +49,7 @@ async def fill(db: Database, places: list[str], count: int, since: str) -> None:
 
 async def timed(core, label: str) -> None:
     start = time.perf_counter()
-    async with core.db.transaction():
-        told, places = await waiting.tell_long_waits(core, core.db, core.clock.now())
+    told, places = await waiting.tell_long_waits(core, core.clock.now())
     seconds = time.perf_counter() - start
     per = f", {seconds / told * 1000:.2f} ms per neighbour told" if told else ""
     print(f"{label}: {told} neighbours and {places} places told in {seconds * 1000:.0f} ms{per}")

@@ -17,7 +17,7 @@ async def merge_pass(core: Core, now: datetime) -> None:
     async with core.db.transaction():
         await membership.merge_small_circles(core, core.db, now)
         await membership.open_waiting_circles(core, core.db, now)
-        await waiting.tell_long_waits(core, core.db, now)  # those whose circle could not open
+    await waiting.tell_long_waits(core, now)  # those whose circle could not open (after it committed)
 
 
 def install(core: Core) -> None:

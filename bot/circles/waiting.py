@@ -18,9 +18,10 @@ The moderators of the place (the admins when it has none) hear in the same pass,
 so a social centre can act.
 
 Once per period, whatever happens: what was said is recorded (``circle_waits.told_at``,
-``circle_wait_notices``) in the pass's transaction, with the messages, and each message's dedupe key
-is made of the state it was decided on, so a pass run twice (a restart, a second worker) sends nothing
-twice. The pass reads only the waits whose news is due, however many people wait.
+``circle_wait_notices``) in the same transaction as the messages, and each message's dedupe key is
+made of the state it was decided on, so a pass run twice (a restart, a second worker) sends nothing
+twice. The pass reads only the waits whose news is due, however many people wait, and tells them in
+batches of ``BATCH``, one transaction each.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ OFFERED = 2
 #: The news comes again at most this often while someone still waits (and the moderators' notice).
 NEWS_EVERY = timedelta(days=30)
 MAX_LISTED = 40  # lines of a moderator's list
+#: Neighbours told per transaction: about 0.7 ms each (bench/bench_waits.py), so a batch holds the
+#: database for a fraction of a second however many are due.
+BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -96,28 +100,48 @@ def km_text(t: Translator, km: float) -> str:
 
 # ---- the daily pass --------------------------------------------------------------------------------
 
-async def tell_long_waits(core, db: Database, now: datetime) -> tuple[int, int]:
-    """Tell the neighbours whose wait outlasted the promise, and their moderators; returns (neighbours
-    told, places whose moderators were told). Runs inside the pass's transaction."""
-    waited = now - timedelta(days=WAIT_DAYS)
-    counts = await circle_store.long_wait_counts(db, waited)
+async def tell_long_waits(core, now: datetime) -> tuple[int, int]:
+    """Tell the moderators, then the neighbours whose wait outlasted the promise, ``BATCH`` at a time,
+    each batch in its own transaction (a write transaction holds the database: the inbox waits on it);
+    returns (neighbours told, places whose moderators were told). A crash between batches loses
+    nothing: what was told is recorded with its batch, the rest is due at the next pass."""
+    db = core.db
+    async with db.transaction():
+        places = await tell_moderators_due(core, db, now)
+    told = BATCH
+    total = 0
+    while told == BATCH:
+        async with db.transaction():
+            told = await tell_neighbours_due(core, db, now, BATCH)
+        total += told
+    return total, places
+
+
+async def tell_moderators_due(core, db: Database, now: datetime) -> int:
+    """Each place with neighbours waiting past the delay whose moderators were not told this period."""
+    counts = await circle_store.long_wait_counts(db, now - timedelta(days=WAIT_DAYS))
     await circle_store.drop_wait_notices(db, keep=list(counts))
-    nearby: dict[str, list[Nearby]] = {}
-    waiting: dict[str, int] = {}
-    told = 0
-    for wait in await circle_store.long_waits(db, waited, now - NEWS_EVERY):
-        if wait.place_id not in nearby:
-            nearby[wait.place_id] = await nearby_with_room(core, db, wait.place_id)
-            waiting[wait.place_id] = len(await circle_store.waiting_since(db, wait.place_id))
-        told += await tell_news(core, db, wait, waiting[wait.place_id], nearby[wait.place_id], now)
     notices = await circle_store.wait_notices(db)
-    places_told = 0
+    told = 0
     for place_id, (count, oldest) in sorted(counts.items()):
         last = notices.get(place_id)
         if last is None or from_iso(last) <= now - NEWS_EVERY:
             await tell_moderators(core, db, place_id, count, last or oldest, now)
-            places_told += 1
-    return told, places_told
+            told += 1
+    return told
+
+
+async def tell_neighbours_due(core, db: Database, now: datetime, limit: int) -> int:
+    """Up to ``limit`` neighbours whose news is due (each then recorded as told); returns how many."""
+    nearby: dict[str, list[Nearby]] = {}
+    waiting: dict[str, int] = {}
+    due = await circle_store.long_waits(db, now - timedelta(days=WAIT_DAYS), now - NEWS_EVERY, limit)
+    for wait in due:
+        if wait.place_id not in nearby:
+            nearby[wait.place_id] = await nearby_with_room(core, db, wait.place_id)
+            waiting[wait.place_id] = len(await circle_store.waiting_since(db, wait.place_id))
+        await tell_news(core, db, wait, waiting[wait.place_id], nearby[wait.place_id], now)
+    return len(due)
 
 
 async def tell_news(core, db: Database, wait: LongWait, waiting: int, nearby: list[Nearby], now: datetime) -> bool:

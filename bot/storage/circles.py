@@ -171,13 +171,13 @@ async def wait_of(db: Database, person_id: int) -> LongWait | None:
     return LongWait(**dict(row)) if row else None
 
 
-async def long_waits(db: Database, waited_since: datetime, told_before: datetime) -> list[LongWait]:
-    """Waits begun before ``waited_since`` whose news is due (never told, or told before ``told_before``);
-    the longest first. Only these rows are read, however many people wait."""
+async def long_waits(db: Database, waited_since: datetime, told_before: datetime, limit: int) -> list[LongWait]:
+    """Up to ``limit`` waits begun before ``waited_since`` whose news is due (never told, or told before
+    ``told_before``); the longest first. Only these rows are read, however many people wait."""
     rows = await db.fetchall(
         f"SELECT w.person_id, w.place_id, w.since, w.told_at {_STILL_WAITING} AND w.since <= ? "
-        "AND (w.told_at IS NULL OR w.told_at <= ?) ORDER BY w.since, w.person_id",
-        (to_iso(waited_since), to_iso(told_before)),
+        "AND (w.told_at IS NULL OR w.told_at <= ?) ORDER BY w.since, w.person_id LIMIT ?",
+        (to_iso(waited_since), to_iso(told_before), limit),
     )
     return [LongWait(**dict(r)) for r in rows]
 

@@ -14,7 +14,7 @@ import pytest
 
 from adapters.memory import MemoryPlatform
 from bot.assemble import build_core
-from bot.circles import rooms
+from bot.circles import rooms, waiting
 from bot.core import roles
 from bot.core.app import Content
 from bot.core.chat import ChoiceIn, Outgoing
@@ -280,6 +280,16 @@ async def test_a_second_pass_or_a_restart_says_nothing_twice(hood: Neighbours, c
     await restarted.settle()
     assert len(hood.platform.sent) == sent
     assert len(news_to(hood, "alice")) == 1
+
+
+async def test_many_due_are_told_in_batches_each_once(hood: Neighbours, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(waiting, "BATCH", 2)
+    for user, place in (("alice", "belleville"), ("bob", "charonne"), ("carol", "jourdain"), ("dan", "gambetta"),
+                        ("eve", "telegraphe")):
+        await hood.join(user, place)
+    await days_pass(hood, 14)  # five due: batches of 2, 2 and 1
+    assert all(len(news_to(hood, user)) == 1 for user in ("alice", "bob", "carol", "dan", "eve"))
+    assert await waiting.tell_long_waits(hood.core, hood.clock.now()) == (0, 0)
 
 
 async def test_who_no_longer_waits_hears_nothing(hood: Neighbours) -> None:
