@@ -139,7 +139,7 @@ async def tell_neighbours_due(core, db: Database, now: datetime, limit: int) -> 
     for wait in due:
         if wait.place_id not in nearby:
             nearby[wait.place_id] = await nearby_with_room(core, db, wait.place_id)
-            waiting[wait.place_id] = len(await circle_store.waiting_since(db, wait.place_id))
+            waiting[wait.place_id] = await circle_store.waiting_count(db, wait.place_id)
         await tell_news(core, db, wait, waiting[wait.place_id], nearby[wait.place_id], now)
     return len(due)
 

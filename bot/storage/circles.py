@@ -191,6 +191,11 @@ async def long_wait_counts(db: Database, waited_since: datetime) -> dict[str, tu
     return {r[0]: (int(r[1]), r[2]) for r in rows}
 
 
+async def waiting_count(db: Database, place_id: str) -> int:
+    """How many still wait in a place."""
+    return int(await db.scalar(f"SELECT COUNT(*) {_STILL_WAITING} AND w.place_id = ?", (place_id,)))
+
+
 async def waiting_since(db: Database, place_id: str) -> list[LongWait]:
     """Everyone still waiting in a place, the longest first (a moderator's view)."""
     rows = await db.fetchall(
