@@ -22,7 +22,6 @@ from babel.dates import format_date, format_time
 from markupsafe import Markup
 
 from bot.activities.calendar_files import to_ics
-from bot.activities.links import join_links
 from bot.core import start_codes
 from bot.core.clock import to_iso
 from bot.core.config import CONTENT_DIR
@@ -82,7 +81,7 @@ def _language(core, request: web.Request) -> str:
 
 
 def _join(core, place: Place) -> dict[str, str]:
-    links = join_links(core, place.id)
+    links = start_codes.join_links(core, place.id)
     if links is None:
         return {"code": start_codes.make(place.id), "telegram": "", "matrix": "", "matrix_user": ""}
     return {"code": links.code, "telegram": links.telegram, "matrix": links.matrix, "matrix_user": links.matrix_user}

@@ -25,12 +25,12 @@ from aiohttp import web
 from fpdf import FPDF
 
 from bot.activities import agenda_page
-from bot.activities.links import JoinLinks, join_links
 from bot.core import access
 from bot.core.chat import Attachment, Outgoing
 from bot.core.hooks import ModeratorCommand
 from bot.core.places import Place
 from bot.core.router import Command, Context
+from bot.core.start_codes import JoinLinks, join_links
 from bot.storage import organizers, posters
 from bot.storage.database import Database
 

@@ -666,6 +666,17 @@ class PlaceIndex:
                 return _decide(scored, limit)
         return _choose_or_found(places, max(limit, POSTAL_LIMIT))  # every quarter of the code
 
+    def around(self, place_id: str, radius_km: float) -> list[tuple[float, Place]]:
+        """The deployment's other neighbourhoods whose centroid lies within ``radius_km`` of this place's,
+        nearest first, with their distance in km (none when the place has no centroid). Communes are
+        left out: a circle lives in a neighbourhood."""
+        place = self.get(place_id)
+        if place is None or place.centroid is None:
+            return []
+        near = [(_distance_km(place.centroid, p.centroid), p) for p in self._located
+                if p.id != place.id and p.kind != "commune" and p.centroid is not None]
+        return sorted((dp for dp in near if dp[0] <= radius_km), key=lambda dp: (dp[0], dp[1].id))
+
     def nearest(self, lat: float, lon: float) -> Place | None:
         """The place for a shared location, or None when the deployment has nothing near it.
 

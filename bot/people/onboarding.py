@@ -198,8 +198,11 @@ class Onboarding(StepFlow):
     async def move_to_new_place(self, ctx: Context) -> bool:
         """A new neighbourhood means a new circle: leave the old one, join one there — through the same
         gates as a newcomer (a ban, the neighbourhood's local question), or /profile would be a way round
-        them. False when a gate holds the person back (it has answered them itself)."""
-        if await circle_store.circle_of(ctx.db, ctx.person.id) is None:
+        them. Someone still waiting for their old neighbourhood's circle stops waiting there and is placed
+        in the new one (the wait would otherwise open a circle where they no longer live). False when a
+        gate holds the person back (it has answered them itself)."""
+        in_circle = await circle_store.circle_of(ctx.db, ctx.person.id) is not None
+        if not in_circle and not await circle_store.is_waiting(ctx.db, ctx.person.id):
             return True
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bot.circles import leave_circle
+from bot.circles import leave_circle, nearby_place, place_label
 from bot.core.chat import Body
 from bot.core.flows import StepFlow, picked
 from bot.core.i18n import Localized
 from bot.core.router import Command, Context
 from bot.people.onboarding import FLOW as ONBOARDING
+from bot.people.onboarding import Onboarding
 from bot.storage import circles as circle_store
 from bot.storage import conversations, people
 from bot.storage.conversations import Conversation
@@ -60,23 +61,46 @@ async def profile(ctx: Context) -> None:
 
 
 async def leave(ctx: Context) -> None:
-    if await circle_store.circle_of(ctx.db, ctx.person.id) is None:
+    """/leave: out of one's circle — or out of the wait for one, which is leaving it before it opens."""
+    in_circle = await circle_store.circle_of(ctx.db, ctx.person.id) is not None
+    wait = None if in_circle else await circle_store.wait_of(ctx.db, ctx.person.id)
+    if not in_circle and wait is None:
         await ctx.reply(ctx.t("leave-not-in-circle"))
         return
-    await ctx.reply(
-        ctx.t("leave-confirm"),
-        [(ctx.t("button-leave-yes"), "leave:yes"), (ctx.t("button-leave-no"), "leave:no")],
-    )
+    question = ctx.t("leave-confirm") if wait is None else ctx.t("leave-wait-confirm",
+                                                                  place=place_label(ctx.core, wait.place_id))
+    await ctx.reply(question, [(ctx.t("button-leave-yes"), "leave:yes"), (ctx.t("button-leave-no"), "leave:no")])
 
 
 async def leave_answer(ctx: Context) -> None:
     if ctx.payload != "leave:yes":
         await ctx.reply(ctx.t("leave-kept"))
         return
+    wait = await circle_store.wait_of(ctx.db, ctx.person.id)
     if await leave_circle(ctx.core, ctx.db, ctx.person, ctx.now) is None:
-        await ctx.reply(ctx.t("leave-not-in-circle"))
+        await ctx.reply(ctx.t("leave-wait-done", place=place_label(ctx.core, wait.place_id)) if wait
+                        else ctx.t("leave-not-in-circle"))
         return
     await ctx.reply(ctx.t("leave-done"))
+
+
+async def join_nearby(ctx: Context) -> None:
+    """"waitnear:<place>": a neighbour whose circle could not open joins the circle of a nearby
+    neighbourhood (``bot.circles.waiting``). It is a change of neighbourhood, made as /profile makes one
+    (same gates, same placement), said before it is done; nothing changes when the offer is gone."""
+    wait = await circle_store.wait_of(ctx.db, ctx.person.id)
+    if wait is None:
+        await ctx.reply(ctx.t("circle-wait-over"))
+        return
+    home = place_label(ctx.core, wait.place_id)
+    place = await nearby_place(ctx.core, ctx.db, wait.place_id, ctx.payload.partition(":")[2])
+    if place is None:
+        await ctx.reply(ctx.t("circle-wait-offer-gone", place=home))
+        return
+    await people.update(ctx.db, ctx.person.id, place_id=place.id)
+    await ctx.reply(ctx.t("circle-wait-moving", place=place.name, home=home))
+    onboarding: Onboarding = ctx.core.router.flows[ONBOARDING]  # type: ignore[assignment]
+    await onboarding.move_to_new_place(ctx)
 
 
 async def help_(ctx: Context) -> None:
@@ -130,3 +154,4 @@ def install(core) -> None:
         )
     )
     core.router.action("leave", leave_answer)
+    core.router.action("waitnear", join_nearby)

@@ -162,7 +162,7 @@ async def test_forget_keeps_the_poster_working_but_forgets_who_asked(shop: Neigh
 async def test_the_running_telegram_bot_names_itself_without_any_setting(hood: Neighbours) -> None:
     """The running adapter learnt its @name from Telegram (getMe): the poster links to it, and the Matrix
     line is left out when the deployment has no Matrix account."""
-    from bot.activities.links import join_links
+    from bot.core.start_codes import join_links
 
     class RunningTelegram:
         username = "QuartierBot"

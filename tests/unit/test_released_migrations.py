@@ -41,6 +41,7 @@ RELEASED = {
     "102_worker_leases.sql": "b22b3ee206e40f48",
     "103_insertion_order.postgresql.sql": "3aef6682f312c1df",
     "103_insertion_order.sql": "2dfaf40d659302e8",
+    "104_circle_wait_news.sql": "967eda957853d6fb",
 }
 
 
