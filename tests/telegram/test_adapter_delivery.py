@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from pathlib import Path
 
 import aiohttp
@@ -19,6 +18,7 @@ from bot.storage import circles as circle_store
 from bot.storage import inbox, outbox, people
 from tests.telegram.conftest import World, make_world
 from tests.telegram.emulator import Limits
+from tests.waiting import until
 
 # PTB itself warns about the future type of RetryAfter.retry_after when it builds the error.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -267,18 +267,15 @@ async def test_long_messages_are_split_cleanly(world: World) -> None:
 async def test_webhook_checks_the_secret_and_stores_before_answering(
     tmp_path: Path, tg_config: Config, tg_content: Content, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    # Port 0: the kernel gives the webhook server a free port as it binds (a port found free first and
+    # bound later could be given to another process in between).
     async with make_world(tmp_path, tg_config, tg_content, monkeypatch, mode="webhook",
-                          webhook_url="https://voisinage.example/tg/hook", webhook_port=port,
+                          webhook_url="https://voisinage.example/tg/hook", webhook_port=0,
                           webhook_secret="s3cret", webhook_host="127.0.0.1") as world:
         world.watch("adapter", asyncio.create_task(world.adapter.run(world.core)))
-        for _ in range(100):
-            if world.emu.webhook:
-                break
-            await asyncio.sleep(0.05)
+        await until(lambda: world.emu.webhook, what="the webhook to be set")  # set once the server listens
         assert world.emu.webhook == {"url": "https://voisinage.example/tg/hook", "secret_token": "s3cret"}
+        port = world.adapter._webhook.addresses[0][1]
         alice = world.emu.add_user("Alice")
         world.emu.send_text(alice, "/start")
         update = world.emu.pending_updates()[0]
