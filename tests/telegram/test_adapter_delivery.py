@@ -52,19 +52,10 @@ async def test_messages_are_mirrored_with_the_other_platform_once(world: World) 
     group, (alice,) = await _circle_group(world, "Alice")
     steps = [TextIn("/start"), ChoiceIn("onboarding.consent:yes"), TextIn("belleville"),
              ChoiceIn("onboarding.interests:done"), ChoiceIn("onboarding.checkins:host")]
-    for body in steps:  # Carol is on the other platform
-        before = len(memory.sent)
+    for body in steps:  # Carol is on the other platform; each step handled and answered before the next
         await world.core.receive(memory.event("carol", body))
-        for _ in range(100):
-            if len(memory.sent) > before:
-                break
-            await asyncio.sleep(0.02)
-    for _ in range(100):
-        if memory.room_of("carol"):
-            break
-        await asyncio.sleep(0.05)
-    room = memory.room_of("carol")
-    assert room is not None
+        await world.quiet()
+    room = await until(lambda: memory.room_of("carol"), what="Carol placed in a room")
 
     before = len(world.emu.sent(group))
     world.emu.send_text(alice, "Bonjour <tout> le monde & co", group)
@@ -72,10 +63,7 @@ async def test_messages_are_mirrored_with_the_other_platform_once(world: World) 
     relayed = (await world.emu.wait_for_sent(group, before + 1, timeout=5))[-1]
     assert relayed.text.startswith("Carol") and relayed.text.endswith("Salut Alice !")
     assert relayed.entities[0] == {"type": "bold", "offset": 0, "length": 5}
-    for _ in range(100):
-        if any("Bonjour" in m.text for m in memory.to(room)):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: any("Bonjour" in m.text for m in memory.to(room)), what="Alice's words mirrored")
     await world.quiet()
     mirrored = [m.text for m in memory.to(room) if "Bonjour" in m.text]
     assert len(mirrored) == 1 and mirrored[0].startswith("<b>Alice</b>")
@@ -88,8 +76,7 @@ async def test_a_migrated_group_keeps_its_circle(world: World) -> None:
     room = await circle_store.room_by_chat(world.core.db, "telegram", str(group.id))
     assert room is not None
     new = world.emu.migrate(group)
-    await world.emu.wait_until_consumed()
-    await asyncio.sleep(0.2)
+    await world.quiet()  # the migration handled (a fixed 0.2 s sleep was not always enough)
     moved = await circle_store.room_on(world.core.db, room.circle_id, "telegram")
     assert moved is not None and moved.chat_id == str(new.id)
     await _queue(world, str(group.id), "Queued for the old id")  # an item queued before the migration was seen
