@@ -105,11 +105,17 @@ async def test_flood_of_429s_every_message_once_other_chats_not_stalled(
         for user in users:
             assert [m.text for m in world.emu.sent(user)] == [f"annonce 0 pour {user.id}", f"annonce 1 pour {user.id}"]
         assert world.emu.too_many_requests >= 3
-        refused = [c for c in world.emu.calls("sendMessage") if c.status == 429]
+        calls = world.emu.calls("sendMessage")
+        refused = [c for c in calls if c.status == 429]
         first_refusal = refused[0]
         stalled = {int(c.params["chat_id"]) for c in refused}
-        others = [c for c in world.emu.calls("sendMessage") if c.status == 200
-                  and first_refusal.time < c.time < first_refusal.time + 1.0
+        # While the refused chats wait out their 1 s (until the first of them is sent again), the other
+        # chats go on. Measured to that retry, not over a fixed second: a loaded machine sends fewer
+        # messages a second, and its retry comes later too.
+        retried = min(c.time for c in calls if c.status == 200 and c.time > first_refusal.time
+                      and int(c.params["chat_id"]) in stalled)
+        assert retried - first_refusal.time >= 0.9, "a refused chat waits out its retry_after"
+        others = [c for c in calls if c.status == 200 and first_refusal.time < c.time < retried
                   and int(c.params["chat_id"]) not in stalled]
         assert len(others) >= 20, "a 429 stalls its own chat only"
         unhandled = [hit for hit in world.emu.rate_limited if not hit.injected]
