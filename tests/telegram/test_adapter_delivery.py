@@ -164,12 +164,8 @@ async def test_a_reply_overtakes_an_announcement_at_telegrams_limits(
         await world.emu.wait_for_sent(None, 20, timeout=10)  # the fan-out is under way
         before = len(world.emu.all_sent())
         world.emu.send_text(anne, "/help")
-        for _ in range(200):
-            answer = next((m for m in world.emu.sent(anne) if m.text != "annonce"), None)
-            if answer is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert answer is not None
+        answer = await until(lambda: next((m for m in world.emu.sent(anne) if m.text != "annonce"), None),
+                             what="the answer to /help")
         overtaken = [m for m in world.emu.all_sent() if m.time < answer.time][before:]
         assert len(overtaken) <= 45, "the answer waited for the announcement"  # about 1.5 s at 30/s
         for user in users:
@@ -186,10 +182,6 @@ async def test_a_blocked_user_is_marked_unreachable_and_not_retried(world: World
     world.emu.user(alice).blocked = True  # blocked; Telegram's my_chat_member not seen yet
     await _queue(world, str(alice.id), "un")
     await _queue(world, str(alice.id), "deux")
-    for _ in range(100):
-        if await world.core.db.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')") == 0:
-            break
-        await asyncio.sleep(0.05)
     await world.quiet()
     refused = [c for c in world.emu.calls("sendMessage") if c.status == 403]
     assert len(refused) == 1
