@@ -121,10 +121,15 @@ class Bot:
         await eventually(idle, timeout, "the bot to be idle")
 
     async def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return [tuple(r) for r in await self.core.db.fetchall(sql, params)]
+        """Read in its own turn (``fetchall_alone``). The bot's tasks share this connection: a plain read
+        could land inside the dispatcher's transaction half-way, where its events are already marked done
+        and their answers (written at commit) not yet queued — ``quiet()`` then saw an idle bot that was
+        not (failed a stress run: the next question had not been sent)."""
+        return [tuple(r) for r in await self.core.db.fetchall_alone(sql, params)]
 
     async def scalar(self, sql: str, params: tuple = ()) -> Any:
-        return await self.core.db.scalar(sql, params)
+        found = await self.rows(sql, params)
+        return found[0][0] if found else None
 
 
 @dataclass
