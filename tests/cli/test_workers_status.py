@@ -13,11 +13,13 @@ from tests.cli.test_operations import voisinage
 
 async def _two_workers(path: Path) -> None:
     db = await Database.open(path)
-    now, ttl = datetime.now(UTC), timedelta(seconds=15)
+    # Leases of 10 minutes: 15 s (the workers' own) could expire before `voisinage status`, a new Python
+    # process, has started and read them on a loaded machine.
+    now, ttl = datetime.now(UTC), timedelta(minutes=10)
     try:
         await leases.acquire(db, "worker:host-a:11:aaaaaa", "host-a:11:aaaaaa", now, ttl)
         await leases.acquire(db, "worker:host-b:22:bbbbbb", "host-b:22:bbbbbb", now, ttl)
-        await leases.acquire(db, "worker:host-c:33:cccccc", "host-c:33:cccccc", now - timedelta(minutes=5), ttl)
+        await leases.acquire(db, "worker:host-c:33:cccccc", "host-c:33:cccccc", now - timedelta(hours=1), ttl)
         await leases.acquire(db, "intake:telegram", "host-b:22:bbbbbb", now, ttl)
     finally:
         await db.close()

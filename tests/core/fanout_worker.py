@@ -37,13 +37,17 @@ class FilePlatform(Adapter):
     platform = "file"
     capabilities = Capabilities(buttons=True, create_rooms=False, invite_links=False)
 
-    def __init__(self, log: Path, idempotent: bool, in_flight: int = 0) -> None:
+    def __init__(self, log: Path, idempotent: bool, in_flight: int = 0, slow_after: int | None = None) -> None:
         self.log = log
         self.idempotent_sends = idempotent
         self.capabilities = replace(FilePlatform.capabilities, sends_in_flight=in_flight)
         lines = log.read_text().splitlines() if log.exists() else []
         self.seen = {line.split("\t")[0] for line in lines}
         self.fh = log.open("a")
+        # Past this many sends the pause grows (2 ms -> 50 ms): the test kills the process once it has
+        # seen that many lines, and a loaded machine could otherwise let the whole fan-out finish first.
+        self.slow_after = slow_after
+        self.written = 0
 
     async def send(self, message: Outgoing, *, idempotency_key: str) -> SendResult:
         if self.idempotent_sends and idempotency_key in self.seen:
@@ -51,7 +55,9 @@ class FilePlatform(Adapter):
         self.seen.add(idempotency_key)
         self.fh.write(f"{idempotency_key}\t{message.chat_id}\n")
         self.fh.flush()
-        await asyncio.sleep(0.002)
+        self.written += 1
+        slow = self.slow_after is not None and self.written >= self.slow_after
+        await asyncio.sleep(0.05 if slow else 0.002)
         return Delivered()
 
     async def invite(self, room_id: str, user_id: str, *, idempotency_key: str) -> InviteResult:
@@ -97,7 +103,8 @@ async def main(phase: str, db_path: str, log: str, n: int, mode: str) -> None:
     config = replace(config, places=replace(config.places, national=""))  # the communes are not needed here
     db = await Database.open(db_path)
     core = build_core(config, db, Content.load(config), SystemClock())
-    platform = FilePlatform(Path(log), mode in ("idempotent", "mixed"), 4 if mode in ("plain4", "mixed4") else 0)
+    platform = FilePlatform(Path(log), mode in ("idempotent", "mixed"), 4 if mode in ("plain4", "mixed4") else 0,
+                            slow_after=n // 5 if phase == "setup" else None)  # the crash test kills at n // 5
     core.attach(platform)
     if phase == "setup":
         await setup(core, n, mixed=mode.startswith("mixed"))

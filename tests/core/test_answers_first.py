@@ -16,6 +16,7 @@ from bot.core.pacing import ANSWERS_FIRST_SHARES, ChatLimits, ClassTurns, Rates
 from bot.operations import status
 from bot.storage import outbox
 from tests.core.conftest import Neighbours
+from tests.waiting import until
 
 ONE_AT_A_TIME = Capabilities(buttons=True, create_rooms=False, invite_links=False, sends_in_flight=1)
 
@@ -75,11 +76,8 @@ async def test_a_reply_queued_during_a_pass_does_not_wait_for_the_rest_of_it(hoo
 
     slow.on_send.append(answer_after_ten)
     worker = asyncio.create_task(hood.core.run_delivery("slow"))
-    try:
-        for _ in range(500):
-            if len(slow.sent) >= 101:
-                break
-            await asyncio.sleep(0.005)
+    try:  # a deadline, not 500 polls: on a loaded machine 101 sends may take longer than 2.5 s
+        await until(lambda: len(slow.sent) >= 101, timeout=60, what="the 101 sends")
     finally:
         worker.cancel()
     chats = [m.chat_id for m in slow.sent]

@@ -82,6 +82,7 @@ async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(
         await core.receive(hood.platform.event(f"user{n}", CommandIn("aide", "")))
     handled = 0
     sent_after: list[int] = []
+    delivering: list[asyncio.Task] = []
     real_handle, real_send = core._handle, hood.platform.send
 
     async def send(message: Outgoing, *, idempotency_key: str) -> SendResult:
@@ -96,12 +97,12 @@ async def test_a_long_batch_of_events_lets_waiting_messages_out_before_it_ends(
         await real_handle(event, batch)
         handled += 1
         if handled == 10:
-            asyncio.get_running_loop().create_task(deliver_once())
+            delivering.append(asyncio.get_running_loop().create_task(deliver_once()))
 
     monkeypatch.setattr(core, "_handle", handle)
     monkeypatch.setattr(hood.platform, "send", send)
     await core.process_pending()
-    await asyncio.sleep(0.05)
+    await delivering[0]  # its send may come after the batch's end: awaited, not given a fixed 50 ms
     # asked after the 10th event, it waits for at most a few short transactions, not all 60 events
     assert hood.platform.to("dm:ana") and sent_after[0] < 40
     await core.settle()

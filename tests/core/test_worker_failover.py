@@ -80,8 +80,8 @@ def test_kill_9_one_of_two_workers_mid_fanout(tmp_path: Path, database_url: str)
     workers = [spawn("work", database_url, str(log), str(intake_log)) for _ in range(2)]
     try:
         pids = {w.pid for w in workers}
-        wait_for(lambda: {int(line[2]) for line in lines(log)} == pids and len(lines(log)) >= N // 5, 60,
-                 "both workers should be sending", workers)
+        wait_for(lambda: {int(line[2]) for line in lines(log)} == pids and len(lines(log)) >= N // 5
+                 and lines(intake_log), 60, "both workers should be sending, one holding the intake", workers)
         holder = int(lines(intake_log)[-1][0])
         victim = next(w for w in workers if w.pid == holder)
         survivor = next(w for w in workers if w.pid != holder)

@@ -24,6 +24,7 @@ from bot.core.scheduler import Job, every
 from bot.core.workers import Worker
 from bot.storage import inbox, inbox_claims, leases, outbox
 from bot.storage.database import Database
+from tests.waiting import until
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -155,7 +156,10 @@ async def test_two_workers_never_send_an_item_twice_and_keep_each_chats_order(tw
                                  delivery_class=cls)
 
     async def drain(core: Core) -> None:
-        for _ in range(200):
+        # Until done, by a deadline: 200 rounds could end first on a loaded machine while the other
+        # worker held the chats, and the test then failed on items merely not sent yet.
+        deadline = asyncio.get_running_loop().time() + 60
+        while asyncio.get_running_loop().time() < deadline:
             await core.deliver_due("rec")
             if not await core.db.scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')"):
                 return
@@ -242,21 +246,21 @@ async def test_the_intake_moves_to_the_other_worker_when_its_holder_dies(two: tu
 
         return poll
 
+    # The lease lasts 2 s, renewed every 0.05 s: a loaded machine delaying a renewal by a few hundred
+    # milliseconds (a 0.4 s lease was) must not hand the intake over while its holder lives.
     wa = Worker(a, renew_every=0.05)
     wb = Worker(b, renew_every=0.05)
-    ttl = timedelta(seconds=0.4)
+    ttl = timedelta(seconds=2)
     holder_a = asyncio.create_task(wa.hold("intake:test", intake("a"), ttl))
-    await asyncio.sleep(0.1)
+    await until(lambda: "a" in running, what="a to hold the intake")  # not a fixed sleep: a comes first
     holder_b = asyncio.create_task(wb.hold("intake:test", intake("b"), ttl))
-    await asyncio.sleep(0.3)
+    await asyncio.sleep(0.3)  # b tries several times meanwhile (every 0.05 s)
     assert set(running) == {"a"}, "one intake at a time"
     holder_a.cancel()  # "kill -9": a stops renewing, nothing is released
     died = asyncio.get_running_loop().time()
     running.clear()
-    while "b" not in running:
-        await asyncio.sleep(0.01)
-        assert asyncio.get_running_loop().time() - died < 2.0, "b should take over once a's lease expired"
-    assert asyncio.get_running_loop().time() - died >= 0.2  # not before the lease expired
+    await until(lambda: "b" in running, timeout=15, what="b to take over once a's lease expired")
+    assert asyncio.get_running_loop().time() - died >= 1.0  # not before the lease expired (2 s after a's last renewal)
     holder_b.cancel()
 
 
@@ -272,10 +276,12 @@ async def test_a_holder_that_lost_its_lease_stops_its_work(two: tuple[Core, Core
 
     worker = Worker(a, renew_every=0.05)
     holding = asyncio.create_task(worker.hold("intake:test", poll, timedelta(seconds=0.3)))
-    await asyncio.sleep(0.1)
+    # The lease is taken away once the worker holds it (after a fixed 0.1 s it might not yet: the
+    # update then changed nothing, and the work never stopped).
+    await until(lambda: "intake:test" in worker.held, what="the worker to hold the lease")
     far = leases.stamp(datetime.now(UTC) + timedelta(hours=1))
     await a.db.execute_alone("UPDATE leases SET holder = 'other', expires_at = ? WHERE name = 'intake:test'", (far,))
-    await asyncio.wait_for(stopped.wait(), 2.0)
+    await asyncio.wait_for(stopped.wait(), 10.0)
     holding.cancel()
 
 

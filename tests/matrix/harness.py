@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from bot.core.config import Config
 from bot.storage import circles as circle_store
 from bot.storage import people
 from bot.storage.database import Database
+from tests.waiting import eventually
 
 from .synapse_server import RegisteredUser, SynapseServer
 
@@ -46,18 +45,6 @@ async def circles_of(core: Core, user_ids: list[str]) -> set[int]:
         assert circle is not None, user_id
         found.add(circle.id)
     return found
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0, what: str = "condition") -> Any:
-    """Poll an async check until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @dataclass
@@ -134,10 +121,15 @@ class Bot:
         await eventually(idle, timeout, "the bot to be idle")
 
     async def rows(self, sql: str, params: tuple = ()) -> list[tuple]:
-        return [tuple(r) for r in await self.core.db.fetchall(sql, params)]
+        """Read in its own turn (``fetchall_alone``). The bot's tasks share this connection: a plain read
+        could land inside the dispatcher's transaction half-way, where its events are already marked done
+        and their answers (written at commit) not yet queued — ``quiet()`` then saw an idle bot that was
+        not (failed a stress run: the next question had not been sent)."""
+        return [tuple(r) for r in await self.core.db.fetchall_alone(sql, params)]
 
     async def scalar(self, sql: str, params: tuple = ()) -> Any:
-        return await self.core.db.scalar(sql, params)
+        found = await self.rows(sql, params)
+        return found[0][0] if found else None
 
 
 @dataclass

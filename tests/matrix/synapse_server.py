@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any
 
 SERVER_NAME = "localhost"
+PORT_ATTEMPTS = 3  # a port taken between choosing it and Synapse binding it: choose again
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
@@ -137,10 +138,20 @@ class SynapseServer:
             return
         began = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
+        chosen_here = not self.port
         self.port = self.port or _free_port()  # a restart keeps its address: clients keep their URL
-        self._write_config()
-        self._launch()
-        self._wait_until_ready(began + START_TIMEOUT_S)
+        for attempt in range(PORT_ATTEMPTS):
+            self._write_config()
+            self._launch()
+            try:
+                self._wait_until_ready(began + START_TIMEOUT_S)
+                break
+            except SynapseError as error:
+                # The port was free when asked for, and taken (by another test process) before Synapse
+                # bound it, seconds later: another port, as long as none was fixed by a first start.
+                if not chosen_here or attempt == PORT_ATTEMPTS - 1 or "Address already in use" not in str(error):
+                    raise
+                self.port = _free_port()
         self.startup_seconds = time.monotonic() - began
 
     def stop(self) -> None:

@@ -93,8 +93,10 @@ async def test_a_new_private_chat_opened_by_the_person_works(bot: Bot, resident)
     await bot_is_in(bot, second)
     await bot.quiet()
     assert await private_chat_of(bot, ana.user_id) == first  # the bot's own join moves nothing
+    await ana.sync()
+    before = len(ana.messages(second, bot.user_id))  # the answer to wait for is the next one, not any
     await ana.say(second, "/profil")
-    await ana.wait_messages(second, bot.user_id, 1)
+    await ana.wait_messages(second, bot.user_id, before + 1)
     assert await private_chat_of(bot, ana.user_id) == second  # her own message does
 
 

@@ -23,6 +23,7 @@ from bot.core.clock import SystemClock, to_iso
 from bot.core.config import Config, load_config
 from bot.storage.database import Database
 from tests.telegram.emulator import BotApiEmulator, EmuChat, EmuUser, Limits, SentMessage
+from tests.waiting import until
 
 TOKEN = "123:ABC"
 TOKEN_ENV = "VOISINAGE_TEST_TELEGRAM_TOKEN"
@@ -61,11 +62,7 @@ class World:
         """Run the polling loop and wait for its first getUpdates (which sets allowed_updates)."""
         polls = len(self.emu.calls("getUpdates"))
         self.tasks["adapter"] = asyncio.create_task(self.adapter.run(self.core))
-        for _ in range(200):
-            if len(self.emu.calls("getUpdates")) > polls:
-                return
-            await asyncio.sleep(0.01)
-        raise TimeoutError("the adapter did not poll")
+        await until(lambda: len(self.emu.calls("getUpdates")) > polls, what="the adapter's first poll")
 
     async def stop(self, name: str) -> None:
         task = self.tasks.pop(name)

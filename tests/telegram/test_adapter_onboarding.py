@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from bot.storage import circles as circle_store
 from bot.storage import people
 from tests.telegram.conftest import World
+from tests.waiting import eventually, until
 
 # PTB itself warns about the future type of RetryAfter.retry_after when it builds the error.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -109,12 +108,11 @@ async def test_adopt_asks_telegram_outside_the_write_transaction(world: World) -
 async def test_a_group_adopted_later_is_given_to_the_waiting_circle(world: World) -> None:
     alice = world.emu.add_user("Alice")
     await world.onboard(alice)
-    for _ in range(100):  # tried once the chat's pace allows (the welcome went just before): no group yet
-        waiting = await world.core.db.scalar("SELECT error FROM outbox WHERE kind = 'invite' AND status = 'pending'")
-        if waiting and "waiting" in waiting:
-            break
-        await asyncio.sleep(0.05)
-    assert waiting and "waiting" in waiting
+    async def waiting() -> bool:  # tried once the chat's pace allows (the welcome went just before): no group yet
+        error = await world.core.db.scalar("SELECT error FROM outbox WHERE kind = 'invite' AND status = 'pending'")
+        return bool(error and "waiting" in error)
+
+    await eventually(waiting, what="the invitation waiting for a group")
 
     moderator = world.admin()
     await world.say(moderator, "/start")
@@ -139,10 +137,7 @@ async def test_a_stranger_is_removed_and_the_moderators_told(world: World) -> No
     world.emu.join(group, mallory)
     told = (await world.emu.wait_for_sent(moderator, before + 1, timeout=10))[-1]
     assert "Mallory" in told.text and "sans invitation" in told.text
-    for _ in range(100):
-        if world.emu.calls("unbanChatMember"):
-            break
-        await asyncio.sleep(0.05)
+    await until(lambda: world.emu.calls("unbanChatMember"), what="the stranger unbanned")
     assert [int(c.params["user_id"]) for c in world.emu.calls("banChatMember")] == [mallory.id]
     assert world.emu.chat(group).status_of(mallory.id) == "left", "unbanned: may come back if invited"
     assert world.emu.chat(group).status_of(alice.id) == "member"

@@ -166,12 +166,14 @@ async def test_real_ptb_errors_are_told_apart_by_what_reached_telegram() -> None
     from telegram import Bot
     from telegram.request import HTTPXRequest
 
-    with socket.socket() as probe:  # a port nobody listens on: the connection is refused
+    # A port nobody listens on: the connection is refused. Kept bound (not listening) while the bot
+    # connects, so no other process can be given it meanwhile and answer.
+    with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    refused = Bot("1:A", base_url=f"http://127.0.0.1:{closed}/bot", request=HTTPXRequest(connect_timeout=2))
-    with pytest.raises(NetworkError) as caught:
-        await refused.send_message(1, "x")
+        refused = Bot("1:A", base_url=f"http://127.0.0.1:{closed}/bot", request=HTTPXRequest(connect_timeout=2))
+        with pytest.raises(NetworkError) as caught:
+            await refused.send_message(1, "x")
     assert isinstance(errors.send_outcome(caught.value), RetryLater)
 
     async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -39,6 +39,7 @@ from telegram.error import (
 )
 
 from tests.telegram.emulator import BotApiEmulator, EmuUser, JoinRefused, Limits, parse_html
+from tests.waiting import until
 
 pytestmark = [
     pytest.mark.asyncio,
@@ -155,25 +156,30 @@ async def test_limit_is_respected(emu: BotApiEmulator, bot: telegram.Bot) -> Non
 
 async def test_long_poll_returns_as_soon_as_an_update_arrives(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     alice = emu.add_user("Alice")
-    started = time.monotonic()
+    polls = len(emu.calls("getUpdates"))
     poll = asyncio.create_task(bot.get_updates(timeout=10, read_timeout=15))
-    await asyncio.sleep(0.2)
+    await until(lambda: len(emu.calls("getUpdates")) > polls, what="the long poll to reach the emulator")
     assert not poll.done()
+    started = time.monotonic()
     emu.send_text(alice, "coucou")
-    updates = await asyncio.wait_for(poll, 2)
+    updates = await asyncio.wait_for(poll, 5)
     assert updates[0].message.text == "coucou"
-    assert time.monotonic() - started < 2
+    # Well before the poll's 10 s: it returned for the update (5 s allows a loaded machine).
+    assert time.monotonic() - started < 5
 
 
 async def test_long_poll_times_out_empty(emu: BotApiEmulator, bot: telegram.Bot) -> None:
     started = time.monotonic()
     assert await bot.get_updates(timeout=1) == ()
-    assert 0.9 < time.monotonic() - started < 3
+    assert 0.9 < time.monotonic() - started < 5  # the timeout, not at once; the upper bound allows a loaded machine
 
 
 async def test_a_second_poller_ends_the_first_with_conflict(emu: BotApiEmulator, bot: telegram.Bot) -> None:
-    first = asyncio.create_task(bot.get_updates(timeout=5, read_timeout=10))
-    await asyncio.sleep(0.2)
+    polls = len(emu.calls("getUpdates"))
+    first = asyncio.create_task(bot.get_updates(timeout=30, read_timeout=40))  # ends at the second poll
+    # The first poll must be waiting in the emulator before the second arrives (a fixed 0.2 s sleep let
+    # the second come first on a loaded machine: then the first simply timed out, no conflict).
+    await until(lambda: len(emu.calls("getUpdates")) > polls, what="the first long poll to reach the emulator")
     async with make_bot(emu) as second_instance:  # one Bot polls through a single connection
         await second_instance.get_updates()
     with pytest.raises(Conflict, match="terminated by other getUpdates"):
@@ -437,7 +443,7 @@ async def test_delay_next_times_out_but_the_message_still_lands(emu: BotApiEmula
     emu.delay_next("sendMessage", 0.5)
     with pytest.raises(TimedOut):
         await bot.send_message(alice.id, "Bonjour", read_timeout=0.1)
-    sent = await emu.wait_for_sent(alice, timeout=2)
+    sent = await emu.wait_for_sent(alice, timeout=10)
     assert sent[0].text == "Bonjour", "Telegram got it: a blind retry would send it twice"
 
 

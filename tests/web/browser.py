@@ -75,6 +75,12 @@ class Page:
         self.events.clear()
         await self.call("Page.navigate", url=url)
         await self.wait_for("Page.loadEventFired")
+        # A load event may still be the previous page's (about:blank, slow to load on a busy machine): the
+        # page is read once the browser is on this URL and done loading it.
+        deadline = asyncio.get_running_loop().time() + 30
+        while await self.evaluate("location.href + ' ' + document.readyState") != f"{url} complete":
+            assert asyncio.get_running_loop().time() < deadline, f"{url} never finished loading"
+            await asyncio.sleep(0.05)
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -104,9 +110,7 @@ async def chromium(profile: Path) -> AsyncIterator[Page]:
     try:
         endpoint = await _devtools_endpoint(process)
         async with aiohttp.ClientSession() as session:
-            async with session.get(f"http://{endpoint}/json/list") as answer:
-                tabs = await answer.json(content_type=None)
-            tab = next(t for t in tabs if t.get("type") == "page")
+            tab = await _first_tab(session, endpoint)
             async with session.ws_connect(tab["webSocketDebuggerUrl"], max_msg_size=64 * 1024 * 1024) as ws:
                 yield Page(ws)
     finally:
@@ -117,6 +121,19 @@ async def chromium(profile: Path) -> AsyncIterator[Page]:
             except TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+async def _first_tab(session: aiohttp.ClientSession, endpoint: str) -> dict:
+    """The browser's first tab, once it is listed: Chromium says it listens before it opened the tab."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        async with session.get(f"http://{endpoint}/json/list") as answer:
+            tabs = await answer.json(content_type=None)
+        tab = next((t for t in tabs if t.get("type") == "page"), None)
+        if tab is not None:
+            return tab
+        assert asyncio.get_running_loop().time() < deadline, f"Chromium opened no tab: {tabs}"
+        await asyncio.sleep(0.05)
 
 
 async def _devtools_endpoint(process: asyncio.subprocess.Process) -> str:
