@@ -546,8 +546,12 @@ class Core:
         return sent
 
     async def queue_invite(self, db: Database, circle_id: int, person_id: int, now: datetime) -> None:
-        """Invite a person into their circle's room on each platform they use."""
-        await self._queue_room_item(db, "invite", circle_id, person_id, now, dedupe=f"invite:{circle_id}:{person_id}")
+        """Invite a person into their circle's room on each platform they use. Once per membership:
+        someone who left and joined the same circle again (/quitter, then /start) is invited again."""
+        joined = await db.scalar("SELECT joined_at FROM circle_members WHERE circle_id = ? AND person_id = ?",
+                                 (circle_id, person_id))
+        await self._queue_room_item(db, "invite", circle_id, person_id, now,
+                                    dedupe=f"invite:{circle_id}:{person_id}" + (f":{joined}" if joined else ""))
 
     async def _queue_room_item(
         self, db: Database, kind: str, circle_id: int, person_id: int, now: datetime, *,

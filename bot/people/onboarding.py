@@ -203,6 +203,9 @@ class Onboarding(StepFlow):
         gate holds the person back (it has answered them itself)."""
         in_circle = await circle_store.circle_of(ctx.db, ctx.person.id) is not None
         if not in_circle and not await circle_store.is_waiting(ctx.db, ctx.person.id):
+            if not ctx.person.onboarded:
+                return True  # still joining: the circle comes at the end of onboarding
+            await _join_again(ctx)  # they had left their circle: the new neighbourhood's circle
             return True
         person = await people.get(ctx.db, ctx.person.id)
         assert person is not None
@@ -435,6 +438,9 @@ async def start(ctx: Context) -> None:
     """/start (or any first message): onboarding, or a reminder of where they are for members."""
     assert ctx.person is not None
     if ctx.person.onboarded:
+        if await _outside_any_circle(ctx):  # left their circle (/quitter): /start joins one again
+            await _join_again(ctx)
+            return
         await ctx.reply(ctx.t("start-already-member"))
         return
     conv = await ctx.conversation()
@@ -449,6 +455,24 @@ async def start(ctx: Context) -> None:
     flow: Onboarding = ctx.core.router.flows[FLOW]  # type: ignore[assignment]
     code = ctx.body.args if isinstance(ctx.body, CommandIn) else ""
     await flow.begin(ctx, "consent", start_code=code[:64], mode="join")
+
+
+async def _outside_any_circle(ctx: Context) -> bool:
+    """A member with a neighbourhood, in no circle and waiting for none: they left (/quitter)."""
+    if ctx.person.place_id is None or await circle_store.circle_of(ctx.db, ctx.person.id) is not None:
+        return False
+    return not await circle_store.is_waiting(ctx.db, ctx.person.id)
+
+
+async def _join_again(ctx: Context) -> None:
+    """Back into a circle of their neighbourhood, through the newcomer's gates (a ban, the local
+    question): the welcome and the invitation (or the wait) are the answer."""
+    person = await people.get(ctx.db, ctx.person.id)  # as stored: /profil may just have changed the place
+    assert person is not None
+    ctx.person = person
+    if not await ctx.core.hooks.gates_pass(ctx, "place"):
+        return
+    await place_in_circle(ctx.core, ctx.db, person, ctx.now)
 
 
 async def contact_answer(ctx: Context) -> None:

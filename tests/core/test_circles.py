@@ -125,6 +125,24 @@ async def test_leave_asks_first_then_tells_the_circle(hood: Neighbours) -> None:
     assert out[0].text == "Vous n'êtes dans aucun cercle."
 
 
+async def test_after_leaving_start_joins_a_circle_again(hood: Neighbours) -> None:
+    """Tried as a resident: after /quitter the bot said "/start pour en rejoindre un", and /start
+    answered "Vous êtes déjà inscrit·e"; /profil → Quartier did nothing either: no way back."""
+    await hood.join("alice")
+    await hood.join("bob")
+    first = await circle_id(hood, "bob")
+    await hood.say("bob", "/quitter")
+    out = await hood.press("bob", "Oui, quitter")
+    assert "/start" in out[-1].text
+    hood.clock.advance(minutes=2)
+    out = await hood.say("bob", "/start")
+    assert "déjà inscrit" not in out[0].text and "Bienvenue" in out[0].text
+    assert await circle_id(hood, "bob") == first
+    assert "bob" in hood.platform.rooms[hood.platform.room_of("alice")]
+    out = await hood.say("bob", "/start")  # in a circle again: nothing more to join
+    assert "déjà inscrit" in out[0].text
+
+
 async def test_quiet_circles_are_merged_by_the_daily_pass(hood: Neighbours) -> None:
     hood.core.config = replace(hood.core.config, circles=replace(hood.core.config.circles, target_max=2, hard_max=2))
     for name in ("a1", "a2", "b1", "b2"):
