@@ -74,7 +74,9 @@ async def leave(ctx: Context) -> None:
 
 async def leave_answer(ctx: Context) -> None:
     if ctx.payload != "leave:yes":
-        await ctx.reply(ctx.t("leave-kept"))
+        kept = await circle_store.wait_of(ctx.db, ctx.person.id)  # a wait kept is not a circle kept
+        await ctx.reply(ctx.t("leave-wait-kept", place=place_label(ctx.core, kept.place_id)) if kept
+                        else ctx.t("leave-kept"))
         return
     wait = await circle_store.wait_of(ctx.db, ctx.person.id)
     if await leave_circle(ctx.core, ctx.db, ctx.person, ctx.now) is None:

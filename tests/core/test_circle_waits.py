@@ -309,6 +309,10 @@ async def test_who_no_longer_waits_hears_nothing(hood: Neighbours) -> None:
     assert "Vous attendez que le cercle de <b>Belleville</b> s'ouvre. Ne plus l'attendre ?" in out[-1].text
     out = await hood.press("carol", "leave:yes")
     assert "Vous n'attendez plus le cercle de <b>Belleville</b>" in out[-1].text
+    await hood.say("dan", "/quitter")  # "no": the wait goes on, and is called a wait
+    out = await hood.press("dan", "leave:no")
+    assert out[-1].text == ("Très bien : vous attendez toujours le cercle de <b>Belleville</b>, je vous y invite "
+                            "dès qu'il s'ouvre.")
     await days_pass(hood, 9)
     assert news_to(hood, "alice") == [] and news_to(hood, "bob") == [] and news_to(hood, "carol") == []
     [news] = news_to(hood, "dan")
