@@ -98,8 +98,8 @@ class Core:
         self.hooks = Hooks()
         self.counters = Counters()  # what /metrics shows
         self.transports: dict[str, Transport] = {}
-        self._hinted: dict[int, datetime] = {}  # when each member last wrote outside any question
-        self._narrowed: dict[int, tuple[str, datetime]] = {}  # each person's last ambiguous answer, and when
+        self._hinted = Bursts(HINT_WINDOW)  # each member's last message outside any question
+        self._narrowed = Bursts(HINT_WINDOW)  # each person's last ambiguous answer
         self._dispatching = asyncio.Lock()
         self._inbox_ready = asyncio.Event()
         self.outbox_ready: dict[str, asyncio.Event] = {}
@@ -268,12 +268,7 @@ class Core:
         the question. The question stays the one answered (``keep_choices``): a button, any of its
         numbers, its words. Nothing is decided or stored; the same words again within ``HINT_WINDOW``
         (a flood) are not asked about twice."""
-        said = answers.plain(text)
-        last = self._narrowed.get(ctx.person.id)
-        self._narrowed[ctx.person.id] = (said, ctx.now)
-        if len(self._narrowed) > 10_000:  # only recent bursts matter
-            self._narrowed = {p: s for p, s in self._narrowed.items() if ctx.now - s[1] < HINT_WINDOW}
-        if last is not None and last[0] == said and timedelta(0) <= ctx.now - last[1] < HINT_WINDOW:
+        if self._narrowed.repeated(ctx.person.id, answers.plain(text), ctx.now):
             return
         if found.meaning in ("yes", "no"):
             question = ctx.t(f"choice-which-{found.meaning}")
@@ -321,11 +316,7 @@ class Core:
     def _hint_due(self, person_id: int, now: datetime) -> bool:
         """A member writing to the bot outside any question gets the hint once per burst of messages
         (a flood of twenty gets one), like a wrong answer to a question (``StepFlow.again``)."""
-        last = self._hinted.get(person_id)
-        self._hinted[person_id] = now
-        if len(self._hinted) > 10_000:  # only recent bursts matter
-            self._hinted = {p: t for p, t in self._hinted.items() if now - t < HINT_WINDOW}
-        return last is None or not timedelta(0) <= now - last < HINT_WINDOW
+        return not self._hinted.repeated(person_id, None, now)
 
     async def _route_command(self, ctx: Context, body: CommandIn) -> None:
         assert ctx.person is not None
@@ -636,6 +627,23 @@ class Core:
                 await self.process_pending()
             except Exception:  # a database busy for a moment must not end the dispatcher
                 log.exception("the dispatcher could not claim events; trying again")
+
+
+class Bursts:
+    """One reply per burst: what each person last did and when, in this process's memory only (a
+    restart forgets it, and then one more reply goes out: harmless, see ``bot.core.workers``)."""
+
+    def __init__(self, window: timedelta) -> None:
+        self.window = window
+        self._last: dict[int, tuple[object, datetime]] = {}
+
+    def repeated(self, person_id: int, what: object, now: datetime) -> bool:
+        """Whether the same ``what`` came from this person less than ``window`` ago; records this one."""
+        last = self._last.get(person_id)
+        self._last[person_id] = (what, now)
+        if len(self._last) > 10_000:  # only recent bursts matter
+            self._last = {p: seen for p, seen in self._last.items() if now - seen[1] < self.window}
+        return last is not None and last[0] == what and timedelta(0) <= now - last[1] < self.window
 
 
 def _choices(choices: ChoiceList, numbers: Sequence[int] = ()) -> list[Choice]:
