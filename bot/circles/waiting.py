@@ -93,11 +93,6 @@ def opens_with(core) -> int:
     return min(OPEN_AFTER_WAIT, core.config.circles.open_with)
 
 
-def km_text(t: Translator, km: float) -> str:
-    text = f"{km:.1f}"
-    return text.replace(".", ",") if t.lang == "fr" else text
-
-
 # ---- the daily pass --------------------------------------------------------------------------------
 
 async def tell_long_waits(core, now: datetime) -> tuple[int, int]:
@@ -165,7 +160,7 @@ async def tell_news(core, db: Database, wait: LongWait, waiting: int, nearby: li
         return Localized.join([*parts, Localized.join(bring, " ")], "\n\n")
 
     def buttons(t: Translator) -> list[tuple[str, str]]:
-        joins = [(t("button-wait-join", place=n.place.name, km=km_text(t, n.km)), f"waitnear:{n.place.id}")
+        joins = [(t("button-wait-join", place=n.place.name, km=t.tenths(n.km)), f"waitnear:{n.place.id}")
                  for n in nearby]
         return [*joins, (t("button-wait-keep"), "waitkeep")]
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from babel.dates import format_date, format_datetime, format_time
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 
 log = logging.getLogger(__name__)
 
@@ -145,3 +146,7 @@ class Translator:
 
     def short_date(self, moment: datetime) -> str:
         return format_datetime(moment, "d MMM y", locale=self.lang)
+
+    def tenths(self, value: float) -> str:
+        """A number with one decimal as the language writes it: "0,5" in French, "0.5" in English."""
+        return format_decimal(value, format="0.0", locale=self.lang)
