@@ -73,7 +73,11 @@ async def read_typed(ctx: Context) -> bool:
     if await _act(ctx, meaning):
         return True
     if meaning == "urgent" and ctx.person.onboarded:
-        await _urgent_unasked(ctx)
+        command = ctx.core.router.find(text.strip(" ?!.").lstrip("/"))
+        if command is not None:  # "help" typed alone, with no check-in listening: the command, not a fall
+            await command.handler(ctx)
+        else:
+            await _urgent_unasked(ctx)
         return True
     return meaning == "fine" and await _helper_fine(ctx)
 

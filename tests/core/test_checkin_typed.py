@@ -302,3 +302,11 @@ async def test_urgent_from_someone_who_refused_check_ins_gets_the_numbers_and_no
     await hood.core.scheduler.tick()
     await hood.core.settle()
     assert not with_button(hood, "bob", "checkin:ok:")
+
+
+async def test_help_typed_alone_with_no_check_in_is_the_help_command(hood: Neighbours) -> None:
+    """Tried in the console in English: "help" (meaning /help) got the emergency numbers."""
+    await three_neighbours(hood)
+    out = await hood.say("alice", "help")
+    assert "Ce que Voisinage sait faire" in out[0].text and "112" not in out[0].text
+    assert await hood.core.db.scalar("SELECT COUNT(*) FROM checkins") == 0
