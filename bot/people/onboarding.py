@@ -396,7 +396,7 @@ def _language_from_text(text: str) -> str | None:
 
 def _asks_for_help(text: str) -> bool:
     """ "je ne sais pas", "aide ?", "comment ?", "I don't know": help wanted, not a place's name."""
-    words = " ".join("".join(c if c.isalnum() else " " for c in fold(text)).split())
+    words = answers.plain(text)
     return not words or words in _PLACE_HELP_WORDS
 
 
